@@ -1,0 +1,16 @@
+namespace Ori.Sockets;
+
+/// <summary>
+/// A named message with a serializer that needs no reflection. The source generator implements
+/// this interface on every <c>partial</c> type marked with <see cref="SocketMessageAttribute"/>;
+/// it can also be implemented by hand.
+/// </summary>
+/// <typeparam name="TSelf">The message type itself.</typeparam>
+public interface ISocketMessage<TSelf> where TSelf : ISocketMessage<TSelf>
+{
+    /// <summary>The message name on the wire (the push envelope's <c>name</c>).</summary>
+    static abstract string MessageName { get; }
+
+    /// <summary>The serializer and validator of the message.</summary>
+    static abstract SocketSerializer<TSelf> Serializer { get; }
+}

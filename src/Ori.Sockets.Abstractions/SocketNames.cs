@@ -1,0 +1,81 @@
+namespace Ori.Sockets;
+
+/// <summary>The rules for topic (room) names and message names, shared by servers and clients.</summary>
+public static class SocketNames
+{
+    /// <summary>The longest topic, in characters.</summary>
+    public const int MaxTopicLength = 256;
+
+    /// <summary>The longest message name (envelope <c>type</c>), in characters.</summary>
+    public const int MaxTypeLength = 128;
+
+    /// <summary>The longest correlation id, in characters.</summary>
+    public const int MaxCorrelationIdLength = 128;
+
+    /// <summary>Whether <paramref name="topic"/> is 1–256 characters of <c>A-Z a-z 0-9 _ : . -</c>.</summary>
+    /// <param name="topic">The topic to check.</param>
+    /// <returns><see langword="true"/> when the topic is valid.</returns>
+    public static bool IsValidTopic(ReadOnlySpan<char> topic) => IsValidName(topic, MaxTopicLength);
+
+    /// <summary>Whether <paramref name="type"/> is 1–128 characters of <c>A-Z a-z 0-9 _ . : -</c>.</summary>
+    /// <param name="type">The message name to check.</param>
+    /// <returns><see langword="true"/> when the name is valid.</returns>
+    public static bool IsValidType(ReadOnlySpan<char> type) => IsValidName(type, MaxTypeLength);
+
+    /// <summary>Whether the UTF-8 bytes are 1–128 characters of <c>A-Z a-z 0-9 _ . : -</c>.</summary>
+    /// <param name="type">The message name to check, as UTF-8.</param>
+    /// <returns><see langword="true"/> when the name is valid.</returns>
+    public static bool IsValidType(ReadOnlySpan<byte> type)
+    {
+        if (type.IsEmpty || type.Length > MaxTypeLength)
+        {
+            return false;
+        }
+
+        foreach (var b in type)
+        {
+            if (!IsNameByte(b))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether a client may never join <paramref name="topic"/> (it begins with <c>__</c>).</summary>
+    /// <param name="topic">The topic to check.</param>
+    /// <returns><see langword="true"/> for reserved topics.</returns>
+    public static bool IsReservedTopic(ReadOnlySpan<char> topic) => topic.StartsWith("__", StringComparison.Ordinal);
+
+    /// <summary>Whether <paramref name="type"/> is reserved by the protocol (<c>ori.*</c> and the built-in types).</summary>
+    /// <param name="type">The message name to check.</param>
+    /// <returns><see langword="true"/> for reserved names.</returns>
+    public static bool IsReservedType(ReadOnlySpan<char> type) =>
+        type.StartsWith("ori.", StringComparison.Ordinal)
+        || type.SequenceEqual("room.join")
+        || type.SequenceEqual("room.leave")
+        || type.SequenceEqual("heartbeat");
+
+    private static bool IsValidName(ReadOnlySpan<char> name, int maxLength)
+    {
+        if (name.IsEmpty || name.Length > maxLength)
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (c > 0x7F || !IsNameByte((byte)c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsNameByte(byte b) =>
+        b is (>= (byte)'a' and <= (byte)'z') or (>= (byte)'A' and <= (byte)'Z') or (>= (byte)'0' and <= (byte)'9')
+            or (byte)'_' or (byte)'.' or (byte)':' or (byte)'-';
+}

@@ -1,0 +1,70 @@
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Ori.Sockets.Routing;
+
+namespace Ori.Sockets;
+
+/// <summary>Configures Ori.Sockets after <c>AddOriSockets</c>: dispatchers, guards, room rules and the provider.</summary>
+public sealed class OriSocketsBuilder
+{
+    internal OriSocketsBuilder(IServiceCollection services) => Services = services;
+
+    /// <summary>The application's services.</summary>
+    public IServiceCollection Services { get; }
+
+    /// <summary>Adds a dispatch table (the generator's, or one written by hand). Dispatchers are tried in the order added.</summary>
+    /// <typeparam name="TDispatcher">The dispatcher type.</typeparam>
+    /// <returns>This builder.</returns>
+    public OriSocketsBuilder AddDispatcher<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TDispatcher>()
+        where TDispatcher : class, ISocketDispatcher
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<ISocketDispatcher, TDispatcher>());
+        return this;
+    }
+
+    /// <summary>Adds a connection guard; guards run in the order added, each created in the connection's scope.</summary>
+    /// <typeparam name="TGuard">The guard type.</typeparam>
+    /// <returns>This builder.</returns>
+    public OriSocketsBuilder AddConnectionGuard<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TGuard>()
+        where TGuard : class, IConnectionGuard
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<IConnectionGuard, TGuard>());
+        return this;
+    }
+
+    /// <summary>Adds a room rule type; a client join is allowed when any rule allows it.</summary>
+    /// <typeparam name="TRule">The rule type.</typeparam>
+    /// <returns>This builder.</returns>
+    public OriSocketsBuilder AddRoomRule<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TRule>()
+        where TRule : class, ISocketRoomRule
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ISocketRoomRule, TRule>());
+        return this;
+    }
+
+    /// <summary>Adds a room rule given as a function of the connection and the room.</summary>
+    /// <param name="canJoin">Returns <see langword="true"/> to allow the join.</param>
+    /// <returns>This builder.</returns>
+    public OriSocketsBuilder AddRoomRule(Func<SocketContext, string, bool> canJoin)
+    {
+        ArgumentNullException.ThrowIfNull(canJoin);
+        Services.AddSingleton<ISocketRoomRule>(new DelegateRoomRule(canJoin));
+        return this;
+    }
+
+    /// <summary>Replaces the in-process provider with a scaling provider.</summary>
+    /// <typeparam name="TProvider">The provider type.</typeparam>
+    /// <returns>This builder.</returns>
+    public OriSocketsBuilder UseProvider<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TProvider>()
+        where TProvider : class, ISocketProvider
+    {
+        Services.Replace(ServiceDescriptor.Singleton<ISocketProvider, TProvider>());
+        return this;
+    }
+
+    private sealed class DelegateRoomRule(Func<SocketContext, string, bool> canJoin) : ISocketRoomRule
+    {
+        public ValueTask<bool> CanJoinAsync(SocketContext context, string room) => new(canJoin(context, room));
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Ori.Sockets;
+
+/// <summary>
+/// Options of the Ori.Sockets server, bound from the configuration section <c>Ori:Sockets</c> and
+/// then from the delegate given to <c>AddOriSockets</c>. Checked at start-up.
+/// </summary>
+public sealed class OriSocketsOptions
+{
+    /// <summary>The configuration section the options are bound from.</summary>
+    public const string SectionName = "Ori:Sockets";
+
+    /// <summary>
+    /// Origins (<c>scheme://host[:port]</c>) that browsers may connect from. Empty: only the same origin
+    /// as the request's host. Requests without an <c>Origin</c> header (non-browser clients) are allowed.
+    /// </summary>
+    public IList<string> AllowedOrigins { get; } = new List<string>();
+
+    /// <summary>How long the upgrade hook may take before the request gets HTTP 503. Default 5 s.</summary>
+    public TimeSpan UpgradeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the connection guards may take before the socket is closed with 1011. Default 10 s.</summary>
+    public TimeSpan GuardTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A socket silent for longer than this is closed with 4000. Default 60 s; <see cref="TimeSpan.Zero"/> turns it off.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a closing socket may take to finish the close handshake before it is aborted. Default 5 s.</summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The largest message accepted, in bytes, measured on the reassembled message. Default 64 KiB; larger closes with 1009.</summary>
+    public int ReceiveLimit { get; set; } = 64 * 1024;
+
+    /// <summary>The deepest JSON nesting accepted in a message. Default 32.</summary>
+    public int MaxJsonDepth { get; set; } = 32;
+
+    /// <summary>The most bytes queued for one socket; a socket past it is closed with 4008. Default 1 MiB.</summary>
+    public long OutboundQueueLimit { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Inspects the HTTP request before the upgrade. Return <see langword="false"/> to refuse it with
+    /// HTTP 401; set <see cref="SocketUpgradeContext.Data"/> to attach data to the connection.
+    /// </summary>
+    public Func<SocketUpgradeContext, ValueTask<bool>>? OnUpgrade { get; set; }
+}
+
+/// <summary>The HTTP request an upgrade hook decides on.</summary>
+public sealed class SocketUpgradeContext
+{
+    internal SocketUpgradeContext(HttpContext httpContext, CancellationToken cancellationToken)
+    {
+        HttpContext = httpContext;
+        CancellationToken = cancellationToken;
+    }
+
+    /// <summary>The request (headers, query, cookies, user).</summary>
+    public HttpContext HttpContext { get; }
+
+    /// <summary>Data to attach to the connection; guards and handlers see it as <c>UpgradeData</c>.</summary>
+    public object? Data { get; set; }
+
+    /// <summary>Canceled when the hook's time limit passes or the request is aborted.</summary>
+    public CancellationToken CancellationToken { get; }
+}

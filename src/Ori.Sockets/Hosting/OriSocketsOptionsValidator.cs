@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Options;
+
+namespace Ori.Sockets.Hosting;
+
+/// <summary>Checks the options at start-up, so that a bad configuration stops the host with a sentence, not a late failure.</summary>
+internal sealed class OriSocketsOptionsValidator : IValidateOptions<OriSocketsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, OriSocketsOptions options)
+    {
+        var failures = new List<string>();
+        if (options.ReceiveLimit is < 16 or > 16 * 1024 * 1024)
+        {
+            failures.Add($"Ori:Sockets:ReceiveLimit must be between 16 bytes and 16 MiB (it is {options.ReceiveLimit}).");
+        }
+
+        if (options.MaxJsonDepth is < 2 or > 256)
+        {
+            failures.Add($"Ori:Sockets:MaxJsonDepth must be between 2 and 256 (it is {options.MaxJsonDepth}).");
+        }
+
+        if (options.OutboundQueueLimit < 1024)
+        {
+            failures.Add($"Ori:Sockets:OutboundQueueLimit must be at least 1024 bytes (it is {options.OutboundQueueLimit}).");
+        }
+
+        CheckPositive(failures, nameof(options.UpgradeTimeout), options.UpgradeTimeout);
+        CheckPositive(failures, nameof(options.GuardTimeout), options.GuardTimeout);
+        CheckPositive(failures, nameof(options.CloseTimeout), options.CloseTimeout);
+        if (options.IdleTimeout < TimeSpan.Zero)
+        {
+            failures.Add("Ori:Sockets:IdleTimeout must not be negative (use 00:00:00 to turn it off).");
+        }
+
+        foreach (var origin in options.AllowedOrigins)
+        {
+            if (origin != "*" && !Uri.TryCreate(origin, UriKind.Absolute, out _))
+            {
+                failures.Add($"Ori:Sockets:AllowedOrigins has '{origin}', which is not an origin such as https://app.example.com.");
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void CheckPositive(List<string> failures, string name, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            failures.Add($"Ori:Sockets:{name} must be positive (it is {value}).");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Ori.Sockets;
+using Ori.Sockets.Hosting;
+using Ori.Sockets.PubSub;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers Ori.Sockets in the application's services.</summary>
+public static class OriSocketsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the Ori.Sockets server: options bound from the configuration section <c>Ori:Sockets</c>
+    /// (then <paramref name="configure"/>), the native pub/sub core, the in-process provider, and
+    /// <see cref="ISocketEmitter"/> for application code.
+    /// </summary>
+    /// <param name="services">The application's services.</param>
+    /// <param name="configure">Sets options in code, after configuration.</param>
+    /// <returns>A builder for dispatchers, guards, room rules and the provider.</returns>
+    public static OriSocketsBuilder AddOriSockets(this IServiceCollection services, Action<OriSocketsOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<OriSocketsOptions>().BindConfiguration(OriSocketsOptions.SectionName);
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OriSocketsOptions>, OriSocketsOptionsValidator>());
+        services.TryAddSingleton(_ => new SocketHub());
+        services.TryAddSingleton<ISocketProvider, InProcessSocketProvider>();
+        services.TryAddSingleton<ISocketEmitter>(sp => sp.GetRequiredService<ISocketProvider>());
+        services.TryAddSingleton<SocketRuntime>();
+        services.TryAddSingleton<SocketEndpointHandler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, OriSocketsHostedService>());
+        return new OriSocketsBuilder(services);
+    }
+}

@@ -1,0 +1,116 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
+using Ori.Sockets.Connections;
+using Ori.Sockets.Protocol;
+using Ori.Sockets.Telemetry;
+
+namespace Ori.Sockets.Hosting;
+
+/// <summary>The endpoint behind <c>MapOriSockets</c>: origin check, upgrade hook, handshake, then the connection.</summary>
+internal sealed class SocketEndpointHandler(SocketRuntime runtime)
+{
+    public async Task HandleAsync(HttpContext http)
+    {
+        var request = http.Request;
+        var upgrade = http.Features.Get<IHttpUpgradeFeature>();
+        if (!WebSocketHandshake.IsWebSocketRequest(request) || upgrade is not { IsUpgradableRequest: true })
+        {
+            http.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
+            http.Response.Headers.Upgrade = "websocket";
+            await http.Response.WriteAsync("This endpoint accepts WebSocket connections only.").ConfigureAwait(false);
+            return;
+        }
+
+        var accept = WebSocketHandshake.ComputeAccept(request);
+        if (accept is null)
+        {
+            http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            http.Response.Headers.SecWebSocketVersion = "13";
+            await http.Response.WriteAsync("A WebSocket upgrade needs Sec-WebSocket-Version 13 and a valid Sec-WebSocket-Key.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!IsOriginAllowed(request))
+        {
+            SocketLog.OriginRefused(runtime.Logger, request.Headers.Origin.ToString());
+            http.Response.StatusCode = StatusCodes.Status403Forbidden;
+            return;
+        }
+
+        if (runtime.IsStopping)
+        {
+            http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return;
+        }
+
+        object? upgradeData = null;
+        if (runtime.Options.OnUpgrade is { } hook)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+            timeout.CancelAfter(runtime.Options.UpgradeTimeout);
+            var context = new SocketUpgradeContext(http, timeout.Token);
+            bool allowed;
+            try
+            {
+                allowed = await hook(context).AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !http.RequestAborted.IsCancellationRequested)
+            {
+                SocketLog.UpgradeTimedOut(runtime.Logger);
+                http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                return;
+            }
+
+            if (!allowed)
+            {
+                SocketLog.UpgradeRefused(runtime.Logger);
+                http.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                return;
+            }
+
+            upgradeData = context.Data;
+        }
+
+        // The receive limit applies per message; the HTTP body limit must not cut a long-lived socket.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = null;
+        }
+
+        http.Response.Headers.Connection = HeaderNames.Upgrade;
+        http.Response.Headers.Upgrade = "websocket";
+        http.Response.Headers.SecWebSocketAccept = accept;
+        var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
+        var connection = new SocketConnection(runtime, SocketIds.NewId(), http, stream, upgradeData);
+        await connection.RunAsync().ConfigureAwait(false);
+    }
+
+    private bool IsOriginAllowed(HttpRequest request)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0)
+        {
+            // Not a browser: the Origin allow-list protects browsers' users, not other clients.
+            return true;
+        }
+
+        origin = origin.TrimEnd('/');
+        var allowed = runtime.Options.AllowedOrigins;
+        if (allowed.Count == 0)
+        {
+            var self = $"{request.Scheme}://{request.Host.Value}";
+            return string.Equals(origin, self, StringComparison.OrdinalIgnoreCase);
+        }
+
+        foreach (var entry in allowed)
+        {
+            if (entry == "*" || string.Equals(origin, entry.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,59 @@
+namespace Ori.Sockets.PubSub;
+
+/// <summary>The default provider: one server instance, delivery through the <see cref="SocketHub"/> only.</summary>
+internal sealed class InProcessSocketProvider(SocketHub hub) : ISocketProvider
+{
+    public int ConnectionCount => hub.ConnectionCount;
+
+    public ValueTask PublishAsync(string topic, SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidTopic(topic);
+        hub.DeliverToTopic(topic, frame, exceptSocketId);
+        return default;
+    }
+
+    public ValueTask SendAsync(string socketId, SocketFrame frame, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(socketId);
+        hub.DeliverToSocket(socketId, frame);
+        return default;
+    }
+
+    public ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    {
+        hub.DeliverToAll(frame, exceptSocketId);
+        return default;
+    }
+
+    public ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken = default)
+    {
+        hub.Subscribe(socketId, topic);
+        return default;
+    }
+
+    public ValueTask UnsubscribeAsync(string socketId, string topic, CancellationToken cancellationToken = default)
+    {
+        hub.Unsubscribe(socketId, topic);
+        return default;
+    }
+
+    public ValueTask ReleaseAsync(string socketId)
+    {
+        hub.RemoveSubscriptions(socketId);
+        return default;
+    }
+
+    public ValueTask DisconnectAsync(string socketId, CancellationToken cancellationToken = default)
+    {
+        hub.Disconnect(socketId);
+        return default;
+    }
+
+    public bool IsConnected(string socketId) => hub.Contains(socketId);
+
+    public int GetSubscriberCount(string topic) => hub.GetSubscriberCount(topic);
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,348 @@
+using System.Collections.Concurrent;
+using Ori.Sockets.Connections;
+
+namespace Ori.Sockets;
+
+/// <summary>How a subscription call changed this instance's topic registry.</summary>
+public enum SubscriptionChange
+{
+    /// <summary>Nothing changed: already (un)subscribed, or the socket is not connected here.</summary>
+    None,
+
+    /// <summary>The socket was added to or removed from a topic that has other local subscribers.</summary>
+    Changed,
+
+    /// <summary>The topic's first local subscriber arrived: a scaling provider subscribes the topic on its backplane.</summary>
+    TopicActivated,
+
+    /// <summary>The topic's last local subscriber left: a scaling provider drops the topic on its backplane.</summary>
+    TopicVacated,
+}
+
+/// <summary>
+/// The native pub/sub core of one server instance: the sockets that passed their guards, the topics
+/// they subscribe to, and local delivery. Delivery only queues the (already encoded) frame on each
+/// socket's bounded outbound queue; it never waits for a socket. Providers deliver through it.
+/// </summary>
+public sealed class SocketHub
+{
+    private readonly ConcurrentDictionary<string, SocketConnection> _sockets = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Topic> _topics = new(StringComparer.Ordinal);
+    private readonly Lock _allLock = new();
+    private SocketConnection[]? _all;
+
+    internal SocketHub()
+    {
+    }
+
+    /// <summary>The number of sockets on this instance that passed their guards.</summary>
+    public int ConnectionCount => _sockets.Count;
+
+    /// <summary>Whether a socket that passed its guards is connected to this instance.</summary>
+    /// <param name="socketId">The socket's id.</param>
+    /// <returns><see langword="true"/> when it is.</returns>
+    public bool Contains(string socketId) => _sockets.ContainsKey(socketId);
+
+    /// <summary>The number of local subscribers of <paramref name="topic"/>.</summary>
+    /// <param name="topic">The topic.</param>
+    /// <returns>The count, 0 for an unknown topic.</returns>
+    public int GetSubscriberCount(string topic) => _topics.TryGetValue(topic, out var t) ? t.Count : 0;
+
+    /// <summary>A snapshot of every topic with local subscribers and their counts.</summary>
+    /// <returns>Topic names and subscriber counts.</returns>
+    public IReadOnlyDictionary<string, int> GetSubscriberCounts()
+    {
+        var result = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (name, topic) in _topics)
+        {
+            var count = topic.Count;
+            if (count > 0)
+            {
+                result[name] = count;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Adds a local socket to a topic.</summary>
+    /// <param name="socketId">The socket's id.</param>
+    /// <param name="topic">A valid topic.</param>
+    /// <returns>How the registry changed.</returns>
+    /// <exception cref="ArgumentException">The topic is not valid.</exception>
+    public SubscriptionChange Subscribe(string socketId, string topic)
+    {
+        ThrowIfInvalidTopic(topic);
+        if (!_sockets.TryGetValue(socketId, out var connection) || !connection.TryTrackTopic(topic))
+        {
+            return SubscriptionChange.None;
+        }
+
+        while (true)
+        {
+            var entry = _topics.GetOrAdd(topic, static _ => new Topic());
+            switch (entry.Add(connection))
+            {
+                case Topic.AddResult.Added:
+                    return SubscriptionChange.Changed;
+                case Topic.AddResult.AddedFirst:
+                    return SubscriptionChange.TopicActivated;
+                default:
+                    // The entry emptied and left the dictionary between GetOrAdd and Add: take a fresh one.
+                    continue;
+            }
+        }
+    }
+
+    /// <summary>Removes a local socket from a topic; not an error if it was not subscribed.</summary>
+    /// <param name="socketId">The socket's id.</param>
+    /// <param name="topic">A valid topic.</param>
+    /// <returns>How the registry changed.</returns>
+    /// <exception cref="ArgumentException">The topic is not valid.</exception>
+    public SubscriptionChange Unsubscribe(string socketId, string topic)
+    {
+        ThrowIfInvalidTopic(topic);
+        if (!_sockets.TryGetValue(socketId, out var connection) || !connection.TryUntrackTopic(topic))
+        {
+            return SubscriptionChange.None;
+        }
+
+        return RemoveFromTopic(connection, topic) ? SubscriptionChange.TopicVacated : SubscriptionChange.Changed;
+    }
+
+    /// <summary>Removes a socket that closed from every topic it subscribed to.</summary>
+    /// <param name="socketId">The socket's id.</param>
+    /// <returns>The topics that lost their last local subscriber.</returns>
+    public IReadOnlyList<string> RemoveSubscriptions(string socketId)
+    {
+        if (!_sockets.TryGetValue(socketId, out var connection) && !_released.TryRemove(socketId, out connection))
+        {
+            return [];
+        }
+
+        var topics = connection.ReleaseTopics();
+        if (topics.Length == 0)
+        {
+            return [];
+        }
+
+        var vacated = new List<string>();
+        foreach (var topic in topics)
+        {
+            if (RemoveFromTopic(connection, topic))
+            {
+                vacated.Add(topic);
+            }
+        }
+
+        return vacated;
+    }
+
+    /// <summary>Queues a frame for every local subscriber of a topic.</summary>
+    /// <param name="topic">The topic.</param>
+    /// <param name="frame">The encoded message.</param>
+    /// <param name="exceptSocketId">A socket to leave out, or <see langword="null"/>.</param>
+    /// <returns>The number of sockets it was queued for.</returns>
+    public int DeliverToTopic(string topic, SocketFrame frame, string? exceptSocketId = null)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        if (!_topics.TryGetValue(topic, out var entry))
+        {
+            return 0;
+        }
+
+        return DeliverTo(entry.Snapshot(), frame, Resolve(exceptSocketId));
+    }
+
+    /// <summary>Queues a frame for one local socket.</summary>
+    /// <param name="socketId">The socket's id.</param>
+    /// <param name="frame">The encoded message.</param>
+    /// <returns><see langword="false"/> when the socket is not connected here.</returns>
+    public bool DeliverToSocket(string socketId, SocketFrame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        return _sockets.TryGetValue(socketId, out var connection) && connection.TryEnqueue(frame);
+    }
+
+    /// <summary>Queues a frame for every local socket that passed its guards.</summary>
+    /// <param name="frame">The encoded message.</param>
+    /// <param name="exceptSocketId">A socket to leave out, or <see langword="null"/>.</param>
+    /// <returns>The number of sockets it was queued for.</returns>
+    public int DeliverToAll(SocketFrame frame, string? exceptSocketId = null)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        var all = _all;
+        if (all is null)
+        {
+            lock (_allLock)
+            {
+                all = _all ??= [.. _sockets.Values];
+            }
+        }
+
+        return DeliverTo(all, frame, Resolve(exceptSocketId));
+    }
+
+    /// <summary>Closes a local socket with a normal close (1000).</summary>
+    /// <param name="socketId">The socket's id.</param>
+    /// <returns><see langword="false"/> when the socket is not connected here.</returns>
+    public bool Disconnect(string socketId)
+    {
+        if (!_sockets.TryGetValue(socketId, out var connection))
+        {
+            return false;
+        }
+
+        connection.Close(SocketCloseCodes.Normal, "Disconnected by the server");
+        return true;
+    }
+
+    // Sockets that left the broadcast set but whose subscriptions the provider has not released yet.
+    private readonly ConcurrentDictionary<string, SocketConnection> _released = new(StringComparer.Ordinal);
+
+    internal void Add(SocketConnection connection)
+    {
+        _sockets[connection.Id] = connection;
+        lock (_allLock)
+        {
+            _all = null;
+        }
+    }
+
+    internal void Remove(SocketConnection connection)
+    {
+        if (_sockets.TryRemove(connection.Id, out _))
+        {
+            _released[connection.Id] = connection;
+            lock (_allLock)
+            {
+                _all = null;
+            }
+        }
+    }
+
+    internal void Forget(SocketConnection connection) => _released.TryRemove(connection.Id, out _);
+
+    internal IEnumerable<SocketConnection> Connections => _sockets.Values;
+
+    private static int DeliverTo(SocketConnection[] targets, SocketFrame frame, SocketConnection? except)
+    {
+        var delivered = 0;
+        foreach (var connection in targets)
+        {
+            if (!ReferenceEquals(connection, except) && connection.TryEnqueue(frame))
+            {
+                delivered++;
+            }
+        }
+
+        return delivered;
+    }
+
+    private SocketConnection? Resolve(string? socketId) =>
+        socketId is not null && _sockets.TryGetValue(socketId, out var connection) ? connection : null;
+
+    private bool RemoveFromTopic(SocketConnection connection, string topic)
+    {
+        if (!_topics.TryGetValue(topic, out var entry) || !entry.Remove(connection, out var vacated))
+        {
+            return false;
+        }
+
+        if (vacated)
+        {
+            // Only the entry that emptied is removed; a fresh one added meanwhile stays.
+            _topics.TryRemove(new KeyValuePair<string, Topic>(topic, entry));
+        }
+
+        return vacated;
+    }
+
+    internal static void ThrowIfInvalidTopic(string topic)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        if (!SocketNames.IsValidTopic(topic))
+        {
+            throw new ArgumentException($"'{Truncate(topic)}' is not a valid topic: use 1-256 characters of A-Z a-z 0-9 _ : . -.", nameof(topic));
+        }
+    }
+
+    private static string Truncate(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 64), "...");
+
+    /// <summary>One topic's local subscribers; the array snapshot makes publishing lock-free.</summary>
+    private sealed class Topic
+    {
+        private readonly Lock _lock = new();
+        private readonly HashSet<SocketConnection> _members = [];
+        private SocketConnection[]? _snapshot;
+        private bool _removed;
+
+        public enum AddResult
+        {
+            Added,
+            AddedFirst,
+            Removed,
+        }
+
+        public int Count
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _members.Count;
+                }
+            }
+        }
+
+        public AddResult Add(SocketConnection connection)
+        {
+            lock (_lock)
+            {
+                if (_removed)
+                {
+                    return AddResult.Removed;
+                }
+
+                _members.Add(connection);
+                _snapshot = null;
+                return _members.Count == 1 ? AddResult.AddedFirst : AddResult.Added;
+            }
+        }
+
+        public bool Remove(SocketConnection connection, out bool vacated)
+        {
+            lock (_lock)
+            {
+                vacated = false;
+                if (!_members.Remove(connection))
+                {
+                    return false;
+                }
+
+                _snapshot = null;
+                if (_members.Count == 0)
+                {
+                    _removed = true;
+                    vacated = true;
+                }
+
+                return true;
+            }
+        }
+
+        public SocketConnection[] Snapshot()
+        {
+            var snapshot = _snapshot;
+            if (snapshot is not null)
+            {
+                return snapshot;
+            }
+
+            lock (_lock)
+            {
+                return _snapshot ??= [.. _members];
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Ori.Sockets.Connections;
+using Ori.Sockets.Hosting;
+using Ori.Sockets.Protocol;
+using Ori.Sockets.Telemetry;
+
+namespace Ori.Sockets.Routing;
+
+/// <summary>
+/// Handles one complete text message of a connection: the heartbeat, the envelope, the built-in
+/// types, and dispatch to the application's handlers. Every routed message gets exactly one reply.
+/// </summary>
+internal sealed class MessageProcessor(SocketRuntime runtime)
+{
+    private static readonly byte[] s_emptyObject = "{}"u8.ToArray();
+
+    public ValueTask ProcessAsync(SocketConnection connection, ReadOnlyMemory<byte> message)
+    {
+        var span = message.Span;
+        if (span.Length == 1 && span[0] == (byte)'2')
+        {
+            connection.TryEnqueue(ServerFrames.Pong);
+            return default;
+        }
+
+        var invocation = connection.Invocation;
+        if (!EnvelopeReader.TryRead(span, runtime.Options.MaxJsonDepth, invocation.TypeBuffer, out var parts, out var error))
+        {
+            invocation.Reset(parts.TypeLength, CorrelationId(message, parts), default);
+            invocation.ReplyError(SocketErrorCodes.BadRequest, error!);
+            invocation.Clear();
+            return default;
+        }
+
+        byte[]? flattened = null;
+        ReadOnlyMemory<byte> data;
+        if (parts.HasData)
+        {
+            data = message.Slice(parts.DataStart, parts.DataLength);
+        }
+        else if (parts.HasOtherMembers)
+        {
+            // The flattened form: the data is the envelope without its type and correlationId.
+            flattened = ArrayPool<byte>.Shared.Rent(message.Length);
+            var length = EnvelopeReader.WriteFlattenedData(span, runtime.Options.MaxJsonDepth, flattened);
+            data = flattened.AsMemory(0, length);
+        }
+        else
+        {
+            data = s_emptyObject;
+        }
+
+        invocation.Reset(parts.TypeLength, CorrelationId(message, parts), data);
+        ValueTask pending;
+        try
+        {
+            pending = Dispatch(connection, invocation);
+        }
+#pragma warning disable CA1031 // A handler's exception becomes an internal_error reply; it never reaches the client or ends the connection.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Fail(invocation, ex);
+            Finish(invocation, flattened);
+            return default;
+        }
+
+        if (pending.IsCompletedSuccessfully)
+        {
+            Finish(invocation, flattened);
+            return default;
+        }
+
+        return AwaitHandlerAsync(pending, invocation, flattened);
+    }
+
+    private async ValueTask AwaitHandlerAsync(ValueTask pending, SocketInvocation invocation, byte[]? flattened)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // See ProcessAsync.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Fail(invocation, ex);
+        }
+        finally
+        {
+            Finish(invocation, flattened);
+        }
+    }
+
+    private ValueTask Dispatch(SocketConnection connection, SocketInvocation invocation)
+    {
+        var type = invocation.Type;
+        if (type.SequenceEqual("room.join"u8))
+        {
+            return JoinAsync(connection, invocation);
+        }
+
+        if (type.SequenceEqual("room.leave"u8))
+        {
+            return LeaveAsync(connection, invocation);
+        }
+
+        if (type.SequenceEqual("heartbeat"u8))
+        {
+            invocation.ReplyWith(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), static (writer, now) =>
+            {
+                writer.WriteStartObject();
+                writer.WriteNumber("timestamp"u8, now);
+                writer.WriteEndObject();
+            });
+            return default;
+        }
+
+        foreach (var dispatcher in runtime.Dispatchers)
+        {
+            if (dispatcher.TryDispatch(type, invocation, out var completion))
+            {
+                return completion;
+            }
+        }
+
+        invocation.ReplyError(SocketErrorCodes.UnknownType, $"No route handles '{invocation.TypeName}'.");
+        return default;
+    }
+
+    private static async ValueTask JoinAsync(SocketConnection connection, SocketInvocation invocation)
+    {
+        if (!TryReadRoom(invocation, out var room))
+        {
+            return;
+        }
+
+        var allowed = false;
+        foreach (var rule in connection.Context.Services.GetServices<ISocketRoomRule>())
+        {
+            if (await rule.CanJoinAsync(connection.Context, room).ConfigureAwait(false))
+            {
+                allowed = true;
+                break;
+            }
+        }
+
+        if (!allowed)
+        {
+            invocation.ReplyError(SocketErrorCodes.Forbidden, $"No room rule allows joining '{room}'.");
+            return;
+        }
+
+        await connection.Context.SubscribeAsync(room, connection.Context.Aborted).ConfigureAwait(false);
+        ReplyRoom(invocation, room, joined: true);
+    }
+
+    private static async ValueTask LeaveAsync(SocketConnection connection, SocketInvocation invocation)
+    {
+        if (!TryReadRoom(invocation, out var room))
+        {
+            return;
+        }
+
+        await connection.Context.UnsubscribeAsync(room, connection.Context.Aborted).ConfigureAwait(false);
+        ReplyRoom(invocation, room, joined: false);
+    }
+
+    private static void ReplyRoom(SocketInvocation invocation, string room, bool joined) =>
+        invocation.ReplyWith((room, joined), static (writer, state) =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString("room"u8, state.room);
+            writer.WriteBoolean("joined"u8, state.joined);
+            writer.WriteEndObject();
+        });
+
+    private static bool TryReadRoom(SocketInvocation invocation, out string room)
+    {
+        room = string.Empty;
+        string? problem = null;
+        var reader = new Utf8JsonReader(invocation.Data.Span);
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            invocation.ReplyError(SocketErrorCodes.ValidationFailed, "The message data is not valid.", [new SocketValidationError("$.data", "An object with a 'room' member is expected.")]);
+            return false;
+        }
+
+        string? found = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isRoom = reader.ValueTextEquals("room"u8);
+            reader.Read();
+            if (isRoom)
+            {
+                found = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                problem = found is null ? "'room' must be a string." : null;
+            }
+
+            reader.Skip();
+        }
+
+        if (found is null)
+        {
+            problem ??= "A room is required.";
+        }
+        else if (!SocketNames.IsValidTopic(found))
+        {
+            problem = "A room is 1-256 characters of A-Z a-z 0-9 _ : . -.";
+        }
+
+        if (problem is not null)
+        {
+            invocation.ReplyError(SocketErrorCodes.ValidationFailed, "The message data is not valid.", [new SocketValidationError("$.data.room", problem)]);
+            return false;
+        }
+
+        if (SocketNames.IsReservedTopic(found))
+        {
+            invocation.ReplyError(SocketErrorCodes.Forbidden, "Rooms beginning with '__' are reserved for the server.");
+            return false;
+        }
+
+        room = found!;
+        return true;
+    }
+
+    private void Fail(SocketInvocation invocation, Exception exception)
+    {
+        if (exception is OperationCanceledException && invocation.Aborted.IsCancellationRequested)
+        {
+            // The socket is closing: nobody is left to answer.
+            return;
+        }
+
+        SocketLog.HandlerFailed(runtime.Logger, invocation.Context.SocketId, invocation.TypeName, exception);
+        if (!invocation.HasReplied)
+        {
+            invocation.ReplyError(SocketErrorCodes.InternalError, "The server could not handle the message.");
+        }
+    }
+
+    private static void Finish(SocketInvocation invocation, byte[]? flattened)
+    {
+        invocation.Clear();
+        if (flattened is not null)
+        {
+            ArrayPool<byte>.Shared.Return(flattened);
+        }
+    }
+
+    private static ReadOnlyMemory<byte> CorrelationId(ReadOnlyMemory<byte> message, in EnvelopeParts parts) =>
+        parts.CorrelationLength == 0 ? default : message.Slice(parts.CorrelationStart, parts.CorrelationLength);
+}

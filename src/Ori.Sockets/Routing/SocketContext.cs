@@ -1,0 +1,135 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
+
+namespace Ori.Sockets.Routing;
+
+/// <summary>
+/// One connection as its handlers see it: its id, the state its guards set, its user, its
+/// subscriptions and the emitter. One instance lives as long as the connection.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The connection that creates the context disposes its token source when it ends.")]
+public sealed class SocketContext
+{
+    private readonly ISocketProvider _provider;
+    private readonly CancellationTokenSource _aborted;
+
+    internal SocketContext(string socketId, HttpContext httpContext, object? upgradeData, ISocketProvider provider, ISocketEmitter emitter)
+    {
+        SocketId = socketId;
+        HttpContext = httpContext;
+        UpgradeData = upgradeData;
+        _provider = provider;
+        Emitter = emitter;
+        _aborted = new CancellationTokenSource();
+    }
+
+    /// <summary>The socket's id: a random UUID v4, the address for direct sends.</summary>
+    public string SocketId { get; }
+
+    /// <summary>The HTTP request that was upgraded; it lives as long as the connection.</summary>
+    public HttpContext HttpContext { get; }
+
+    /// <summary>The user of the upgraded request.</summary>
+    public ClaimsPrincipal User => HttpContext.User;
+
+    /// <summary>What the upgrade hook attached to the connection, if anything.</summary>
+    public object? UpgradeData { get; }
+
+    /// <summary>The state the connection guards set, if any.</summary>
+    public object? State { get; set; }
+
+    /// <summary>The connection's services (a scope that lives as long as the connection).</summary>
+    public IServiceProvider Services => HttpContext.RequestServices;
+
+    /// <summary>Sends to topics, sockets and everyone.</summary>
+    public ISocketEmitter Emitter { get; }
+
+    /// <summary>Canceled when the socket starts closing.</summary>
+    public CancellationToken Aborted => _aborted.Token;
+
+    /// <summary>The guard-set state as <typeparamref name="TState"/>.</summary>
+    /// <typeparam name="TState">The state type the guards set.</typeparam>
+    /// <returns>The state.</returns>
+    /// <exception cref="InvalidOperationException">No guard set a state of that type.</exception>
+    public TState GetState<TState>() where TState : class =>
+        State as TState ?? throw new InvalidOperationException(
+            $"The connection's state is {(State is null ? "not set" : $"a {State.GetType().Name}")}, not a {typeof(TState).Name}. Set it in a connection guard (ConnectionGuard<{typeof(TState).Name}>).");
+
+    /// <summary>Subscribes this socket to <paramref name="topic"/> (on every instance, through the provider).</summary>
+    /// <param name="topic">A valid topic.</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>Completes when the subscription is in place.</returns>
+    public ValueTask SubscribeAsync(string topic, CancellationToken cancellationToken = default) =>
+        _provider.SubscribeAsync(SocketId, topic, cancellationToken);
+
+    /// <summary>Unsubscribes this socket from <paramref name="topic"/>; not an error if it was not subscribed.</summary>
+    /// <param name="topic">A valid topic.</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>Completes when the subscription is gone.</returns>
+    public ValueTask UnsubscribeAsync(string topic, CancellationToken cancellationToken = default) =>
+        _provider.UnsubscribeAsync(SocketId, topic, cancellationToken);
+
+    internal void Abort()
+    {
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A user's callback on Aborted threw; the connection is closing regardless.
+        }
+    }
+
+    internal void DisposeResources() => _aborted.Dispose();
+}
+
+/// <summary>
+/// A connection with its guard-set state typed as <typeparamref name="TState"/>. A struct: taking it
+/// as a handler parameter allocates nothing.
+/// </summary>
+/// <typeparam name="TState">The state type the connection guards set.</typeparam>
+public readonly struct SocketContext<TState> where TState : class
+{
+    /// <summary>Wraps a connection.</summary>
+    /// <param name="context">The connection.</param>
+    public SocketContext(SocketContext context) => Context = context ?? throw new ArgumentNullException(nameof(context));
+
+    /// <summary>The untyped connection.</summary>
+    public SocketContext Context { get; }
+
+    /// <summary>The state the guards set.</summary>
+    public TState State => Context.GetState<TState>();
+
+    /// <summary>The socket's id.</summary>
+    public string SocketId => Context.SocketId;
+
+    /// <summary>The user of the upgraded request.</summary>
+    public ClaimsPrincipal User => Context.User;
+
+    /// <summary>Sends to topics, sockets and everyone.</summary>
+    public ISocketEmitter Emitter => Context.Emitter;
+
+    /// <summary>Canceled when the socket starts closing.</summary>
+    public CancellationToken Aborted => Context.Aborted;
+
+    /// <summary>Subscribes this socket to <paramref name="topic"/>.</summary>
+    /// <param name="topic">A valid topic.</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>Completes when the subscription is in place.</returns>
+    public ValueTask SubscribeAsync(string topic, CancellationToken cancellationToken = default) => Context.SubscribeAsync(topic, cancellationToken);
+
+    /// <summary>Unsubscribes this socket from <paramref name="topic"/>.</summary>
+    /// <param name="topic">A valid topic.</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>Completes when the subscription is gone.</returns>
+    public ValueTask UnsubscribeAsync(string topic, CancellationToken cancellationToken = default) => Context.UnsubscribeAsync(topic, cancellationToken);
+
+    /// <summary>The untyped connection.</summary>
+    /// <param name="context">The typed connection.</param>
+    public static implicit operator SocketContext(SocketContext<TState> context) => context.Context;
+
+    /// <summary>The untyped connection.</summary>
+    /// <returns>The connection.</returns>
+    public SocketContext ToSocketContext() => Context;
+}

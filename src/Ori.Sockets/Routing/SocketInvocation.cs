@@ -1,0 +1,168 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text;
+using System.Text.Json;
+using Ori.Sockets.Connections;
+using Ori.Sockets.Protocol;
+
+namespace Ori.Sockets.Routing;
+
+/// <summary>
+/// One routed message being handled: its type, its raw <c>data</c>, its connection, and the way to
+/// reply. Generated dispatch code reads the data with <see cref="TryReadData"/> and answers with
+/// <see cref="Reply"/> or <see cref="Complete"/>. One instance per connection is reused for every
+/// message: it is valid only until the handler's task completes.
+/// </summary>
+public sealed class SocketInvocation
+{
+    private readonly SocketConnection _connection;
+    private readonly byte[] _type = new byte[SocketNames.MaxTypeLength];
+    private readonly SocketValidationContext _validation = new("$.data");
+    private int _typeLength;
+    private ReadOnlyMemory<byte> _correlationId;
+    private string? _typeName;
+
+    internal SocketInvocation(SocketConnection connection) => _connection = connection;
+
+    /// <summary>The envelope's <c>type</c>, as UTF-8.</summary>
+    public ReadOnlySpan<byte> Type => _type.AsSpan(0, _typeLength);
+
+    /// <summary>The envelope's <c>type</c> as a string (allocated on first use).</summary>
+    public string TypeName => _typeName ??= Encoding.UTF8.GetString(Type);
+
+    /// <summary>The message's <c>data</c> as raw JSON (an empty object when the envelope had none).</summary>
+    public ReadOnlyMemory<byte> Data { get; private set; }
+
+    /// <summary>Whether the client sent a <c>correlationId</c>.</summary>
+    public bool HasCorrelationId => !_correlationId.IsEmpty;
+
+    /// <summary>Whether this message has been answered.</summary>
+    public bool HasReplied { get; private set; }
+
+    /// <summary>The connection the message came from.</summary>
+    public SocketContext Context => _connection.Context;
+
+    /// <summary>The connection's services.</summary>
+    public IServiceProvider Services => _connection.Context.Services;
+
+    /// <summary>Canceled when the socket starts closing.</summary>
+    public CancellationToken Aborted => _connection.Context.Aborted;
+
+    /// <summary>
+    /// Reads and validates <see cref="Data"/>. When it is not valid, replies <c>validation_failed</c>
+    /// with a JSON path for each failure and returns <see langword="false"/>: the handler is not called.
+    /// </summary>
+    /// <typeparam name="T">The message type.</typeparam>
+    /// <param name="serializer">The message's serializer.</param>
+    /// <param name="value">The message, when valid.</param>
+    /// <returns><see langword="true"/> when the data is valid.</returns>
+    public bool TryReadData<T>(SocketSerializer<T> serializer, [MaybeNullWhen(false)] out T value)
+    {
+        ArgumentNullException.ThrowIfNull(serializer);
+        _validation.Reset("$.data");
+        value = default;
+        try
+        {
+            var reader = new Utf8JsonReader(Data.Span, new JsonReaderOptions { MaxDepth = _connection.Runtime.Options.MaxJsonDepth });
+            reader.Read();
+            value = serializer.Read(ref reader, _validation);
+        }
+        catch (JsonException)
+        {
+            if (!_validation.HasErrors)
+            {
+                _validation.AddError("The value does not have the expected shape.");
+            }
+        }
+        catch (FormatException)
+        {
+            if (!_validation.HasErrors)
+            {
+                _validation.AddError("The value does not have the expected format.");
+            }
+        }
+
+        if (_validation.HasErrors || value is null)
+        {
+            if (!_validation.HasErrors)
+            {
+                _validation.AddError("A value is required.");
+            }
+
+            ReplyError(SocketErrorCodes.ValidationFailed, "The message data is not valid.", _validation.Errors);
+            value = default;
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Replies with <paramref name="value"/> as the reply's <c>data</c>.</summary>
+    /// <typeparam name="T">The reply type.</typeparam>
+    /// <param name="value">The handler's result.</param>
+    /// <param name="serializer">The reply type's serializer.</param>
+    public void Reply<T>(T value, SocketSerializer<T> serializer)
+    {
+        ArgumentNullException.ThrowIfNull(serializer);
+        ThrowIfReplied();
+        HasReplied = true;
+        _connection.TryEnqueue(EnvelopeWriter.Reply(Type, _correlationId.Span, (value, serializer), static (writer, state) => state.serializer.Write(writer, state.value)));
+    }
+
+    /// <summary>
+    /// Finishes a message whose handler returns nothing: replies with <c>"data": null</c> when the client
+    /// sent a correlation id (it waits for an answer), and sends nothing otherwise.
+    /// </summary>
+    public void Complete()
+    {
+        ThrowIfReplied();
+        HasReplied = true;
+        if (HasCorrelationId)
+        {
+            _connection.TryEnqueue(EnvelopeWriter.Reply(Type, _correlationId.Span, 0, static (writer, _) => writer.WriteNullValue()));
+        }
+    }
+
+    /// <summary>Replies with an error (protocol section 3).</summary>
+    /// <param name="code">One of <see cref="SocketErrorCodes"/>.</param>
+    /// <param name="message">Text for humans; never exception text.</param>
+    /// <param name="details">Failures with their JSON paths, for <c>validation_failed</c>.</param>
+    public void ReplyError(string code, string message, IReadOnlyList<SocketValidationError>? details = null)
+    {
+        ThrowIfReplied();
+        HasReplied = true;
+        _connection.TryEnqueue(EnvelopeWriter.Error(Type, _correlationId.Span, code, message, details));
+    }
+
+    /// <summary>Starts a new message; its type was already copied into <see cref="TypeBuffer"/>.</summary>
+    internal void Reset(int typeLength, ReadOnlyMemory<byte> correlationId, ReadOnlyMemory<byte> data)
+    {
+        _typeLength = typeLength;
+        _typeName = null;
+        _correlationId = correlationId;
+        Data = data;
+        HasReplied = false;
+    }
+
+    internal Span<byte> TypeBuffer => _type;
+
+    internal void ReplyWith<TState>(TState state, Action<Utf8JsonWriter, TState> writeData)
+    {
+        ThrowIfReplied();
+        HasReplied = true;
+        _connection.TryEnqueue(EnvelopeWriter.Reply(Type, _correlationId.Span, state, writeData));
+    }
+
+    internal void Clear()
+    {
+        _correlationId = default;
+        Data = default;
+    }
+
+    private void ThrowIfReplied()
+    {
+        if (HasReplied)
+        {
+            throw new InvalidOperationException($"The message '{TypeName}' has already been answered; every message gets exactly one reply.");
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Logging;
+
+namespace Ori.Sockets.Telemetry;
+
+/// <summary>Log messages of connections. Never payloads, tokens or exception text for clients.</summary>
+internal static partial class SocketLog
+{
+    [LoggerMessage(1, LogLevel.Debug, "Socket {SocketId} connected and passed its guards.")]
+    public static partial void Connected(ILogger logger, string socketId);
+
+    [LoggerMessage(2, LogLevel.Debug, "Socket {SocketId} disconnected.")]
+    public static partial void Disconnected(ILogger logger, string socketId);
+
+    [LoggerMessage(3, LogLevel.Debug, "Socket {SocketId} is closing with code {CloseCode}.")]
+    public static partial void Closing(ILogger logger, string socketId, int closeCode);
+
+    [LoggerMessage(4, LogLevel.Warning, "Socket {SocketId} is a slow consumer ({QueuedBytes} bytes queued); closing it with 4008.")]
+    public static partial void SlowConsumer(ILogger logger, string socketId, long queuedBytes);
+
+    [LoggerMessage(5, LogLevel.Information, "Socket {SocketId} was refused by connection guard {Guard}.")]
+    public static partial void GuardRefused(ILogger logger, string socketId, string guard);
+
+    [LoggerMessage(6, LogLevel.Warning, "The connection guards of socket {SocketId} timed out.")]
+    public static partial void GuardTimedOut(ILogger logger, string socketId);
+
+    [LoggerMessage(7, LogLevel.Error, "A connection guard of socket {SocketId} threw.")]
+    public static partial void GuardFailed(ILogger logger, string socketId, Exception exception);
+
+    [LoggerMessage(8, LogLevel.Information, "Socket {SocketId} broke the protocol; closing it with {CloseCode}.")]
+    public static partial void ProtocolViolation(ILogger logger, string socketId, int closeCode);
+
+    [LoggerMessage(9, LogLevel.Error, "The provider failed to release the subscriptions of socket {SocketId}.")]
+    public static partial void ProviderReleaseFailed(ILogger logger, string socketId, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Error, "The handler of '{Type}' failed on socket {SocketId}.")]
+    public static partial void HandlerFailed(ILogger logger, string socketId, string type, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Information, "A WebSocket upgrade from origin {Origin} was refused (not on the allow-list).")]
+    public static partial void OriginRefused(ILogger logger, string origin);
+
+    [LoggerMessage(12, LogLevel.Information, "A WebSocket upgrade was refused by the upgrade hook.")]
+    public static partial void UpgradeRefused(ILogger logger);
+
+    [LoggerMessage(13, LogLevel.Warning, "The upgrade hook timed out.")]
+    public static partial void UpgradeTimedOut(ILogger logger);
+
+    [LoggerMessage(14, LogLevel.Information, "Closing {Count} sockets: the server is shutting down.")]
+    public static partial void ShuttingDown(ILogger logger, int count);
+}
