@@ -113,6 +113,7 @@ internal static class EnvelopeReader
             // Anything after the object other than white space makes Read throw.
             if (reader.Read())
             {
+                parts = default;
                 error = NotAnObject;
                 return false;
             }
@@ -127,6 +128,8 @@ internal static class EnvelopeReader
         }
         catch (JsonException)
         {
+            // Not JSON as a whole: nothing read from it (type, correlation id) is trusted for the reply.
+            parts = default;
             error = NotAnObject;
             return false;
         }
