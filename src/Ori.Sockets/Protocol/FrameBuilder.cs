@@ -20,8 +20,11 @@ internal sealed class FrameBuilder
         Indented = false,
     };
 
+    // t_ marks a thread static, as in the .NET runtime; the s_ rule does not know the attribute.
+#pragma warning disable IDE1006
     [ThreadStatic]
     private static FrameBuilder? t_cached;
+#pragma warning restore IDE1006
 
     private readonly ArrayBufferWriter<byte> _buffer = new(512);
 
