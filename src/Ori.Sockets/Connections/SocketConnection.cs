@@ -94,6 +94,12 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
                 TryEnqueue(EnvelopeWriter.Ready(Id));
                 _runtime.Hub.Add(this);
                 joinedHub = true;
+                if (IsClosing)
+                {
+                    // Closed while its guards ran (shutdown, say): it must not stay in the hub.
+                    _runtime.Hub.Remove(this);
+                }
+
                 SocketLog.Connected(_runtime.Logger, Id);
             }
             else
@@ -151,6 +157,7 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
     {
         var schedule = false;
         var accepted = false;
+        var closeStarted = false;
         lock (_sync)
         {
             if (_closeQueued)
@@ -162,7 +169,7 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
             {
                 // Slow consumer: drop what it has not read rather than grow, and close it.
                 SocketLog.SlowConsumer(_runtime.Logger, Id, _queuedBytes);
-                CloseLocked(SocketCloseCodes.SlowConsumer, "Slow consumer", dropQueued: true, ref schedule);
+                closeStarted = CloseLocked(SocketCloseCodes.SlowConsumer, "Slow consumer", dropQueued: true, ref schedule);
             }
             else
             {
@@ -176,6 +183,11 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
         if (schedule)
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
+        if (closeStarted)
+        {
+            OnCloseStarted();
         }
 
         return accepted;
@@ -231,22 +243,28 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
     private void Close(int code, string reason, bool dropQueued)
     {
         var schedule = false;
+        bool started;
         lock (_sync)
         {
-            CloseLocked(code, reason, dropQueued, ref schedule);
+            started = CloseLocked(code, reason, dropQueued, ref schedule);
         }
 
         if (schedule)
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
+
+        if (started)
+        {
+            OnCloseStarted();
+        }
     }
 
-    private void CloseLocked(int code, string reason, bool dropQueued, ref bool schedule)
+    private bool CloseLocked(int code, string reason, bool dropQueued, ref bool schedule)
     {
         if (_closeQueued)
         {
-            return;
+            return false;
         }
 
         _closeQueued = true;
@@ -264,7 +282,11 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
         // A peer that never completes the handshake (or never reads) is cut off after the close time-out.
         _closeDeadline = new CancellationTokenSource(_runtime.Options.CloseTimeout);
         _closeDeadline.Token.UnsafeRegister(static state => ((SocketConnection)state!).Abort(), this);
+        return true;
     }
+
+    /// <summary>A closing socket is no longer connected: it leaves the broadcast set and direct sends at once.</summary>
+    private void OnCloseStarted() => _runtime.Hub.Remove(this);
 
     private bool ScheduleLocked()
     {

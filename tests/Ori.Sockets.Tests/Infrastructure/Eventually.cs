@@ -13,7 +13,7 @@ internal static class Eventually
                 Assert.Fail("The condition did not become true in time.");
             }
 
-            await Task.Delay(20);
+            await Task.Delay(2);
         }
     }
 }

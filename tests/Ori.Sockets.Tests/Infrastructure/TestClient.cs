@@ -10,6 +10,9 @@ internal sealed class TestClient : IAsyncDisposable
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
     private readonly byte[] _buffer = new byte[256 * 1024];
+    private readonly System.Threading.Channels.Channel<string> _inbox = System.Threading.Channels.Channel.CreateUnbounded<string>();
+    private Task? _pump;
+    private volatile TaskCompletionSource? _paused;
 
     private TestClient(ClientWebSocket socket) => Socket = socket;
 
@@ -68,21 +71,56 @@ internal sealed class TestClient : IAsyncDisposable
     /// <summary>Receives one whole text message; null when the server closed.</summary>
     public async Task<string?> ReceiveAsync(TimeSpan? timeout = null)
     {
+        // Reading goes through a pump started on first use: canceling a ClientWebSocket receive
+        // aborts the socket, so waits with a time limit are on the queue, never on the socket. A
+        // client that never asks to receive never reads (the slow-consumer test relies on it).
+        _pump ??= Task.Run(PumpAsync);
         using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
-        var length = 0;
-        while (true)
+        try
         {
-            var result = await Socket.ReceiveAsync(_buffer.AsMemory(length), cts.Token);
-            if (result.MessageType == WebSocketMessageType.Close)
-            {
-                return null;
-            }
+            return await _inbox.Reader.ReadAsync(cts.Token);
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            return null;
+        }
+    }
 
-            length += result.Count;
-            if (result.EndOfMessage)
+    private async Task PumpAsync()
+    {
+        try
+        {
+            var length = 0;
+            while (true)
             {
-                return Encoding.UTF8.GetString(_buffer, 0, length);
+                if (_paused is { } paused)
+                {
+                    await paused.Task;
+                }
+
+                var result = await Socket.ReceiveAsync(_buffer.AsMemory(length), CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    break;
+                }
+
+                length += result.Count;
+                if (result.EndOfMessage)
+                {
+                    var text = result.MessageType == WebSocketMessageType.Text
+                        ? Encoding.UTF8.GetString(_buffer, 0, length)
+                        : $"<binary {length} bytes>";
+                    await _inbox.Writer.WriteAsync(text);
+                    length = 0;
+                }
             }
+        }
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _inbox.Writer.TryComplete();
         }
     }
 
@@ -111,35 +149,39 @@ internal sealed class TestClient : IAsyncDisposable
         return await ReceiveJsonAsync();
     }
 
+    /// <summary>
+    /// Stops reading from the socket after the message now being received (a slow consumer): the
+    /// server's frames pile up in the transport and then in the server's queue.
+    /// </summary>
+    public void StopReading() => _paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Reads again after <see cref="StopReading"/>.</summary>
+    public void ResumeReading()
+    {
+        var paused = _paused;
+        _paused = null;
+        paused?.TrySetResult();
+    }
+
     /// <summary>Reads (and drops) messages until the server closes; returns the close status.</summary>
     public async Task<WebSocketCloseStatus?> WaitForCloseAsync(TimeSpan? timeout = null)
     {
-        using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
-        try
+        ResumeReading();
+        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
+        while (await ReceiveAsync(deadline - DateTime.UtcNow) is not null)
         {
-            while (true)
-            {
-                var result = await Socket.ReceiveAsync(_buffer.AsMemory(), cts.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return Socket.CloseStatus;
-                }
-            }
         }
-        catch (WebSocketException)
-        {
-            return Socket.CloseStatus;
-        }
+
+        return Socket.CloseStatus;
     }
 
     /// <summary>Asserts that nothing arrives within <paramref name="window"/>.</summary>
     public async Task AssertSilentAsync(TimeSpan window)
     {
-        using var cts = new CancellationTokenSource(window);
         try
         {
-            var result = await Socket.ReceiveAsync(_buffer.AsMemory(), cts.Token);
-            Assert.Fail($"Expected nothing, got a {result.MessageType} message: {Encoding.UTF8.GetString(_buffer, 0, result.Count)}");
+            var text = await ReceiveAsync(window);
+            Assert.Fail($"Expected nothing, got: {text ?? $"a close ({CloseStatus})"}");
         }
         catch (OperationCanceledException)
         {
@@ -148,6 +190,7 @@ internal sealed class TestClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        ResumeReading();
         if (Socket.State == WebSocketState.Open)
         {
             try
@@ -161,5 +204,9 @@ internal sealed class TestClient : IAsyncDisposable
         }
 
         Socket.Dispose();
+        if (_pump is not null)
+        {
+            await _pump;
+        }
     }
 }

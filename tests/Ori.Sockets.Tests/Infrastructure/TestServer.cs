@@ -49,6 +49,7 @@ internal sealed class TestServer : IAsyncDisposable
         webBuilder.Logging.SetMinimumLevel(LogLevel.Debug);
         webBuilder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         var socketsBuilder = webBuilder.Services.AddOriSockets(options).AddDispatcher<TestDispatcher>();
+        webBuilder.Services.AddSingleton<EndToEnd.PubSubTests.GateGuardGate>();
         webBuilder.Services.AddSingleton<TestHandlers>();
         sockets?.Invoke(socketsBuilder);
         builder?.Invoke(webBuilder);
