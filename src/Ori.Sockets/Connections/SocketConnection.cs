@@ -67,6 +67,9 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
 
     public SocketRuntime Runtime => _runtime;
 
+    /// <summary>The connection's message guards, resolved once when its guards pass.</summary>
+    public IMessageGuard[] MessageGuards { get; private set; } = [];
+
     public long LastActivity => Volatile.Read(ref _lastActivity);
 
     public bool IsClosing
@@ -90,6 +93,8 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
             var verdict = await RunGuardsAsync().ConfigureAwait(false);
             if (verdict == GuardVerdict.Passed)
             {
+                MessageGuards = [.. Context.Services.GetServices<IMessageGuard>()];
+
                 // ori.ready is queued before the socket joins the hub so that it is the first frame out.
                 TryEnqueue(EnvelopeWriter.Ready(Id));
                 _runtime.Hub.Add(this);

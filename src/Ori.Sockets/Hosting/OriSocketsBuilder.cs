@@ -33,6 +33,16 @@ public sealed class OriSocketsBuilder
         return this;
     }
 
+    /// <summary>Adds a message guard, run before every routed message of a connection; created once per connection in its scope.</summary>
+    /// <typeparam name="TGuard">The guard type.</typeparam>
+    /// <returns>This builder.</returns>
+    public OriSocketsBuilder AddMessageGuard<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TGuard>()
+        where TGuard : class, IMessageGuard
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<IMessageGuard, TGuard>());
+        return this;
+    }
+
     /// <summary>Adds a room rule type; a client join is allowed when any rule allows it.</summary>
     /// <typeparam name="TRule">The rule type.</typeparam>
     /// <returns>This builder.</returns>

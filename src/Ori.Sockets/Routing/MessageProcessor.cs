@@ -118,6 +118,41 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
             return default;
         }
 
+        if (connection.MessageGuards.Length > 0)
+        {
+            return GuardThenDispatchAsync(connection, invocation);
+        }
+
+        return DispatchToRoutes(invocation);
+    }
+
+    private async ValueTask GuardThenDispatchAsync(SocketConnection connection, SocketInvocation invocation)
+    {
+        foreach (var guard in connection.MessageGuards)
+        {
+            switch (await guard.CheckAsync(invocation).ConfigureAwait(false))
+            {
+                case MessageGuardVerdict.Allow:
+                    continue;
+                case MessageGuardVerdict.Forbid:
+                    invocation.ReplyError(SocketErrorCodes.Forbidden, $"'{invocation.TypeName}' is not allowed.");
+                    return;
+                case MessageGuardVerdict.RateLimit:
+                    invocation.ReplyError(SocketErrorCodes.RateLimited, "Too many messages; slow down.");
+                    return;
+                default:
+                    SocketLog.MessageGuardClosed(runtime.Logger, connection.Id, guard.GetType().Name);
+                    connection.Close(SocketCloseCodes.PolicyViolation, "Policy violation");
+                    return;
+            }
+        }
+
+        await DispatchToRoutes(invocation).ConfigureAwait(false);
+    }
+
+    private ValueTask DispatchToRoutes(SocketInvocation invocation)
+    {
+        var type = invocation.Type;
         foreach (var dispatcher in runtime.Dispatchers)
         {
             if (dispatcher.TryDispatch(type, invocation, out var completion))

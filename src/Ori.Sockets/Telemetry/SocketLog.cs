@@ -44,6 +44,9 @@ internal static partial class SocketLog
     [LoggerMessage(13, LogLevel.Warning, "The upgrade hook timed out.")]
     public static partial void UpgradeTimedOut(ILogger logger);
 
+    [LoggerMessage(15, LogLevel.Warning, "Message guard {Guard} closed socket {SocketId} with 1008.")]
+    public static partial void MessageGuardClosed(ILogger logger, string socketId, string guard);
+
     [LoggerMessage(14, LogLevel.Information, "Closing {Count} sockets: the server is shutting down.")]
     public static partial void ShuttingDown(ILogger logger, int count);
 }
