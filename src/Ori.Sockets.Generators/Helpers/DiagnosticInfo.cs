@@ -1,0 +1,80 @@
+using System;
+using Microsoft.CodeAnalysis;
+
+namespace Ori.Sockets.Generators.Helpers;
+
+/// <summary>
+/// A diagnostic waiting to be reported. It travels apart from the models (which hold no Location),
+/// and keeps the real source location so that #pragma warning disable works on it.
+/// </summary>
+internal sealed record DiagnosticInfo(DiagnosticDescriptor Descriptor, Location? Location, EquatableArray<string> Arguments)
+{
+    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location? location, params string[] arguments) =>
+        new(descriptor, location, arguments.ToEquatableArray());
+
+    public Diagnostic ToDiagnostic()
+    {
+        var arguments = new object[Arguments.Count];
+        for (var i = 0; i < arguments.Length; i++)
+        {
+            arguments[i] = Arguments[i];
+        }
+
+        return Diagnostic.Create(Descriptor, Location, arguments);
+    }
+}
+
+internal static class StringExtensions
+{
+    /// <summary>A C# string literal for <paramref name="value"/>.</summary>
+    public static string ToLiteral(this string? value) =>
+        value is null ? "null" : Microsoft.CodeAnalysis.CSharp.SymbolDisplay.FormatLiteral(value, quote: true);
+
+    /// <summary>camelCase as System.Text.Json's policy writes it: leading upper-case run lowered ("URLValue" → "urlValue").</summary>
+    public static string ToCamelCase(this string name)
+    {
+        if (string.IsNullOrEmpty(name) || !char.IsUpper(name[0]))
+        {
+            return name;
+        }
+
+        var chars = name.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (i == 1 && !char.IsUpper(chars[i]))
+            {
+                break;
+            }
+
+            var hasNext = i + 1 < chars.Length;
+            if (i > 0 && hasNext && !char.IsUpper(chars[i + 1]))
+            {
+                if (char.IsSeparator(chars[i + 1]))
+                {
+                    chars[i] = char.ToLowerInvariant(chars[i]);
+                }
+
+                break;
+            }
+
+            chars[i] = char.ToLowerInvariant(chars[i]);
+        }
+
+        return new string(chars);
+    }
+
+    /// <summary>A C# identifier made from any text (a fully qualified type name, say).</summary>
+    public static string ToIdentifier(this string text)
+    {
+        var chars = text.Replace("global::", string.Empty).ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (!char.IsLetterOrDigit(chars[i]))
+            {
+                chars[i] = '_';
+            }
+        }
+
+        return new string(chars);
+    }
+}

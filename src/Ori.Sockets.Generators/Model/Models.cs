@@ -1,0 +1,154 @@
+using Ori.Sockets.Generators.Helpers;
+
+namespace Ori.Sockets.Generators.Model;
+
+// The models hold strings, numbers and other models only: no ISymbol, SyntaxNode, Compilation or
+// Location, so that an unchanged model compares equal across compilations and its output is cached.
+
+/// <summary>How a type is serialized.</summary>
+internal enum SerialKind
+{
+    /// <summary>A built-in: <see cref="TypeModel.Name"/> is a property of SocketSerializers (String, Int32, ...).</summary>
+    Builtin,
+
+    /// <summary>A type with its own serializer: <c>T.Serializer</c> (ISocketMessage).</summary>
+    Message,
+
+    /// <summary>A class, record or struct whose serializer this compilation generates.</summary>
+    Object,
+
+    /// <summary>An enum whose serializer this compilation generates.</summary>
+    Enum,
+
+    /// <summary>A nullable value type over <see cref="TypeModel.Element"/>.</summary>
+    NullableValue,
+
+    /// <summary>An array of <see cref="TypeModel.Element"/>.</summary>
+    Array,
+
+    /// <summary>A List or a list interface of <see cref="TypeModel.Element"/>.</summary>
+    List,
+
+    /// <summary>A dictionary with string keys and values of <see cref="TypeModel.Element"/>.</summary>
+    Dictionary,
+}
+
+/// <summary>A type as a serializer sees it.</summary>
+/// <param name="Kind">How it is serialized.</param>
+/// <param name="Fqn">The fully qualified name, <c>global::</c> included, without nullable annotation.</param>
+/// <param name="Name">For built-ins, the SocketSerializers member; otherwise the short name.</param>
+/// <param name="Element">The element, value or underlying type.</param>
+/// <param name="NullableReference">A reference type annotated <c>?</c>: JSON null is allowed.</param>
+/// <param name="IsReferenceType">Whether null is a possible value.</param>
+/// <param name="IsNumeric">A number (for [Range] and schemas).</param>
+internal sealed record TypeModel(SerialKind Kind, string Fqn, string Name, TypeModel? Element, bool NullableReference, bool IsReferenceType, bool IsNumeric)
+{
+    /// <summary>The declared type, nullable annotation included.</summary>
+    public string DeclaredFqn => NullableReference ? Fqn + "?" : Fqn;
+}
+
+/// <summary>The data-annotation rules of one member.</summary>
+internal sealed record ConstraintModel(
+    bool Required,
+    bool AllowEmptyStrings,
+    int? MinLength,
+    int? MaxLength,
+    bool LengthIsCount,
+    double? RangeMin,
+    double? RangeMax,
+    bool RangeMinExclusive,
+    bool RangeMaxExclusive,
+    EquatableArray<string> AllowedValues,
+    string? Pattern)
+{
+    public static readonly ConstraintModel None = new(false, false, null, null, false, null, null, false, false, EquatableArray<string>.Empty, null);
+}
+
+/// <summary>One serialized member of an object type.</summary>
+/// <param name="ClrName">The property name in C#.</param>
+/// <param name="JsonName">The member name in JSON.</param>
+/// <param name="Type">Its type.</param>
+/// <param name="Required">Missing is a failure.</param>
+/// <param name="CanRead">It can be set when reading (constructor parameter, init or set accessor).</param>
+/// <param name="ConstructorIndex">The constructor parameter it fills, or -1.</param>
+/// <param name="DefaultLiteral">The constructor parameter's default value as C#, when it has one.</param>
+/// <param name="Constraints">Its data-annotation rules.</param>
+internal sealed record MemberModel(string ClrName, string JsonName, TypeModel Type, bool Required, bool CanRead, int ConstructorIndex, string? DefaultLiteral, ConstraintModel Constraints);
+
+/// <summary>A type whose serializer is generated: an object type (members) or an enum (names and values).</summary>
+internal sealed record ShapeModel(
+    string Fqn,
+    string Name,
+    bool IsEnum,
+    bool IsValueType,
+    EquatableArray<MemberModel> Members,
+    int ConstructorParameterCount,
+    EquatableArray<EnumMemberModel> EnumMembers)
+{
+    /// <summary>The generated serializer class's name (unique in its file).</summary>
+    public string SerializerName => Fqn.ToIdentifier() + "_Serializer";
+}
+
+/// <summary>One enum member: its C# name and its JSON string.</summary>
+internal sealed record EnumMemberModel(string ClrName, string JsonName);
+
+/// <summary>A [SocketMessage] partial type: its name on the wire, and the shapes its serializer needs.</summary>
+internal sealed record MessageModel(
+    string Namespace,
+    EquatableArray<string> ContainingTypes,
+    string TypeKeyword,
+    string Name,
+    string Fqn,
+    string WireName,
+    ShapeModel Shape,
+    EquatableArray<ShapeModel> Dependencies)
+{
+    public string HintName => Fqn.ToIdentifier().TrimStart('_') + ".g.cs";
+}
+
+/// <summary>How a handler takes its context.</summary>
+internal enum ContextKind
+{
+    None,
+    Untyped,
+    Typed,
+}
+
+/// <summary>How a handler returns.</summary>
+internal enum ReturnKind
+{
+    Void,
+    Task,
+    ValueTask,
+    Value,
+    TaskOfT,
+    ValueTaskOfT,
+}
+
+/// <summary>A parameter of a handler, in order.</summary>
+internal enum ParameterKind
+{
+    Message,
+    Context,
+    CancellationToken,
+}
+
+/// <summary>One route: a handler method and how to call it.</summary>
+internal sealed record RouteModel(
+    string RouteName,
+    string RouterFqn,
+    string MethodName,
+    bool IsStatic,
+    EquatableArray<ParameterKind> Parameters,
+    TypeModel? Message,
+    ContextKind Context,
+    string? StateFqn,
+    ReturnKind Return,
+    TypeModel? Reply,
+    EquatableArray<string> ConstructorArguments,
+    EquatableArray<GuardModel> MessageGuards,
+    EquatableArray<GuardModel> ConnectionGuards,
+    EquatableArray<ShapeModel> Dependencies);
+
+/// <summary>A guard type and its constructor's arguments (service types), so generated code can create it without reflection.</summary>
+internal sealed record GuardModel(string Fqn, EquatableArray<string> ConstructorArguments);

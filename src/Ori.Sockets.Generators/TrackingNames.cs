@@ -1,0 +1,11 @@
+namespace Ori.Sockets.Generators;
+
+/// <summary>Names of the pipeline steps, so tests can check what each step did on a re-run.</summary>
+internal static class TrackingNames
+{
+    public const string Messages = nameof(Messages);
+    public const string MessageModels = nameof(MessageModels);
+    public const string Routes = nameof(Routes);
+    public const string RouteModels = nameof(RouteModels);
+    public const string Dispatcher = nameof(Dispatcher);
+}
