@@ -107,6 +107,24 @@ public static class SocketSerializers
     /// <returns>The serializer.</returns>
     public static SocketSerializer<Dictionary<string, T>> Dictionary<T>(SocketSerializer<T> value) => new DictionarySerializer<T>(value);
 
+    /// <summary>A collection interface (<c>IReadOnlyList&lt;T&gt;</c>, <c>IEnumerable&lt;T&gt;</c>, ...) as a JSON array, read as a list.</summary>
+    /// <typeparam name="TCollection">The declared collection type.</typeparam>
+    /// <typeparam name="T">The element type.</typeparam>
+    /// <param name="element">The serializer of an element.</param>
+    /// <param name="fromList">Turns the list read into the declared type.</param>
+    /// <returns>The serializer.</returns>
+    public static SocketSerializer<TCollection> Collection<TCollection, T>(SocketSerializer<T> element, Func<List<T>, TCollection> fromList)
+        where TCollection : IEnumerable<T> => new CollectionSerializer<TCollection, T>(element, fromList);
+
+    /// <summary>A string-keyed dictionary interface as a JSON object, read as a dictionary.</summary>
+    /// <typeparam name="TDictionary">The declared dictionary type.</typeparam>
+    /// <typeparam name="T">The value type.</typeparam>
+    /// <param name="value">The serializer of a value.</param>
+    /// <param name="fromDictionary">Turns the dictionary read into the declared type.</param>
+    /// <returns>The serializer.</returns>
+    public static SocketSerializer<TDictionary> Map<TDictionary, T>(SocketSerializer<T> value, Func<Dictionary<string, T>, TDictionary> fromDictionary)
+        where TDictionary : IEnumerable<KeyValuePair<string, T>> => new MapSerializer<TDictionary, T>(value, fromDictionary);
+
     /// <summary>Records that the value at the current path is not of the expected kind, and skips it.</summary>
     /// <param name="reader">The reader, on the value's first token.</param>
     /// <param name="validation">The failures.</param>
@@ -338,6 +356,68 @@ public static class SocketSerializers
             {
                 validation.PushIndex(i);
                 element.Validate(value[i], validation);
+                validation.Pop();
+            }
+        }
+    }
+
+    private sealed class CollectionSerializer<TCollection, T>(SocketSerializer<T> element, Func<List<T>, TCollection> fromList) : SocketSerializer<TCollection>
+        where TCollection : IEnumerable<T>
+    {
+        private readonly ListSerializer<T> _list = new(element);
+
+        public override void Write(Utf8JsonWriter writer, TCollection value)
+        {
+            writer.WriteStartArray();
+            foreach (var item in value)
+            {
+                element.Write(writer, item);
+            }
+
+            writer.WriteEndArray();
+        }
+
+        public override TCollection? Read(ref Utf8JsonReader reader, SocketValidationContext validation) =>
+            _list.Read(ref reader, validation) is { } list ? fromList(list) : default;
+
+        public override void Validate(TCollection value, SocketValidationContext validation)
+        {
+            var i = 0;
+            foreach (var item in value)
+            {
+                validation.PushIndex(i++);
+                element.Validate(item, validation);
+                validation.Pop();
+            }
+        }
+    }
+
+    private sealed class MapSerializer<TDictionary, T>(SocketSerializer<T> value, Func<Dictionary<string, T>, TDictionary> fromDictionary) : SocketSerializer<TDictionary>
+        where TDictionary : IEnumerable<KeyValuePair<string, T>>
+    {
+        private readonly DictionarySerializer<T> _dictionary = new(value);
+
+        public override void Write(Utf8JsonWriter writer, TDictionary dictionary)
+        {
+            writer.WriteStartObject();
+            foreach (var (key, item) in dictionary)
+            {
+                writer.WritePropertyName(key);
+                value.Write(writer, item);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        public override TDictionary? Read(ref Utf8JsonReader reader, SocketValidationContext validation) =>
+            _dictionary.Read(ref reader, validation) is { } dictionary ? fromDictionary(dictionary) : default;
+
+        public override void Validate(TDictionary dictionary, SocketValidationContext validation)
+        {
+            foreach (var (key, item) in dictionary)
+            {
+                validation.PushProperty(key);
+                value.Validate(item, validation);
                 validation.Pop();
             }
         }

@@ -130,20 +130,9 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
     {
         foreach (var guard in connection.MessageGuards)
         {
-            switch (await guard.CheckAsync(invocation).ConfigureAwait(false))
+            if (!await invocation.PassesAsync(guard).ConfigureAwait(false))
             {
-                case MessageGuardVerdict.Allow:
-                    continue;
-                case MessageGuardVerdict.Forbid:
-                    invocation.ReplyError(SocketErrorCodes.Forbidden, $"'{invocation.TypeName}' is not allowed.");
-                    return;
-                case MessageGuardVerdict.RateLimit:
-                    invocation.ReplyError(SocketErrorCodes.RateLimited, "Too many messages; slow down.");
-                    return;
-                default:
-                    SocketLog.MessageGuardClosed(runtime.Logger, connection.Id, guard.GetType().Name);
-                    connection.Close(SocketCloseCodes.PolicyViolation, "Policy violation");
-                    return;
+                return;
             }
         }
 

@@ -69,6 +69,30 @@ public sealed class SocketContext
     public ValueTask UnsubscribeAsync(string topic, CancellationToken cancellationToken = default) =>
         _provider.UnsubscribeAsync(SocketId, topic, cancellationToken);
 
+    private object?[]? _slots;
+
+    /// <summary>
+    /// Gets or creates an object that lives as long as the connection (a router, a message guard).
+    /// Called by generated dispatch code with a slot number of its own.
+    /// </summary>
+    /// <typeparam name="T">The object's type.</typeparam>
+    /// <param name="slot">The object's slot, 0 to 1023.</param>
+    /// <param name="create">Creates it from the connection's services the first time.</param>
+    /// <returns>The object.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public T GetConnectionService<T>(int slot, Func<IServiceProvider, T> create) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(slot, 1023);
+        if (_slots is null || _slots.Length <= slot)
+        {
+            Array.Resize(ref _slots, Math.Max(slot + 1, 4));
+        }
+
+        return (T)(_slots[slot] ??= create(Services));
+    }
+
     internal void Abort()
     {
         try

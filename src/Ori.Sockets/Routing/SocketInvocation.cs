@@ -133,6 +133,94 @@ public sealed class SocketInvocation
         _connection.TryEnqueue(EnvelopeWriter.Error(Type, _correlationId.Span, code, message, details));
     }
 
+    /// <summary>Replies with the result of a handler once it completes; no allocation when it already has.</summary>
+    /// <typeparam name="T">The reply type.</typeparam>
+    /// <param name="pending">The handler's result.</param>
+    /// <param name="serializer">The reply type's serializer.</param>
+    /// <returns>Completes when the reply is queued.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public ValueTask ReplyWhenDone<T>(ValueTask<T> pending, SocketSerializer<T> serializer)
+    {
+        if (pending.IsCompletedSuccessfully)
+        {
+            Reply(pending.Result, serializer);
+            return default;
+        }
+
+        return AwaitReply(pending, serializer);
+    }
+
+    /// <summary>Replies with the result of a handler once it completes.</summary>
+    /// <typeparam name="T">The reply type.</typeparam>
+    /// <param name="pending">The handler's result.</param>
+    /// <param name="serializer">The reply type's serializer.</param>
+    /// <returns>Completes when the reply is queued.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public ValueTask ReplyWhenDone<T>(Task<T> pending, SocketSerializer<T> serializer) => ReplyWhenDone(new ValueTask<T>(pending), serializer);
+
+    /// <summary>Completes a handler that returns nothing once it has finished.</summary>
+    /// <param name="pending">The handler's task.</param>
+    /// <returns>Completes when the completion is queued.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public ValueTask CompleteWhenDone(ValueTask pending)
+    {
+        if (pending.IsCompletedSuccessfully)
+        {
+            Complete();
+            return default;
+        }
+
+        return AwaitComplete(pending);
+    }
+
+    /// <summary>Completes a handler that returns nothing once it has finished.</summary>
+    /// <param name="pending">The handler's task.</param>
+    /// <returns>Completes when the completion is queued.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public ValueTask CompleteWhenDone(Task pending) => CompleteWhenDone(new ValueTask(pending));
+
+    /// <summary>
+    /// Runs a message guard and acts on its verdict: replies <c>forbidden</c> or <c>rate_limited</c>,
+    /// or closes the socket with 1008. Returns whether the handler may run.
+    /// </summary>
+    /// <param name="guard">The guard.</param>
+    /// <returns><see langword="true"/> when the guard allows the message.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public async ValueTask<bool> PassesAsync(IMessageGuard guard)
+    {
+        ArgumentNullException.ThrowIfNull(guard);
+        var verdict = await guard.CheckAsync(this).ConfigureAwait(false);
+        return ApplyVerdict(verdict, guard);
+    }
+
+    internal bool ApplyVerdict(MessageGuardVerdict verdict, IMessageGuard guard)
+    {
+        switch (verdict)
+        {
+            case MessageGuardVerdict.Allow:
+                return true;
+            case MessageGuardVerdict.Forbid:
+                ReplyError(SocketErrorCodes.Forbidden, $"'{TypeName}' is not allowed.");
+                return false;
+            case MessageGuardVerdict.RateLimit:
+                ReplyError(SocketErrorCodes.RateLimited, "Too many messages; slow down.");
+                return false;
+            default:
+                Ori.Sockets.Telemetry.SocketLog.MessageGuardClosed(_connection.Runtime.Logger, _connection.Id, guard.GetType().Name);
+                _connection.Close(SocketCloseCodes.PolicyViolation, "Policy violation");
+                return false;
+        }
+    }
+
+    private async ValueTask AwaitReply<T>(ValueTask<T> pending, SocketSerializer<T> serializer) =>
+        Reply(await pending.ConfigureAwait(false), serializer);
+
+    private async ValueTask AwaitComplete(ValueTask pending)
+    {
+        await pending.ConfigureAwait(false);
+        Complete();
+    }
+
     /// <summary>Starts a new message; its type was already copied into <see cref="TypeBuffer"/>.</summary>
     internal void Reset(int typeLength, ReadOnlyMemory<byte> correlationId, ReadOnlyMemory<byte> data)
     {

@@ -1,0 +1,76 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Ori.Sockets.Generators.Diagnostics;
+using Ori.Sockets.Generators.Emitting;
+using Ori.Sockets.Generators.Helpers;
+using Ori.Sockets.Generators.Model;
+using Ori.Sockets.Generators.Parsing;
+
+namespace Ori.Sockets.Generators;
+
+/// <summary>
+/// Compiles [SocketMessage] types into serializers with fused validation, and [SocketRoute]
+/// handlers into one dispatch table per compilation. Wiring only: logic lives in Parsing/ and Emitting/.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class OriSocketsGenerator : IIncrementalGenerator
+{
+    /// <inheritdoc />
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var messages = context.SyntaxProvider
+            .ForAttributeWithMetadataName(MetadataNames.SocketMessageAttribute, static (node, _) => node is TypeDeclarationSyntax, MessageParser.Parse)
+            .WithTrackingName(TrackingNames.Messages);
+        var messageModels = messages
+            .Where(static r => r.Model is not null)
+            .Select(static (r, _) => r.Model!)
+            .WithTrackingName(TrackingNames.MessageModels);
+        context.RegisterSourceOutput(messageModels, static (output, message) => output.AddSource(message.HintName, MessageEmitter.Emit(message)));
+
+        var routes = context.SyntaxProvider
+            .ForAttributeWithMetadataName(MetadataNames.SocketRouteAttribute, static (node, _) => node is MethodDeclarationSyntax, RouteParser.Parse)
+            .WithTrackingName(TrackingNames.Routes);
+        var dispatcher = routes
+            .Select(static (r, _) => r.Model)
+            .WithTrackingName(TrackingNames.RouteModels)
+            .Collect()
+            .Select(static (all, _) => DispatcherModel.Build(all))
+            .WithTrackingName(TrackingNames.Dispatcher);
+        context.RegisterSourceOutput(dispatcher, static (output, model) =>
+        {
+            if (model.Routes.Count > 0)
+            {
+                output.AddSource("OriSockets.Dispatcher.g.cs", DispatcherEmitter.Emit(model));
+            }
+        });
+
+        // Diagnostics travel apart from the models, with their real locations.
+        context.RegisterSourceOutput(messages.Select(static (r, _) => r.Diagnostics), Report);
+        context.RegisterSourceOutput(routes.Select(static (r, _) => r.Diagnostics), Report);
+        context.RegisterSourceOutput(routes.Select(static (r, _) => r.Claim).Collect(), static (output, claims) => ReportDuplicates(output, claims, DiagnosticDescriptors.DuplicateRoute));
+        context.RegisterSourceOutput(messages.Select(static (r, _) => r.Claim).Collect(), static (output, claims) => ReportDuplicates(output, claims, DiagnosticDescriptors.DuplicateMessageName));
+    }
+
+    private static void Report(SourceProductionContext output, EquatableArray<DiagnosticInfo> diagnostics)
+    {
+        foreach (var diagnostic in diagnostics)
+        {
+            output.ReportDiagnostic(diagnostic.ToDiagnostic());
+        }
+    }
+
+    private static void ReportDuplicates(SourceProductionContext output, ImmutableArray<NameClaim?> claims, DiagnosticDescriptor descriptor)
+    {
+        foreach (var group in claims.Where(c => c is not null && c.Name.Length > 0).GroupBy(c => c!.Name, System.StringComparer.Ordinal))
+        {
+            var ordered = group.OrderBy(c => c!.Owner, System.StringComparer.Ordinal).ToList();
+            for (var i = 1; i < ordered.Count; i++)
+            {
+                output.ReportDiagnostic(Diagnostic.Create(descriptor, ordered[i]!.Location, group.Key, ordered[0]!.Owner, ordered[i]!.Owner));
+            }
+        }
+    }
+}

@@ -1,0 +1,313 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Ori.Sockets.Generators.Diagnostics;
+using Ori.Sockets.Generators.Helpers;
+using Ori.Sockets.Generators.Model;
+
+namespace Ori.Sockets.Generators.Parsing;
+
+/// <summary>What parsing one [SocketRoute] method gave.</summary>
+internal sealed record RouteResult(RouteModel? Model, EquatableArray<DiagnosticInfo> Diagnostics, NameClaim? Claim);
+
+/// <summary>Parses a method marked [SocketRoute] into a <see cref="RouteModel"/>.</summary>
+internal static class RouteParser
+{
+    private static readonly string[] s_reserved = ["room.join", "room.leave", "heartbeat"];
+
+    /// <summary>Why a name cannot be a route or message name, or null when it can.</summary>
+    public static string? NameProblem(string name)
+    {
+        if (name.Length is 0 or > 128 || name.Any(c => !(c is >= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' or '_' or '.' or ':' or '-')))
+        {
+            return "use 1-128 characters of A-Z a-z 0-9 _ . : -";
+        }
+
+        if (name.StartsWith("ori.", System.StringComparison.Ordinal) || s_reserved.Contains(name))
+        {
+            return "names beginning with 'ori.' and the built-in types room.join, room.leave and heartbeat are reserved";
+        }
+
+        return null;
+    }
+
+    public static RouteResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    {
+        var method = (IMethodSymbol)context.TargetSymbol;
+        var router = method.ContainingType;
+        var known = KnownTypes.For(context.SemanticModel.Compilation);
+        var diagnostics = new List<DiagnosticInfo>();
+        var attribute = context.Attributes[0];
+        var nameLocation = MessageParser.ArgumentLocation(attribute, cancellationToken) ?? method.Locations.FirstOrDefault();
+        var routeName = attribute.ConstructorArguments.FirstOrDefault().Value as string ?? string.Empty;
+        var handler = $"{router.Name}.{method.Name}";
+        var claim = new NameClaim(routeName, handler, nameLocation);
+        var methodLocation = method.Locations.FirstOrDefault();
+
+        var nameProblem = NameProblem(routeName);
+        if (nameProblem is not null)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidRouteName, nameLocation, routeName, nameProblem));
+        }
+
+        var routerProblem = RouterProblem(router, method);
+        if (routerProblem is not null)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnusableRouter, router.Locations.FirstOrDefault(), router.ToDisplayString(), routerProblem));
+        }
+
+        if (method.IsGenericMethod)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GenericHandler, methodLocation, handler));
+        }
+
+        if (method.DeclaredAccessibility is not (Accessibility.Public or Accessibility.Internal or Accessibility.ProtectedOrInternal))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnusableParameter, methodLocation, method.Name, handler, "the handler must be public or internal so that generated code can call it"));
+        }
+
+        var parser = new TypeParser(known, cancellationToken);
+        var parameters = new List<ParameterKind>();
+        TypeModel? message = null;
+        ITypeSymbol? messageSymbol = null;
+        var contextKind = ContextKind.None;
+        string? stateFqn = null;
+        foreach (var parameter in method.Parameters)
+        {
+            var location = parameter.Locations.FirstOrDefault() ?? methodLocation;
+            var type = parameter.Type;
+            if (parameter.RefKind != RefKind.None)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnusableParameter, location, parameter.Name, handler, "ref, out and in parameters cannot be bound"));
+            }
+            else if (SymbolEqualityComparer.Default.Equals(type, known.SocketContext))
+            {
+                parameters.Add(ParameterKind.Context);
+                contextKind = ContextKind.Untyped;
+            }
+            else if (type is INamedTypeSymbol { IsGenericType: true } generic && SymbolEqualityComparer.Default.Equals(generic.OriginalDefinition, known.SocketContextOfT))
+            {
+                parameters.Add(ParameterKind.Context);
+                contextKind = ContextKind.Typed;
+                stateFqn = TypeParser.Fqn(generic.TypeArguments[0]);
+            }
+            else if (SymbolEqualityComparer.Default.Equals(type, known.CancellationToken))
+            {
+                parameters.Add(ParameterKind.CancellationToken);
+            }
+            else if (message is not null || messageSymbol is not null)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnusableParameter, location, parameter.Name, handler,
+                    "a handler takes one message parameter; the others may be SocketContext, SocketContext<TState> or CancellationToken"));
+            }
+            else
+            {
+                messageSymbol = type;
+                message = parser.Classify(type, "$.data", location);
+                parameters.Add(ParameterKind.Message);
+            }
+        }
+
+        var (returnKind, replySymbol) = ClassifyReturn(method, known);
+        TypeModel? reply = null;
+        if (returnKind is null)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedReturn, method.Locations.FirstOrDefault(), handler, method.ReturnType.ToDisplayString()));
+        }
+        else if (replySymbol is not null)
+        {
+            reply = parser.Classify(replySymbol, $"the reply of {handler}", methodLocation);
+        }
+
+        CheckContract(messageSymbol, replySymbol, returnKind, routeName, handler, known, nameLocation, diagnostics, cancellationToken);
+        var connectionGuards = Guards(router, known.ConnectionGuardAttribute, known.IConnectionGuard, "connection guard", "IConnectionGuard", diagnostics, cancellationToken);
+        var messageGuards = Guards(method, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken)
+            .Concat(Guards(router, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken))
+            .ToList();
+        if (contextKind == ContextKind.Typed)
+        {
+            CheckGuardStates(router, stateFqn!, handler, known, diagnostics, cancellationToken);
+        }
+
+        diagnostics.AddRange(parser.Diagnostics);
+        if (diagnostics.Count > 0 || returnKind is null || (messageSymbol is not null && message is null) || (replySymbol is not null && reply is null))
+        {
+            return new RouteResult(null, diagnostics.ToEquatableArray(), claim);
+        }
+
+        var constructorArguments = method.IsStatic ? EquatableArray<string>.Empty : ConstructorArguments(router);
+        var model = new RouteModel(
+            routeName,
+            TypeParser.Fqn(router),
+            method.Name,
+            method.IsStatic,
+            parameters.ToEquatableArray(),
+            message,
+            contextKind,
+            stateFqn,
+            returnKind.Value,
+            reply,
+            constructorArguments,
+            messageGuards.ToEquatableArray(),
+            connectionGuards.ToEquatableArray(),
+            parser.Shapes());
+        return new RouteResult(model, EquatableArray<DiagnosticInfo>.Empty, claim);
+    }
+
+    private static string? RouterProblem(INamedTypeSymbol router, IMethodSymbol method)
+    {
+        if (router.IsGenericType)
+        {
+            return "a router cannot be generic";
+        }
+
+        for (var type = router; type is not null; type = type.ContainingType)
+        {
+            if (type.DeclaredAccessibility is not (Accessibility.Public or Accessibility.Internal or Accessibility.ProtectedOrInternal))
+            {
+                return "a router and the types it is nested in must be public or internal";
+            }
+        }
+
+        if (!method.IsStatic && router.IsAbstract)
+        {
+            return router.IsStatic ? "a static class can only have static handlers" : "an abstract class cannot be created";
+        }
+
+        if (!method.IsStatic && !router.InstanceConstructors.Any(c => c.DeclaredAccessibility is Accessibility.Public or Accessibility.Internal))
+        {
+            return "a router needs a public or internal constructor";
+        }
+
+        return null;
+    }
+
+    private static (ReturnKind? Kind, ITypeSymbol? Reply) ClassifyReturn(IMethodSymbol method, KnownTypes known)
+    {
+        var type = method.ReturnType;
+        if (method.ReturnsVoid)
+        {
+            return (ReturnKind.Void, null);
+        }
+
+        if (SymbolEqualityComparer.Default.Equals(type, known.Task))
+        {
+            return (ReturnKind.Task, null);
+        }
+
+        if (SymbolEqualityComparer.Default.Equals(type, known.ValueTask))
+        {
+            return (ReturnKind.ValueTask, null);
+        }
+
+        if (type is INamedTypeSymbol { IsGenericType: true } generic)
+        {
+            if (SymbolEqualityComparer.Default.Equals(generic.OriginalDefinition, known.TaskOfT))
+            {
+                return (ReturnKind.TaskOfT, generic.TypeArguments[0]);
+            }
+
+            if (SymbolEqualityComparer.Default.Equals(generic.OriginalDefinition, known.ValueTaskOfT))
+            {
+                return (ReturnKind.ValueTaskOfT, generic.TypeArguments[0]);
+            }
+        }
+
+        if (type.Name is "IAsyncEnumerable" or "IEnumerator" or "Task" or "ValueTask" || type.TypeKind == Microsoft.CodeAnalysis.TypeKind.Pointer)
+        {
+            return (null, null);
+        }
+
+        return (ReturnKind.Value, type);
+    }
+
+    private static void CheckContract(ITypeSymbol? message, ITypeSymbol? reply, ReturnKind? returnKind, string routeName, string handler, KnownTypes known, Location? location, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        if (message is not INamedTypeSymbol named)
+        {
+            return;
+        }
+
+        var messageName = named.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, known.SocketMessageAttribute))?.ConstructorArguments.FirstOrDefault().Value as string;
+        if (messageName is not null && messageName != routeName)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ContractMismatch, location, handler,
+                $"the route is '{routeName}' but its message {named.Name} is declared as '{messageName}'; use the same name"));
+        }
+
+        var request = named.AllInterfaces.FirstOrDefault(i => SymbolEqualityComparer.Default.Equals(i.OriginalDefinition, known.ISocketRequest));
+        if (request is null || returnKind is null)
+        {
+            return;
+        }
+
+        var expected = request.TypeArguments[0];
+        if (reply is null || !SymbolEqualityComparer.Default.Equals(reply.WithNullableAnnotation(NullableAnnotation.NotAnnotated), expected.WithNullableAnnotation(NullableAnnotation.NotAnnotated)))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ContractMismatch, location, handler,
+                $"{named.Name} is ISocketRequest<{expected.ToDisplayString()}> but the handler replies with {(reply is null ? "nothing" : reply.ToDisplayString())}"));
+        }
+    }
+
+    private static List<GuardModel> Guards(ISymbol owner, INamedTypeSymbol? attributeType, INamedTypeSymbol? guardInterface, string role, string interfaceName, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        var guards = new List<GuardModel>();
+        foreach (var attribute in owner.GetAttributes().Where(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, attributeType)))
+        {
+            if (attribute.ConstructorArguments.FirstOrDefault().Value is not INamedTypeSymbol guard)
+            {
+                continue;
+            }
+
+            if (guardInterface is null || !guard.AllInterfaces.Contains(guardInterface, SymbolEqualityComparer.Default) || guard.IsAbstract)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidGuard, MessageParser.ArgumentLocation(attribute, cancellationToken), guard.ToDisplayString(), role,
+                    guard.IsAbstract ? interfaceName + " (it is abstract)" : interfaceName));
+                continue;
+            }
+
+            guards.Add(new GuardModel(TypeParser.Fqn(guard), ConstructorArguments(guard)));
+        }
+
+        return guards;
+    }
+
+    private static void CheckGuardStates(INamedTypeSymbol router, string stateFqn, string handler, KnownTypes known, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        foreach (var attribute in router.GetAttributes().Where(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, known.ConnectionGuardAttribute)))
+        {
+            if (attribute.ConstructorArguments.FirstOrDefault().Value is not INamedTypeSymbol guard)
+            {
+                continue;
+            }
+
+            for (var type = guard.BaseType; type is not null; type = type.BaseType)
+            {
+                if (SymbolEqualityComparer.Default.Equals(type.OriginalDefinition, known.ConnectionGuardOfT))
+                {
+                    var guardState = TypeParser.Fqn(type.TypeArguments[0]);
+                    if (guardState != stateFqn)
+                    {
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GuardStateMismatch, MessageParser.ArgumentLocation(attribute, cancellationToken),
+                            guard.Name, type.TypeArguments[0].ToDisplayString(), handler, stateFqn.Replace("global::", string.Empty)));
+                    }
+
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>The service types of the constructor DI would pick: the public one with the most parameters.</summary>
+    private static EquatableArray<string> ConstructorArguments(INamedTypeSymbol type)
+    {
+        var constructor = type.InstanceConstructors
+            .Where(c => c.DeclaredAccessibility is Accessibility.Public or Accessibility.Internal)
+            .OrderByDescending(c => c.Parameters.Length)
+            .FirstOrDefault();
+        return constructor is null
+            ? EquatableArray<string>.Empty
+            : constructor.Parameters.Select(p => TypeParser.Fqn(p.Type)).ToEquatableArray();
+    }
+}

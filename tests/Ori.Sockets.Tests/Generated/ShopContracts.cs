@@ -1,0 +1,48 @@
+using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Serialization;
+
+namespace Ori.Sockets.Tests.Generated;
+
+// Messages as a user writes them; the generator adds their names, serializers and validators.
+
+public enum Priority
+{
+    Low,
+    Normal,
+    VeryHigh,
+}
+
+[SocketMessage("order.place")]
+public sealed partial record PlaceOrder(
+    [property: Required, StringLength(32, MinimumLength = 2)] string Sku,
+    [property: Range(1, 100)] int Quantity,
+    Priority Priority,
+    Address? ShipTo,
+    [property: MinLength(1), MaxLength(3)] List<OrderLine> Lines,
+    [property: AllowedValues("web", "app")] string Channel = "web") : ISocketRequest<OrderPlaced>
+{
+    public Dictionary<string, int>? Tags { get; init; }
+
+    [RegularExpression("^[A-Z]{3}$")]
+    public string? Currency { get; init; }
+
+    public decimal? Discount { get; init; }
+
+    public Guid? ClientId { get; init; }
+
+    public DateTimeOffset? At { get; init; }
+
+    public TimeSpan? Window { get; init; }
+
+    [JsonPropertyName("note_text")]
+    public string? Note { get; init; }
+}
+
+public sealed record Address([property: Required] string City, string? Street);
+
+public sealed record OrderLine([property: StringLength(10)] string Item, double Weight);
+
+public sealed record OrderPlaced(string OrderId, int Quantity, Priority Priority, IReadOnlyList<string> Notes);
+
+[SocketMessage("order.shipped")]
+public sealed partial record OrderShipped([property: Required] string OrderId, [property: Range(0, 10)] int Boxes);

@@ -1,0 +1,57 @@
+using Ori.Sockets.Routing;
+
+namespace Ori.Sockets.Tests.Generated;
+
+public sealed record Shopper(string Name);
+
+public sealed class ShopperGuard : ConnectionGuard<Shopper>
+{
+    protected override ValueTask<Shopper?> AuthenticateAsync(ConnectionGuardContext context)
+    {
+        var name = context.HttpContext.Request.Query["shopper"].ToString();
+        return new(name.Length > 0 ? new Shopper(name) : null);
+    }
+}
+
+public sealed class OrderBook
+{
+    private int _next;
+
+    public string NextId() => $"o-{Interlocked.Increment(ref _next)}";
+}
+
+public sealed class NoAdminGuard : IMessageGuard
+{
+    public ValueTask<MessageGuardVerdict> CheckAsync(SocketInvocation invocation) =>
+        new(invocation.Data.Span.IndexOf("ADMIN"u8) >= 0 ? MessageGuardVerdict.Forbid : MessageGuardVerdict.Allow);
+}
+
+[ConnectionGuard(typeof(ShopperGuard))]
+public sealed class ShopRouter(OrderBook book)
+{
+    public int Created { get; } = Interlocked.Increment(ref s_instances);
+
+    private static int s_instances;
+
+    public static int Instances => s_instances;
+
+    [SocketRoute("order.place")]
+    [MessageGuard(typeof(NoAdminGuard))]
+    public async ValueTask<OrderPlaced> Place(PlaceOrder order, SocketContext<Shopper> context, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        await context.SubscribeAsync($"orders:{context.State.Name}", cancellationToken);
+        return new OrderPlaced(book.NextId(), order.Quantity, order.Priority, [order.Sku, order.Channel, context.State.Name]);
+    }
+
+    [SocketRoute("order.count")]
+    public int Count() => Created;
+
+    [SocketRoute("order.ping")]
+    public void Ping(SocketContext context) => LastPinger = context.SocketId;
+
+    public string? LastPinger { get; private set; }
+
+    [SocketRoute("order.shipped")]
+    public static Task<string> EchoShipped(OrderShipped shipped) => Task.FromResult($"{shipped.OrderId}:{shipped.Boxes}");
+}
