@@ -273,7 +273,11 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
             var canRead = parameterIndex >= 0 || property.SetMethod is { DeclaredAccessibility: Accessibility.Public };
             var constraints = ParseConstraints(property, parameter, memberType, $"{type.Name}.{property.Name}", memberLocation);
             var nonNullableReference = memberType.IsReferenceType && !memberType.NullableReference && property.Type.NullableAnnotation == NullableAnnotation.NotAnnotated;
-            var required = property.IsRequired || constraints.Required || (nonNullableReference && canRead && parameter?.HasExplicitDefaultValue != true);
+            // Required: `required` members, [Required], non-nullable references that are read, and constructor
+            // parameters without a default whose type cannot be null (a missing value is never silently zero).
+            var nonNullableParameter = parameter is { HasExplicitDefaultValue: false } && memberType.Kind != SerialKind.NullableValue && !memberType.NullableReference
+                && (!memberType.IsReferenceType || property.Type.NullableAnnotation == NullableAnnotation.NotAnnotated);
+            var required = property.IsRequired || constraints.Required || (nonNullableReference && canRead && parameter?.HasExplicitDefaultValue != true) || nonNullableParameter;
             var defaultLiteral = parameter is { HasExplicitDefaultValue: true } ? Literal(parameter.ExplicitDefaultValue, parameter.Type) : null;
             members.Add(new MemberModel(property.Name, jsonName, memberType, required, canRead, parameterIndex, defaultLiteral, constraints));
         }

@@ -46,3 +46,6 @@ public sealed record OrderPlaced(string OrderId, int Quantity, Priority Priority
 
 [SocketMessage("order.shipped")]
 public sealed partial record OrderShipped([property: Required] string OrderId, [property: Range(0, 10)] int Boxes);
+
+/// <summary>A value-type message: reading it allocates nothing.</summary>
+public readonly record struct StockCheck([property: Range(1, 1000)] int Count, bool Urgent);

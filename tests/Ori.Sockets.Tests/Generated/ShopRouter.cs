@@ -52,6 +52,11 @@ public sealed class ShopRouter(OrderBook book)
 
     public string? LastPinger { get; private set; }
 
+    [SocketRoute("stock.check")]
+    public void Check(StockCheck check) => Checked += check.Urgent ? check.Count : 0;
+
+    public int Checked { get; private set; }
+
     [SocketRoute("order.shipped")]
     public static Task<string> EchoShipped(OrderShipped shipped) => Task.FromResult($"{shipped.OrderId}:{shipped.Boxes}");
 }

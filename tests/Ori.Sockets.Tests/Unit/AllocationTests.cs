@@ -1,4 +1,11 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Ori.Sockets.Connections;
+using Ori.Sockets.Generated;
+using Ori.Sockets.Hosting;
 using Ori.Sockets.Protocol;
+using Ori.Sockets.Routing;
+using Ori.Sockets.Tests.Generated;
 using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Tests.Unit;
@@ -47,5 +54,58 @@ public sealed class AllocationTests
 
         // The frame object and its byte array (with their headers), nothing else.
         Assert.InRange(perReply, frame.Length, frame.Length + 80);
+    }
+
+    [Fact]
+    public async Task Routing_a_message_through_the_generated_table_allocates_nothing()
+    {
+        await using var server = await TestServer.StartAsync(
+            sockets: s => s.AddSocketRouters(),
+            builder: b => b.Services.AddSingleton<OrderBook>());
+        var dispatcher = server.Services.GetServices<ISocketDispatcher>().OfType<OriSocketsDispatcher>().Single();
+        using var scope = server.Services.CreateScope();
+        var connection = new SocketConnection(
+            server.Services.GetRequiredService<SocketRuntime>(), "alloc", new DefaultHttpContext { RequestServices = scope.ServiceProvider }, Stream.Null, null);
+        var invocation = connection.Invocation;
+
+        // No correlation id and nothing returned: no reply, so the whole path must be free.
+        Assert.Equal(0, Measure(invocation, dispatcher, "order.ping"u8, default, default));
+
+        // Reading and validating a value-type message, then calling the handler.
+        var data = """{"count":7,"urgent":true}"""u8.ToArray();
+        Assert.Equal(0, Measure(invocation, dispatcher, "stock.check"u8, default, data));
+        var router = connection.Context.GetConnectionService<ShopRouter>(0, static _ => throw new InvalidOperationException("created by the dispatcher"));
+        Assert.Equal(7 * 1100, router.Checked);
+
+        // An unknown route is refused without allocating either.
+        invocation.Reset("no.such.route"u8.Length, default, default);
+        "no.such.route"u8.CopyTo(invocation.TypeBuffer);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.False(dispatcher.TryDispatch(invocation.Type, invocation, out _));
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private static long Measure(SocketInvocation invocation, ISocketDispatcher dispatcher, ReadOnlySpan<byte> type, ReadOnlyMemory<byte> correlation, ReadOnlyMemory<byte> data)
+    {
+        type.CopyTo(invocation.TypeBuffer);
+        for (var i = 0; i < 100; i++)
+        {
+            DispatchOnce(invocation, dispatcher, type.Length, correlation, data);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            DispatchOnce(invocation, dispatcher, type.Length, correlation, data);
+        }
+
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+
+    private static void DispatchOnce(SocketInvocation invocation, ISocketDispatcher dispatcher, int typeLength, ReadOnlyMemory<byte> correlation, ReadOnlyMemory<byte> data)
+    {
+        invocation.Reset(typeLength, correlation, data);
+        Assert.True(dispatcher.TryDispatch(invocation.Type, invocation, out var completion));
+        Assert.True(completion.IsCompletedSuccessfully);
     }
 }
