@@ -50,7 +50,7 @@ internal static class MessageParser
 
         if (type.IsGenericType || type.IsAbstract || type.IsStatic)
         {
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnserializableMember, type.Locations.FirstOrDefault(), display, "$", "a message must be a concrete, non-generic class, record or struct"));
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnserializableMember, type.Locations.FirstOrDefault(), display, "$.data", "a message must be a concrete, non-generic class, record or struct"));
         }
 
         var parser = new TypeParser(known, cancellationToken);
@@ -58,7 +58,7 @@ internal static class MessageParser
         ShapeModel? shape = null;
         if (!type.IsGenericType && !type.IsAbstract && !type.IsStatic)
         {
-            parser.Classify(type, "$", type.Locations.FirstOrDefault(), forceShape: true);
+            parser.Classify(type, "$.data", type.Locations.FirstOrDefault(), forceShape: true);
             shape = parser.Shapes().FirstOrDefault(s => s.Fqn == fqn);
             diagnostics.AddRange(parser.Diagnostics);
         }

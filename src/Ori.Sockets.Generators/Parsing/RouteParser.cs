@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Ori.Sockets.Generators.Diagnostics;
 using Ori.Sockets.Generators.Helpers;
 using Ori.Sockets.Generators.Model;
@@ -44,6 +45,7 @@ internal static class RouteParser
         var handler = $"{router.Name}.{method.Name}";
         var claim = new NameClaim(routeName, handler, nameLocation);
         var methodLocation = method.Locations.FirstOrDefault();
+        var returnLocation = (context.TargetNode as MethodDeclarationSyntax)?.ReturnType.GetLocation() ?? methodLocation;
 
         var nameProblem = NameProblem(routeName);
         if (nameProblem is not null)
@@ -113,14 +115,14 @@ internal static class RouteParser
         TypeModel? reply = null;
         if (returnKind is null)
         {
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedReturn, method.Locations.FirstOrDefault(), handler, method.ReturnType.ToDisplayString()));
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedReturn, returnLocation, handler, method.ReturnType.ToDisplayString()));
         }
         else if (replySymbol is not null)
         {
-            reply = parser.Classify(replySymbol, $"the reply of {handler}", methodLocation);
+            reply = parser.Classify(replySymbol, $"the reply of {handler}", returnLocation);
         }
 
-        CheckContract(messageSymbol, replySymbol, returnKind, routeName, handler, known, nameLocation, diagnostics, cancellationToken);
+        CheckContract(messageSymbol, replySymbol, returnKind, routeName, handler, known, nameLocation, returnLocation, diagnostics, cancellationToken);
         var connectionGuards = Guards(router, known.ConnectionGuardAttribute, known.IConnectionGuard, "connection guard", "IConnectionGuard", diagnostics, cancellationToken);
         var messageGuards = Guards(method, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken)
             .Concat(Guards(router, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken))
@@ -222,7 +224,7 @@ internal static class RouteParser
         return (ReturnKind.Value, type);
     }
 
-    private static void CheckContract(ITypeSymbol? message, ITypeSymbol? reply, ReturnKind? returnKind, string routeName, string handler, KnownTypes known, Location? location, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    private static void CheckContract(ITypeSymbol? message, ITypeSymbol? reply, ReturnKind? returnKind, string routeName, string handler, KnownTypes known, Location? location, Location? returnLocation, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
     {
         if (message is not INamedTypeSymbol named)
         {
@@ -245,7 +247,7 @@ internal static class RouteParser
         var expected = request.TypeArguments[0];
         if (reply is null || !SymbolEqualityComparer.Default.Equals(reply.WithNullableAnnotation(NullableAnnotation.NotAnnotated), expected.WithNullableAnnotation(NullableAnnotation.NotAnnotated)))
         {
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ContractMismatch, location, handler,
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ContractMismatch, returnLocation, handler,
                 $"{named.Name} is ISocketRequest<{expected.ToDisplayString()}> but the handler replies with {(reply is null ? "nothing" : reply.ToDisplayString())}"));
         }
     }

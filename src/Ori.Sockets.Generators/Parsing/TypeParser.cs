@@ -372,6 +372,12 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
 
                     max = attribute.ConstructorArguments.FirstOrDefault().Value as int?;
                     min = Named(attribute, "MinimumLength") as int? ?? 0;
+                    if (min > max || max < 0)
+                    {
+                        Inapplicable($"its minimum length {min} is greater than its maximum {max}, so no value passes");
+                        min = max = null;
+                    }
+
                     break;
                 case "MinLength":
                 case "MaxLength":
@@ -424,6 +430,13 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
                         break;
                     }
 
+                    if (rangeMin > rangeMax)
+                    {
+                        Inapplicable($"its minimum {rangeMin} is greater than its maximum {rangeMax}, so no value passes");
+                        rangeMin = rangeMax = null;
+                        break;
+                    }
+
                     rangeMinExclusive = Named(attribute, "MinimumIsExclusive") is true;
                     rangeMaxExclusive = Named(attribute, "MaximumIsExclusive") is true;
                     break;
@@ -458,7 +471,7 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
                     }
                     catch (ArgumentException ex)
                     {
-                        _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidPattern, location, memberName, ex.Message));
+                        _diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidPattern, MessageParser.ArgumentLocation(attribute, cancellationToken) ?? location, memberName, ex.Message));
                         pattern = null;
                     }
 

@@ -1,0 +1,271 @@
+using System.Globalization;
+using Microsoft.CodeAnalysis;
+using Ori.Sockets.Generators.Tests.Infrastructure;
+
+namespace Ori.Sockets.Generators.Tests;
+
+/// <summary>Every compile-time error: its ID, and the exact span it points at (marked [|like this|]).</summary>
+public sealed class DiagnosticTests
+{
+    private const string Contracts = """
+        [SocketMessage("item.add")]
+        public sealed partial record AddItem(string Name) : ISocketRequest<ItemAdded>;
+        public sealed record ItemAdded(bool Added);
+        public sealed record Account(string Id);
+        public sealed record Other(string Id);
+        public sealed class AccountGuard : ConnectionGuard<Account>
+        {
+            protected override ValueTask<Account?> AuthenticateAsync(ConnectionGuardContext context) => new(new Account("a"));
+        }
+        public sealed class NotAGuard { }
+        """;
+
+    private static Diagnostic AssertReports(string id, string markup, string? extra = Contracts)
+    {
+        var (source, span) = GeneratorHarness.Marked(markup);
+        var run = extra is null ? GeneratorHarness.Run(source) : GeneratorHarness.Run(source, extra);
+        var diagnostics = run.Result.Diagnostics;
+        var diagnostic = Assert.Single(diagnostics, d => d.Id == id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.Equal("Source0.cs", Path.GetFileName(diagnostic.Location.SourceTree?.FilePath));
+        Assert.Equal(source[span.Start..span.End], source[diagnostic.Location.SourceSpan.Start..diagnostic.Location.SourceSpan.End]);
+        Assert.Equal(span, diagnostic.Location.SourceSpan);
+        // Nothing else is reported: each mistake gets one clear error, not a cascade.
+        Assert.Empty(diagnostics.Where(d => d.Id != id));
+        Assert.StartsWith("https://", diagnostic.Descriptor.HelpLinkUri, StringComparison.Ordinal);
+        Assert.EndsWith("#" + id.ToLowerInvariant(), diagnostic.Descriptor.HelpLinkUri, StringComparison.Ordinal);
+        return diagnostic;
+    }
+
+    [Fact]
+    public void ORI001_duplicate_route_points_at_the_second_name()
+    {
+        var d = AssertReports("ORI001", """
+            public sealed class A { [SocketRoute("stock.get")] public int Get() => 1; }
+            public sealed class B { [SocketRoute([|"stock.get"|])] public int Other() => 2; }
+            """);
+        Assert.Contains("A.Get", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.Contains("B.Other", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("room.join")]
+    [InlineData("room.leave")]
+    [InlineData("heartbeat")]
+    [InlineData("ori.ready")]
+    [InlineData("has space")]
+    [InlineData("")]
+    public void ORI002_invalid_or_reserved_route_name(string name)
+    {
+        var d = AssertReports("ORI002", $$"""
+            public sealed class A { [SocketRoute([|"{{name}}"|])] public int Get() => 1; }
+            """);
+        Assert.Contains($"'{name}'", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ORI003_second_message_parameter()
+    {
+        AssertReports("ORI003", """
+            public sealed class A { [SocketRoute("item.add")] public ItemAdded Add(AddItem item, string [|extra|]) => new(true); }
+            """);
+    }
+
+    [Fact]
+    public void ORI003_ref_parameter()
+    {
+        AssertReports("ORI003", """
+            public sealed class A { [SocketRoute("n.set")] public void Set(ref int [|value|]) { } }
+            """);
+    }
+
+    [Fact]
+    public void ORI003_private_handler()
+    {
+        AssertReports("ORI003", """
+            public sealed class A { [SocketRoute("n.get")] private int [|Get|]() => 1; }
+            """);
+    }
+
+    [Fact]
+    public void ORI004_generic_handler()
+    {
+        AssertReports("ORI004", """
+            public sealed class A { [SocketRoute("n.get")] public int [|Get|]<T>() => 1; }
+            """);
+    }
+
+    [Fact]
+    public void ORI005_unsupported_return_type()
+    {
+        AssertReports("ORI005", """
+            public sealed class A { [SocketRoute("n.list")] public [|IAsyncEnumerable<int>|] List() => throw null!; }
+            """);
+    }
+
+    [Fact]
+    public void ORI006_reply_type_disagrees_with_the_contract()
+    {
+        var d = AssertReports("ORI006", """
+            public sealed class A { [SocketRoute("item.add")] public [|string|] Add(AddItem item) => item.Name; }
+            """);
+        Assert.Contains("ISocketRequest<ItemAdded>", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ORI006_route_name_disagrees_with_the_message_name()
+    {
+        AssertReports("ORI006", """
+            public sealed class A { [SocketRoute([|"item.insert"|])] public ItemAdded Add(AddItem item) => new(true); }
+            """);
+    }
+
+    [Theory]
+    [InlineData("object", "$.data.payload")]
+    [InlineData("IDisposable", "$.data.payload")]
+    [InlineData("Action", "$.data.payload")]
+    [InlineData("Dictionary<int, string>", "$.data.payload")]
+    public void ORI007_member_that_cannot_be_serialized_with_its_path(string type, string path)
+    {
+        var d = AssertReports("ORI007", $$"""
+            [SocketMessage("bad.message")]
+            public sealed partial record Bad({{type}} [|Payload|]);
+            """, extra: null);
+        Assert.Contains(path, d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ORI007_member_of_a_list_element_points_at_that_member_with_the_path_to_it()
+    {
+        var d = AssertReports("ORI007", """
+            [SocketMessage("bad.message")]
+            public sealed partial record Bad(List<Inner> Items);
+            public sealed record Inner(object [|Value|]);
+            """, extra: null);
+        Assert.Contains("$.data.items[].value", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ORI007_nested_member_points_at_the_nested_member()
+    {
+        var d = AssertReports("ORI007", """
+            [SocketMessage("bad.message")]
+            public sealed partial record Bad(Inner Payload);
+            public sealed record Inner(IntPtr [|Handle|]);
+            """, extra: null);
+        Assert.Contains("$.data.payload.handle", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""[|Range(1, 5)|]""", "string")]
+    [InlineData("""[|StringLength(5)|]""", "int")]
+    [InlineData("""[|AllowedValues(1, 2)|]""", "string")]
+    [InlineData("""[|Range(10, 1)|]""", "int")]
+    [InlineData("""[|RegularExpression("^a$")|]""", "int")]
+    [InlineData("""[|MinLength(1)|]""", "bool")]
+    public void ORI008_constraint_that_cannot_apply(string attribute, string type)
+    {
+        AssertReports("ORI008", $$"""
+            [SocketMessage("bad.message")]
+            public sealed partial record Bad([property: {{attribute}}] {{type}} Value);
+            """, extra: null);
+    }
+
+    [Fact]
+    public void ORI009_regular_expression_that_does_not_compile()
+    {
+        AssertReports("ORI009", """
+            [SocketMessage("bad.message")]
+            public sealed partial record Bad([property: RegularExpression([|"[a-"|])] string Code);
+            """, extra: null);
+    }
+
+    [Fact]
+    public void ORI010_connection_guard_that_is_not_a_guard()
+    {
+        AssertReports("ORI010", """
+            [ConnectionGuard([|typeof(NotAGuard)|])]
+            public sealed class A { [SocketRoute("n.get")] public int Get() => 1; }
+            """);
+    }
+
+    [Fact]
+    public void ORI010_message_guard_that_is_not_a_guard()
+    {
+        AssertReports("ORI010", """
+            public sealed class A { [SocketRoute("n.get"), MessageGuard([|typeof(NotAGuard)|])] public int Get() => 1; }
+            """);
+    }
+
+    [Fact]
+    public void ORI011_guard_that_sets_another_state_type()
+    {
+        var d = AssertReports("ORI011", """
+            [ConnectionGuard([|typeof(AccountGuard)|])]
+            public sealed class A { [SocketRoute("n.get")] public int Get(SocketContext<Other> context) => 1; }
+            """);
+        Assert.Contains("Account", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ORI012_duplicate_push_message_names()
+    {
+        AssertReports("ORI012", """
+            [SocketMessage("stock.changed")] public sealed partial record StockChanged(int Count);
+            [SocketMessage([|"stock.changed"|])] public sealed partial record StockChangedAgain(int Count);
+            """, extra: null);
+    }
+
+    [Theory]
+    [InlineData("public abstract class [|A|]")]
+    [InlineData("public sealed class [|A|]<T>")]
+    [InlineData("internal static partial class Outer { private sealed class [|A|]")]
+    public void ORI013_router_class_that_cannot_be_used(string declaration)
+    {
+        var close = declaration.Contains("Outer", StringComparison.Ordinal) ? "}" : string.Empty;
+        AssertReports("ORI013", $$"""
+            {{declaration}} { [SocketRoute("n.get")] public int Get() => 1; } {{close}}
+            """);
+    }
+
+    [Theory]
+    [InlineData("ori.ready")]
+    [InlineData("room.join")]
+    [InlineData("not valid")]
+    public void ORI014_invalid_or_reserved_message_name(string name)
+    {
+        AssertReports("ORI014", $$"""
+            [SocketMessage([|"{{name}}"|])] public sealed partial record Bad(int Count);
+            """, extra: null);
+    }
+
+    [Fact]
+    public void ORI015_message_type_that_is_not_partial()
+    {
+        AssertReports("ORI015", """
+            [SocketMessage("n.changed")] public sealed record [|Changed|](int Count);
+            """, extra: null);
+    }
+
+    [Fact]
+    public void ORI016_message_type_that_cannot_be_created()
+    {
+        AssertReports("ORI016", """
+            [SocketMessage("n.changed")]
+            public sealed partial class [|Changed|]
+            {
+                private Changed(int count) => Count = count;
+                public int Count { get; }
+            }
+            """, extra: null);
+    }
+
+    [Fact]
+    public void Pragma_warning_disable_cannot_hide_errors_but_locations_are_in_source()
+    {
+        // Errors stay errors; the location is a real source location (so IDEs underline it).
+        var (source, _) = GeneratorHarness.Marked("""[SocketMessage([|"ori.x"|])] public sealed partial record Bad(int Count);""");
+        var run = GeneratorHarness.Run(source);
+        Assert.True(Assert.Single(run.Result.Diagnostics).Location.IsInSource);
+    }
+}
