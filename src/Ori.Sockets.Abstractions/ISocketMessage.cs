@@ -13,4 +13,10 @@ public interface ISocketMessage<TSelf> where TSelf : ISocketMessage<TSelf>
 
     /// <summary>The serializer and validator of the message.</summary>
     static abstract SocketSerializer<TSelf> Serializer { get; }
+
+    /// <summary>
+    /// The JSON Schema (draft 2020-12) of the message's data, produced at compile time from the same
+    /// rules as <see cref="Serializer"/> validates: for documentation, clients and contract tests.
+    /// </summary>
+    static abstract string JsonSchema { get; }
 }

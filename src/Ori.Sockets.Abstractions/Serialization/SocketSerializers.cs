@@ -60,7 +60,7 @@ public static class SocketSerializers
     }, static v => v.ToString());
 
     /// <summary><see cref="System.Guid"/>, as a string.</summary>
-    public static SocketSerializer<Guid> Guid { get; } = new TextSerializer<Guid>("a GUID", static (string s, out Guid v) => System.Guid.TryParse(s, out v), static v => v.ToString());
+    public static SocketSerializer<Guid> Guid { get; } = new TextSerializer<Guid>("a GUID such as 0f8fad5b-d9cb-469f-a165-70867728950e", static (string s, out Guid v) => System.Guid.TryParseExact(s, "D", out v), static v => v.ToString());
 
     /// <summary><see cref="System.DateTime"/>, as an ISO 8601 string.</summary>
     public static SocketSerializer<DateTime> DateTime { get; } = new DateTimeSerializer();

@@ -63,6 +63,36 @@ internal static class StringExtensions
         return new string(chars);
     }
 
+    /// <summary>A JSON string literal for <paramref name="value"/>.</summary>
+    public static string ToJsonString(this string value)
+    {
+        var builder = new System.Text.StringBuilder(value.Length + 2).Append('"');
+        foreach (var c in value)
+        {
+            switch (c)
+            {
+                case '"': builder.Append("\\\""); break;
+                case '\\': builder.Append("\\\\"); break;
+                case '\n': builder.Append("\\n"); break;
+                case '\r': builder.Append("\\r"); break;
+                case '\t': builder.Append("\\t"); break;
+                default:
+                    if (c < ' ')
+                    {
+                        builder.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+                    }
+                    else
+                    {
+                        builder.Append(c);
+                    }
+
+                    break;
+            }
+        }
+
+        return builder.Append('"').ToString();
+    }
+
     /// <summary>A C# identifier made from any text (a fully qualified type name, say).</summary>
     public static string ToIdentifier(this string text)
     {

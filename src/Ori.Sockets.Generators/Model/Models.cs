@@ -59,9 +59,10 @@ internal sealed record ConstraintModel(
     bool RangeMinExclusive,
     bool RangeMaxExclusive,
     EquatableArray<string> AllowedValues,
+    EquatableArray<string> AllowedJson,
     string? Pattern)
 {
-    public static readonly ConstraintModel None = new(false, false, null, null, false, null, null, false, false, EquatableArray<string>.Empty, null);
+    public static readonly ConstraintModel None = new(false, false, null, null, false, null, null, false, false, EquatableArray<string>.Empty, EquatableArray<string>.Empty, null);
 }
 
 /// <summary>One serialized member of an object type.</summary>
@@ -101,7 +102,8 @@ internal sealed record MessageModel(
     string Fqn,
     string WireName,
     ShapeModel Shape,
-    EquatableArray<ShapeModel> Dependencies)
+    EquatableArray<ShapeModel> Dependencies,
+    EquatableArray<ShapeModel> SchemaShapes)
 {
     public string HintName => Fqn.ToIdentifier().TrimStart('_') + ".g.cs";
 }

@@ -77,8 +77,20 @@ internal static class MessageParser
             fqn,
             wireName,
             shape,
-            parser.Shapes(except: fqn));
+            parser.Shapes(except: fqn),
+            SchemaShapes(type, fqn, known, cancellationToken));
         return new MessageResult(model, EquatableArray<DiagnosticInfo>.Empty, claim);
+    }
+
+    /// <summary>
+    /// The shapes the JSON Schema describes: nested messages are expanded member by member (the serializer
+    /// refers to their own). Their problems are reported by their own message, so diagnostics are dropped here.
+    /// </summary>
+    private static EquatableArray<ShapeModel> SchemaShapes(INamedTypeSymbol type, string fqn, KnownTypes known, CancellationToken cancellationToken)
+    {
+        var parser = new TypeParser(known, cancellationToken, expandMessages: true);
+        parser.Classify(type, "$.data", null, forceShape: true);
+        return parser.Diagnostics.Count > 0 ? EquatableArray<ShapeModel>.Empty : parser.Shapes(except: fqn);
     }
 
     internal static Location? ArgumentLocation(AttributeData attribute, CancellationToken cancellationToken) =>

@@ -16,7 +16,10 @@ namespace Ori.Sockets.Generators.Parsing;
 /// member needs, with its data-annotation rules. Collects every shape to generate and every
 /// problem (ORI007, ORI008, ORI009, ORI016) with the location at fault.
 /// </summary>
-internal sealed class TypeParser(KnownTypes known, CancellationToken cancellationToken)
+/// <param name="known">The compilation's well-known types.</param>
+/// <param name="cancellationToken">Cancels the parse.</param>
+/// <param name="expandMessages">Describe message types member by member instead of referring to their own serializer (for schemas).</param>
+internal sealed class TypeParser(KnownTypes known, CancellationToken cancellationToken, bool expandMessages = false)
 {
     private static readonly SymbolDisplayFormat s_fqn = SymbolDisplayFormat.FullyQualifiedFormat
         .WithMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.UseSpecialTypes | SymbolDisplayMiscellaneousOptions.EscapeKeywordIdentifiers);
@@ -113,7 +116,7 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
             }
         }
 
-        if (!forceShape && IsMessage(type))
+        if (!forceShape && !expandMessages && IsMessage(type))
         {
             return new TypeModel(SerialKind.Message, fqn, type.Name, null, nullableReference, type.IsReferenceType, false);
         }
@@ -338,6 +341,7 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
         double? rangeMax = null;
         bool rangeMinExclusive = false, rangeMaxExclusive = false;
         var allowed = new List<string>();
+        var allowedJson = new List<string>();
         string? pattern = null;
 
         var core = type.Kind == SerialKind.NullableValue ? type.Element! : type;
@@ -450,10 +454,12 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
                         {
                             Inapplicable($"the value {(value.IsNull ? "null" : value.Value?.ToString() ?? "?")} is not a {core.Fqn.Replace("global::", string.Empty)}");
                             allowed.Clear();
+                            allowedJson.Clear();
                             break;
                         }
 
                         allowed.Add(literal);
+                        allowedJson.Add(AllowedJson(value, core));
                     }
 
                     break;
@@ -484,7 +490,7 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
             min = max = null;
         }
 
-        return new ConstraintModel(required, allowEmpty, min, max, lengthIsCount, rangeMin, rangeMax, rangeMinExclusive, rangeMaxExclusive, allowed.ToEquatableArray(), pattern);
+        return new ConstraintModel(required, allowEmpty, min, max, lengthIsCount, rangeMin, rangeMax, rangeMinExclusive, rangeMaxExclusive, allowed.ToEquatableArray(), allowedJson.ToEquatableArray(), pattern);
     }
 
     private static string? AllowedLiteral(TypedConstant value, TypeModel core, TypeModel declared)
@@ -512,6 +518,29 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
         }
 
         return null;
+    }
+
+    /// <summary>An allowed value as JSON, the way the serializer writes it (enums by their JSON name).</summary>
+    private static string AllowedJson(TypedConstant value, TypeModel core)
+    {
+        if (value.IsNull)
+        {
+            return "null";
+        }
+
+        if (value.Value is string text)
+        {
+            return text.ToJsonString();
+        }
+
+        if (core.Kind == SerialKind.Enum && value.Type is INamedTypeSymbol enumType)
+        {
+            var field = enumType.GetMembers().OfType<IFieldSymbol>().FirstOrDefault(f => f.HasConstantValue && Equals(f.ConstantValue, value.Value));
+            var name = field is null ? Convert.ToString(value.Value, CultureInfo.InvariantCulture) : AttributeString(field, MetadataNames.JsonStringEnumMemberNameAttribute) ?? field.Name.ToCamelCase();
+            return name.ToJsonString();
+        }
+
+        return value.Value is IFormattable number ? number.ToString(null, CultureInfo.InvariantCulture) : "null";
     }
 
     private static object? Named(AttributeData attribute, string name)

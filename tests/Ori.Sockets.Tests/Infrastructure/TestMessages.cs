@@ -9,6 +9,8 @@ public sealed record EchoRequest(string Text) : ISocketMessage<EchoRequest>, ISo
 {
     public static string MessageName => "echo";
 
+    public static string JsonSchema => """{"type":"object","properties":{"text":{"type":"string","maxLength":100}},"required":["text"]}""";
+
     public static SocketSerializer<EchoRequest> Serializer { get; } = new EchoRequestSerializer();
 
     private sealed class EchoRequestSerializer : SocketSerializer<EchoRequest>
@@ -87,6 +89,8 @@ public sealed record EchoReply(string Text)
 public sealed record Announcement(string Title, int Level) : ISocketMessage<Announcement>
 {
     public static string MessageName => "announcement";
+
+    public static string JsonSchema => """{"type":"object","properties":{"title":{"type":"string"},"level":{"type":"integer"}},"required":["title","level"]}""";
 
     public static SocketSerializer<Announcement> Serializer { get; } = new AnnouncementSerializer();
 
