@@ -268,4 +268,42 @@ public sealed class DiagnosticTests
         var run = GeneratorHarness.Run(source);
         Assert.True(Assert.Single(run.Result.Diagnostics).Location.IsInSource);
     }
+
+    [Fact]
+    public void Every_diagnostic_has_a_documented_section_with_a_wrong_and_a_fixed_example()
+    {
+        var descriptors = typeof(Diagnostics.DiagnosticDescriptors)
+            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
+            .ToList();
+        Assert.Equal(16, descriptors.Count);
+        Assert.Equal(descriptors.Count, descriptors.Select(d => d.Id).Distinct().Count());
+
+        var docs = File.ReadAllText(FindRepositoryFile("docs/diagnostics.md"));
+        foreach (var descriptor in descriptors)
+        {
+            var heading = $"## {descriptor.Id}\n";
+            var start = docs.IndexOf(heading, StringComparison.Ordinal);
+            Assert.True(start >= 0, $"docs/diagnostics.md has no section for {descriptor.Id}");
+            var end = docs.IndexOf("\n## ", start + heading.Length, StringComparison.Ordinal);
+            var section = end < 0 ? docs[start..] : docs[start..end];
+            Assert.Contains(descriptor.Title.ToString(CultureInfo.InvariantCulture), section, StringComparison.Ordinal);
+            Assert.Contains("// Wrong", section, StringComparison.Ordinal);
+            Assert.Contains("// Fixed", section, StringComparison.Ordinal);
+        }
+    }
+
+    private static string FindRepositoryFile(string relative)
+    {
+        for (var folder = AppContext.BaseDirectory; !string.IsNullOrEmpty(folder); folder = Path.GetDirectoryName(folder))
+        {
+            var candidate = Path.Combine(folder, relative);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException(relative);
+    }
 }
