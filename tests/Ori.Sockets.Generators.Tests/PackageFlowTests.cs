@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Ori.Sockets.Generators.Tests;
+
+/// <summary>
+/// What a user does: pack Ori.Sockets (the generator inside), create a fresh `dotnet new web` project,
+/// add the package from a folder feed, write a router, build, run and get a routed reply over a
+/// WebSocket; then add an invalid message and see the build fail with its diagnostic ID.
+/// </summary>
+public sealed class PackageFlowTests : IDisposable
+{
+    private static readonly TimeSpan s_commandTimeout = TimeSpan.FromMinutes(4);
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "ori-package-flow-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly Dictionary<string, string> _environment;
+
+    public PackageFlowTests()
+    {
+        Directory.CreateDirectory(_root);
+        _environment = new()
+        {
+            ["DOTNET_NOLOGO"] = "1",
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+            ["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1",
+            ["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0",
+            ["MSBUILDDISABLENODEREUSE"] = "1",
+            ["UseSharedCompilation"] = "false",
+            // A private package folder: the unique version never lands in the user's cache.
+            ["NUGET_PACKAGES"] = Path.Combine(_root, "packages"),
+        };
+    }
+
+    [Fact]
+    public async Task Dotnet_add_package_gives_a_working_router_and_compile_time_errors()
+    {
+        var repository = FindRepository();
+        var version = $"0.1.0-flow.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
+        var feed = Path.Combine(_root, "feed");
+
+        // Pack from a copy of the sources: the solution's own bin/ and obj/ stay untouched while other tests run.
+        var copy = Path.Combine(_root, "repo");
+        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", ".editorconfig" })
+        {
+            Directory.CreateDirectory(copy);
+            File.Copy(Path.Combine(repository, file), Path.Combine(copy, file));
+        }
+
+        CopySources(Path.Combine(repository, "src"), Path.Combine(copy, "src"));
+        foreach (var project in new[] { "Ori.Sockets.Abstractions", "Ori.Sockets" })
+        {
+            await RunAsync(copy, "pack", $"src/{project}", "-c", "Release", "-o", feed, $"-p:Version={version}", "--disable-build-servers");
+        }
+
+        using (var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"Ori.Sockets.{version}.nupkg")))
+        {
+            Assert.Contains(package.Entries, e => e.FullName == "analyzers/dotnet/cs/Ori.Sockets.Generators.dll");
+        }
+
+        var app = Path.Combine(_root, "app");
+        await RunAsync(_root, "new", "web", "-o", app, "-n", "FlowApp");
+        await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="ori-local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        await RunAsync(app, "add", "package", "Ori.Sockets", "--version", version);
+        await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
+            using System.ComponentModel.DataAnnotations;
+            using Ori.Sockets;
+
+            var builder = WebApplication.CreateBuilder(args);
+            builder.Services.AddOriSockets().AddSocketRouters();
+            var app = builder.Build();
+            app.MapOriSockets("/ws");
+            app.Run();
+
+            [SocketMessage("greet")]
+            public sealed partial record Greet([property: StringLength(20)] string Name) : ISocketRequest<Greeting>;
+
+            public sealed record Greeting(string Text);
+
+            public sealed class GreetRouter
+            {
+                [SocketRoute("greet")]
+                public Greeting Hello(Greet greet) => new($"Hello, {greet.Name}!");
+            }
+            """);
+        await RunAsync(app, "build", "-c", "Release", "--disable-build-servers");
+
+        var port = FreePort();
+        using (var server = Start(app, "bin/Release/net10.0/FlowApp.dll", $"--urls=http://127.0.0.1:{port}"))
+        {
+            try
+            {
+                using var socket = await ConnectAsync(port);
+                Assert.Equal("ori.ready", (await ReceiveAsync(socket)).GetProperty("name").GetString());
+
+                await SendAsync(socket, """{"type":"greet","data":{"name":"Ada"},"correlationId":"g1"}""");
+                var reply = await ReceiveAsync(socket);
+                Assert.Equal("g1", reply.GetProperty("correlationId").GetString());
+                Assert.Equal("Hello, Ada!", reply.GetProperty("data").GetProperty("text").GetString());
+
+                await SendAsync(socket, """{"type":"greet","data":{"name":"a name far longer than twenty"},"correlationId":"g2"}""");
+                reply = await ReceiveAsync(socket);
+                Assert.Equal("validation_failed", reply.GetProperty("error").GetString());
+                Assert.Equal("$.data.name", reply.GetProperty("details")[0].GetProperty("path").GetString());
+            }
+            finally
+            {
+                server.Kill(entireProcessTree: true);
+                await server.WaitForExitAsync();
+            }
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(app, "Bad.cs"), """
+            using Ori.Sockets;
+
+            [SocketMessage("job.submit")]
+            public sealed partial record SubmitJob(object Payload);
+            """);
+        var (exitCode, output) = await RunRawAsync(app, "build", "-c", "Release", "--disable-build-servers");
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error ORI007", output, StringComparison.Ordinal);
+        Assert.Contains("Bad.cs", output, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A build server still holding a file: the temporary folder is left for the OS to clean.
+        }
+    }
+
+    private static void CopySources(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(from, file);
+            var parts = relative.Split(Path.DirectorySeparatorChar);
+            if (parts.Contains("bin") || parts.Contains("obj"))
+            {
+                continue;
+            }
+
+            var target = Path.Combine(to, relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
+    private async Task RunAsync(string folder, params string[] arguments)
+    {
+        var (exitCode, output) = await RunRawAsync(folder, arguments);
+        Assert.True(exitCode == 0, $"dotnet {string.Join(' ', arguments)} failed ({exitCode}):\n{output}");
+    }
+
+    private async Task<(int ExitCode, string Output)> RunRawAsync(string folder, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in _environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(s_commandTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} did not finish in {s_commandTimeout}");
+        }
+
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    private Process Start(string folder, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in _environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task<ClientWebSocket> ConnectAsync(int port)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var socket = new ClientWebSocket();
+            try
+            {
+                await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/ws"), CancellationToken.None);
+                return socket;
+            }
+            catch (WebSocketException) when (DateTime.UtcNow < deadline)
+            {
+                socket.Dispose();
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    private static Task SendAsync(ClientWebSocket socket, string text) =>
+        socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
+
+    private static async Task<JsonElement> ReceiveAsync(ClientWebSocket socket)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var buffer = new byte[64 * 1024];
+        var count = 0;
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer.AsMemory(count), timeout.Token);
+            count += result.Count;
+            if (result.EndOfMessage)
+            {
+                break;
+            }
+        }
+
+        return JsonDocument.Parse(buffer.AsMemory(0, count)).RootElement.Clone();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string FindRepository()
+    {
+        for (var folder = AppContext.BaseDirectory; !string.IsNullOrEmpty(folder); folder = Path.GetDirectoryName(folder))
+        {
+            if (File.Exists(Path.Combine(folder, "Ori.Sockets.sln")))
+            {
+                return folder;
+            }
+        }
+
+        throw new DirectoryNotFoundException("Ori.Sockets.sln");
+    }
+}
