@@ -119,6 +119,11 @@ public sealed class PackageFlowTests : IDisposable
             }
         }
 
+        // A server that also references the contracts package directly gets the generator from both
+        // packages: it must still run once (a second run would declare every generated member twice).
+        await RunAsync(app, "add", "package", "Ori.Sockets.Abstractions", "--version", version);
+        await RunAsync(app, "build", "-c", "Release", "--disable-build-servers");
+
         await File.WriteAllTextAsync(Path.Combine(app, "Bad.cs"), """
             using Ori.Sockets;
 
