@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 
 namespace Ori.Sockets;
@@ -33,5 +35,65 @@ public abstract class SocketSerializer<T>
     /// <param name="validation">Collects the failures.</param>
     public virtual void Validate(T value, SocketValidationContext validation)
     {
+    }
+
+    /// <summary>
+    /// Reads and validates one whole JSON document (an HTTP body, a stored payload): malformed JSON,
+    /// trailing content and every validation failure are reported, with paths from <paramref name="root"/>.
+    /// </summary>
+    /// <param name="utf8Json">The document, UTF-8 encoded.</param>
+    /// <param name="value">The value when the document is valid.</param>
+    /// <param name="errors">The failures; empty when the document is valid.</param>
+    /// <param name="root">The path of the document's root in error paths.</param>
+    /// <param name="maxDepth">The deepest nesting accepted.</param>
+    /// <returns>Whether the document is valid.</returns>
+    public bool TryDeserialize(ReadOnlySpan<byte> utf8Json, [MaybeNullWhen(false)] out T value, out IReadOnlyList<SocketValidationError> errors, string root = "$", int maxDepth = 32)
+    {
+        var validation = new SocketValidationContext(root);
+        value = default;
+        try
+        {
+            var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { MaxDepth = maxDepth });
+            if (!reader.Read())
+            {
+                validation.AddError("Must be a JSON document.");
+            }
+            else
+            {
+                var read = Read(ref reader, validation);
+                if (!validation.HasErrors && read is null)
+                {
+                    validation.AddError("Must not be null.");
+                }
+
+                if (!validation.HasErrors && reader.Read())
+                {
+                    validation.AddError("Must be one JSON value with nothing after it.");
+                }
+
+                value = validation.HasErrors ? default : read;
+            }
+        }
+        catch (JsonException)
+        {
+            validation.AddError("Must be well-formed JSON.");
+        }
+
+        errors = validation.Errors;
+        return !validation.HasErrors && value is not null;
+    }
+
+    /// <summary>Writes <paramref name="value"/> as a UTF-8 JSON document.</summary>
+    /// <param name="value">The value to write.</param>
+    /// <returns>The document.</returns>
+    public byte[] SerializeToUtf8Bytes(T value)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            Write(writer, value);
+        }
+
+        return buffer.WrittenSpan.ToArray();
     }
 }

@@ -70,6 +70,8 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
     /// <summary>The connection's message guards, resolved once when its guards pass.</summary>
     public IMessageGuard[] MessageGuards { get; private set; } = [];
 
+    private ISocketConnectionHandler[] _handlers = [];
+
     public long LastActivity => Volatile.Read(ref _lastActivity);
 
     public bool IsClosing
@@ -106,6 +108,15 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
                 }
 
                 SocketLog.Connected(_runtime.Logger, Id);
+                _handlers = [.. Context.Services.GetServices<ISocketConnectionHandler>()];
+                foreach (var handler in _handlers)
+                {
+                    if (!await TryRunHandlerAsync(handler, connected: true).ConfigureAwait(false))
+                    {
+                        Close(SocketCloseCodes.InternalError, "Connection handler failed");
+                        break;
+                    }
+                }
             }
             else
             {
@@ -135,6 +146,10 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
                 }
 
                 _runtime.Hub.Forget(this);
+                foreach (var handler in _handlers)
+                {
+                    await TryRunHandlerAsync(handler, connected: false).ConfigureAwait(false);
+                }
             }
 
             await FinishWritesAsync().ConfigureAwait(false);
@@ -151,6 +166,30 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
             Context.DisposeResources();
             _runtime.Untrack(this);
             SocketLog.Disconnected(_runtime.Logger, Id);
+        }
+    }
+
+    private async ValueTask<bool> TryRunHandlerAsync(ISocketConnectionHandler handler, bool connected)
+    {
+        try
+        {
+            if (connected)
+            {
+                await handler.OnConnectedAsync(Context).ConfigureAwait(false);
+            }
+            else
+            {
+                await handler.OnDisconnectedAsync(Context).ConfigureAwait(false);
+            }
+
+            return true;
+        }
+#pragma warning disable CA1031 // User code: its failure is logged and must not tear down the server.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            SocketLog.ConnectionHandlerFailed(_runtime.Logger, Id, handler.GetType().Name, ex);
+            return false;
         }
     }
 

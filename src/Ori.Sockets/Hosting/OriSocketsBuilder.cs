@@ -43,6 +43,16 @@ public sealed class OriSocketsBuilder
         return this;
     }
 
+    /// <summary>Adds a handler told when each connection becomes ready and when it ends.</summary>
+    /// <typeparam name="THandler">The handler type, created from the connection's services.</typeparam>
+    /// <returns>This builder.</returns>
+    public OriSocketsBuilder AddConnectionHandler<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>()
+        where THandler : class, ISocketConnectionHandler
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ISocketConnectionHandler, THandler>());
+        return this;
+    }
+
     /// <summary>Adds a room rule type; a client join is allowed when any rule allows it.</summary>
     /// <typeparam name="TRule">The rule type.</typeparam>
     /// <returns>This builder.</returns>

@@ -49,4 +49,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(14, LogLevel.Information, "Closing {Count} sockets: the server is shutting down.")]
     public static partial void ShuttingDown(ILogger logger, int count);
+
+    [LoggerMessage(16, LogLevel.Error, "Connection handler {Handler} failed for socket {SocketId}.")]
+    public static partial void ConnectionHandlerFailed(ILogger logger, string socketId, string handler, Exception exception);
 }
