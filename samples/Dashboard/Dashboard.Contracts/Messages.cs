@@ -47,3 +47,17 @@ public sealed partial record IncidentCreated(string Id, string Title, string Sev
 /// <param name="CheckedAt">When it was checked.</param>
 [SocketMessage("monitor.status_changed")]
 public sealed partial record MonitorStatusChanged(string MonitorId, string PreviousStatus, string CurrentStatus, DateTimeOffset CheckedAt);
+
+// The body of POST /api/incidents: an HTTP body validated by the same generated validator.
+
+/// <summary>Creates an incident in a project of the caller's account.</summary>
+/// <param name="ProjectId">The project, 1 to 64 characters.</param>
+/// <param name="Title">What happened, 1 to 200 characters.</param>
+/// <param name="Severity">How bad it is, 1 to 32 characters (low, medium, high, critical...).</param>
+/// <param name="MonitorId">The monitor that saw it, 1 to 64 characters.</param>
+[SocketMessage("incident.create")]
+public sealed partial record CreateIncident(
+    [property: Required, StringLength(64, MinimumLength = 1)] string ProjectId,
+    [property: Required, StringLength(200, MinimumLength = 1)] string Title,
+    [property: Required, StringLength(32, MinimumLength = 1)] string Severity,
+    [property: Required, StringLength(64, MinimumLength = 1)] string MonitorId);

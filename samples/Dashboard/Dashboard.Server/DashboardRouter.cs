@@ -1,0 +1,30 @@
+using Dashboard.Contracts;
+using Ori.Sockets;
+using Ori.Sockets.Routing;
+
+namespace Dashboard.Server;
+
+/// <summary>The dashboard's WebSocket routes. The generator compiles them into the dispatch table.</summary>
+/// <param name="presence">Who is online.</param>
+[ConnectionGuard(typeof(TokenGuard))]
+public sealed class DashboardRouter(PresenceService presence)
+{
+    /// <summary>Sets the sender's presence and tells the account.</summary>
+    [SocketRoute("presence.update")]
+    public async ValueTask<PresenceAck> UpdatePresence(PresenceUpdate update, SocketContext<DashboardUser> context)
+    {
+        presence.Set(context.State, update.Status);
+        await context.Emitter.EmitAsync(Topics.Account(context.State.AccountId), new PresenceChanged(context.State.UserId, update.Status), cancellationToken: context.Aborted);
+        return new PresenceAck(true);
+    }
+
+    /// <summary>Subscribes the sender to a project of its own account: its monitors and its incidents.</summary>
+    [SocketRoute("subscribe.project")]
+    public async ValueTask<ProjectSubscribed> SubscribeProject(SubscribeProject request, SocketContext<DashboardUser> context)
+    {
+        var account = context.State.AccountId;
+        await context.SubscribeAsync(Topics.Monitors(account, request.ProjectId), context.Aborted);
+        await context.SubscribeAsync(Topics.Incidents(account, request.ProjectId), context.Aborted);
+        return new ProjectSubscribed(true, request.ProjectId);
+    }
+}

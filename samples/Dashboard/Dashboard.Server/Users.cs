@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Primitives;
+using Ori.Sockets.Routing;
+
+namespace Dashboard.Server;
+
+/// <summary>A signed-in dashboard user: the state the connection guard gives every socket.</summary>
+/// <param name="UserId">The user.</param>
+/// <param name="AccountId">The account (tenant) the user belongs to.</param>
+public sealed record DashboardUser(string UserId, string AccountId);
+
+/// <summary>The demo users and their tokens (a real app would validate a JWT here).</summary>
+public static class DemoUsers
+{
+    /// <summary>The user a token stands for, or null.</summary>
+    /// <param name="token">The token.</param>
+    /// <returns>The user, or null for a missing or unknown token.</returns>
+    public static DashboardUser? FromToken(string? token) => token switch
+    {
+        "alice-token" => new DashboardUser("alice", "acme"),
+        "bob-token" => new DashboardUser("bob", "acme"),
+        "eve-token" => new DashboardUser("eve", "globex"),
+        _ => null,
+    };
+
+    /// <summary>The user of an <c>Authorization: Bearer</c> header, or null.</summary>
+    /// <param name="request">The HTTP request.</param>
+    /// <returns>The user, or null.</returns>
+    public static DashboardUser? FromBearer(HttpRequest request)
+    {
+        StringValues header = request.Headers.Authorization;
+        var value = header.ToString();
+        return value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? FromToken(value["Bearer ".Length..].Trim()) : null;
+    }
+}
+
+/// <summary>Admits a WebSocket whose <c>?token=</c> is a demo token; refuses (1008) any other.</summary>
+public sealed class TokenGuard : ConnectionGuard<DashboardUser>
+{
+    /// <inheritdoc />
+    protected override ValueTask<DashboardUser?> AuthenticateAsync(ConnectionGuardContext context) =>
+        new(DemoUsers.FromToken(context.HttpContext.Request.Query["token"]));
+}
+
+/// <summary>Topic names, in one place.</summary>
+public static class Topics
+{
+    /// <summary>Everyone of an account: presence.</summary>
+    public static string Account(string accountId) => $"account:{accountId}";
+
+    /// <summary>A project's monitors.</summary>
+    public static string Monitors(string accountId, string projectId) => $"monitors:{accountId}:{projectId}";
+
+    /// <summary>A project's incidents.</summary>
+    public static string Incidents(string accountId, string projectId) => $"incidents:{accountId}:{projectId}";
+
+    /// <summary>Whether a topic belongs to an account.</summary>
+    public static bool BelongsTo(string topic, string accountId) =>
+        topic == Account(accountId)
+        || topic.StartsWith($"monitors:{accountId}:", StringComparison.Ordinal)
+        || topic.StartsWith($"incidents:{accountId}:", StringComparison.Ordinal);
+}
