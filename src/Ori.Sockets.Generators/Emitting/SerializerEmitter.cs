@@ -134,7 +134,7 @@ internal static class SerializerEmitter
             foreach (var (member, i) in readable)
             {
                 w.Line($"{member.Type.DeclaredFqn} m{i} = {member.DefaultLiteral ?? "default!"};");
-                if (member.Required)
+                if (NeedsPresence(member, i))
                 {
                     w.Line($"var has{i} = false;");
                 }
@@ -149,7 +149,7 @@ internal static class SerializerEmitter
                         w.Line("reader.Read();");
                         w.Line($"validation.PushProperty({member.JsonName.ToLiteral()});");
                         w.Line($"m{i} = s_serializer{i}.Read(ref reader, validation)!;");
-                        if (member.Required)
+                        if (NeedsPresence(member, i))
                         {
                             w.Line($"has{i} = true;");
                         }
@@ -182,11 +182,15 @@ internal static class SerializerEmitter
                         }
                     }
                 }
-                else
+                else if (checks.Length > 0)
                 {
-                    foreach (var line in checks)
+                    // Optional: its constraints apply to a value the JSON gave, not to its default.
+                    using (w.Block($"if (has{i})"))
                     {
-                        w.Line(line);
+                        foreach (var line in checks)
+                        {
+                            w.Line(line);
+                        }
                     }
                 }
             }
@@ -194,31 +198,53 @@ internal static class SerializerEmitter
             w.Line();
             w.Line("if (validation.Errors.Count != errorsBefore) { return default; }");
             var ctorArgs = readable.Where(p => p.Member.ConstructorIndex >= 0).OrderBy(p => p.Member.ConstructorIndex).Select(p => $"m{p.Index}!").ToList();
-            var inits = readable.Where(p => p.Member.ConstructorIndex < 0).ToList();
             if (ctorArgs.Count < shape.ConstructorParameterCount)
             {
                 w.Line($"throw new global::System.NotSupportedException(\"{shape.Name} cannot be created from JSON.\");");
                 return;
             }
 
-            if (inits.Count == 0)
+            // Required members go in the initializer; the others are set only when the JSON has them,
+            // so that their initializers (`= []`, `= 'A'`) stay when they are absent.
+            var initializer = readable.Where(p => p.Member.Setter == SetterKind.RequiredMember).ToList();
+            var later = readable.Where(p => p.Member.Setter is SetterKind.Set or SetterKind.Init).ToList();
+            var creation = $"new {shape.Fqn}({string.Join(", ", ctorArgs)})";
+            if (initializer.Count > 0)
             {
-                w.Line($"return new {shape.Fqn}({string.Join(", ", ctorArgs)});");
+                creation += " { " + string.Join(", ", initializer.Select(p => $"{p.Member.ClrName} = m{p.Index}!")) + " }";
             }
-            else
-            {
-                w.Line($"var result = new {shape.Fqn}({string.Join(", ", ctorArgs)})");
-                w.Line("{");
-                foreach (var (member, i) in inits)
-                {
-                    w.Line($"    {member.ClrName} = m{i}!,");
-                }
 
-                w.Line("};");
-                w.Line("return result;");
+            if (later.Count == 0)
+            {
+                w.Line($"return {creation};");
+                return;
             }
+
+            w.Line($"var result = {creation};");
+            foreach (var (member, i) in later)
+            {
+                w.Line(member.Setter == SetterKind.Set
+                    ? $"if (has{i}) {{ result.{member.ClrName} = m{i}!; }}"
+                    : $"if (has{i}) {{ {InitAccessor(member)}({(shape.IsValueType ? "ref " : string.Empty)}result, m{i}!); }}");
+            }
+
+            w.Line("return result;");
+        }
+
+        foreach (var (member, _) in readable.Where(p => p.Member.Setter == SetterKind.Init))
+        {
+            // An init accessor cannot be called after creation from C#; UnsafeAccessor calls it without reflection (AOT safe).
+            w.Line();
+            w.Line($"[global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = \"set_{member.ClrName}\")]");
+            w.Line($"private static extern void {InitAccessor(member)}({(shape.IsValueType ? "ref " : string.Empty)}{member.SetterOwnerFqn ?? shape.Fqn} target, {member.Type.DeclaredFqn} value);");
         }
     }
+
+    private static string InitAccessor(MemberModel member) => "Init" + member.ClrName;
+
+    /// <summary>Whether reading must know that the JSON had the member (required, set later, or checked only when given).</summary>
+    private static bool NeedsPresence(MemberModel member, int index) =>
+        member.Required || member.Setter is SetterKind.Set or SetterKind.Init || ConstraintLines(member, index, $"m{index}").Length > 0;
 
     private static void EmitValidate(SourceWriter w, ShapeModel shape)
     {

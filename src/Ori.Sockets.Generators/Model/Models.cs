@@ -74,7 +74,35 @@ internal sealed record ConstraintModel(
 /// <param name="ConstructorIndex">The constructor parameter it fills, or -1.</param>
 /// <param name="DefaultLiteral">The constructor parameter's default value as C#, when it has one.</param>
 /// <param name="Constraints">Its data-annotation rules.</param>
-internal sealed record MemberModel(string ClrName, string JsonName, TypeModel Type, bool Required, bool CanRead, int ConstructorIndex, string? DefaultLiteral, ConstraintModel Constraints);
+/// <param name="Setter">How a value read from JSON is stored when it is not a constructor argument.</param>
+/// <param name="SetterOwnerFqn">The type that declares the property (an init accessor is called on it).</param>
+internal sealed record MemberModel(
+    string ClrName,
+    string JsonName,
+    TypeModel Type,
+    bool Required,
+    bool CanRead,
+    int ConstructorIndex,
+    string? DefaultLiteral,
+    ConstraintModel Constraints,
+    SetterKind Setter = SetterKind.None,
+    string? SetterOwnerFqn = null);
+
+/// <summary>How a member that is not a constructor argument is stored.</summary>
+internal enum SetterKind
+{
+    /// <summary>It is a constructor argument, or cannot be set.</summary>
+    None,
+
+    /// <summary>A C# <c>required</c> member: always in the object initializer.</summary>
+    RequiredMember,
+
+    /// <summary>A public <c>set</c> accessor: assigned after creation when present in the JSON.</summary>
+    Set,
+
+    /// <summary>An <c>init</c> accessor: called after creation (through an UnsafeAccessor) when present, so that its initializer stays otherwise.</summary>
+    Init,
+}
 
 /// <summary>A type whose serializer is generated: an object type (members) or an enum (names and values).</summary>
 internal sealed record ShapeModel(

@@ -280,9 +280,16 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
             // parameters without a default whose type cannot be null (a missing value is never silently zero).
             var nonNullableParameter = parameter is { HasExplicitDefaultValue: false } && memberType.Kind != SerialKind.NullableValue && !memberType.NullableReference
                 && (!memberType.IsReferenceType || property.Type.NullableAnnotation == NullableAnnotation.NotAnnotated);
-            var required = property.IsRequired || constraints.Required || (nonNullableReference && canRead && parameter?.HasExplicitDefaultValue != true) || nonNullableParameter;
+            // A non-nullable reference set by an accessor is required unless its declaration gives it a value.
+            var optionalByInitializer = parameter is null && !property.IsRequired && HasInitializerOrUnknown(property);
+            var required = property.IsRequired || constraints.Required || (nonNullableReference && canRead && parameter?.HasExplicitDefaultValue != true && !optionalByInitializer) || nonNullableParameter;
+            var setter = parameterIndex >= 0 ? SetterKind.None
+                : property.IsRequired ? SetterKind.RequiredMember
+                : property.SetMethod is { DeclaredAccessibility: Accessibility.Public, IsInitOnly: true } ? SetterKind.Init
+                : property.SetMethod is { DeclaredAccessibility: Accessibility.Public } ? SetterKind.Set
+                : SetterKind.None;
             var defaultLiteral = parameter is { HasExplicitDefaultValue: true } ? Literal(parameter.ExplicitDefaultValue, parameter.Type) : null;
-            members.Add(new MemberModel(property.Name, jsonName, memberType, required, canRead, parameterIndex, defaultLiteral, constraints));
+            members.Add(new MemberModel(property.Name, jsonName, memberType, required, canRead, parameterIndex, defaultLiteral, constraints, setter, Fqn(property.ContainingType)));
         }
 
         if (constructor is null && !type.IsValueType)
@@ -541,6 +548,17 @@ internal sealed class TypeParser(KnownTypes known, CancellationToken cancellatio
         }
 
         return value.Value is IFormattable number ? number.ToString(null, CultureInfo.InvariantCulture) : "null";
+    }
+
+    /// <summary>Whether the property's declaration has an initializer; true when it is not in source (unknown).</summary>
+    private bool HasInitializerOrUnknown(IPropertySymbol property)
+    {
+        if (property.DeclaringSyntaxReferences.IsEmpty)
+        {
+            return true;
+        }
+
+        return property.DeclaringSyntaxReferences.Any(r => r.GetSyntax(cancellationToken) is Microsoft.CodeAnalysis.CSharp.Syntax.PropertyDeclarationSyntax { Initializer: not null });
     }
 
     private static object? Named(AttributeData attribute, string name)

@@ -225,13 +225,21 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                 global::System.Collections.Generic.List<global::Shop.Contracts.OrderLine> m4 = default!;
                 var has4 = false;
                 string m5 = "web";
+                var has5 = false;
                 global::System.Collections.Generic.Dictionary<string, int>? m6 = default!;
+                var has6 = false;
                 string? m7 = default!;
+                var has7 = false;
                 decimal? m8 = default!;
+                var has8 = false;
                 global::System.Guid[]? m9 = default!;
+                var has9 = false;
                 global::System.DateTimeOffset? m10 = default!;
+                var has10 = false;
                 global::System.TimeSpan? m11 = default!;
+                var has11 = false;
                 string? m12 = default!;
+                var has12 = false;
                 while (reader.Read() && reader.TokenType == global::System.Text.Json.JsonTokenType.PropertyName)
                 {
                     if (reader.ValueTextEquals("sku"u8))
@@ -283,6 +291,7 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                         reader.Read();
                         validation.PushProperty("channel");
                         m5 = s_serializer5.Read(ref reader, validation)!;
+                        has5 = true;
                         validation.Pop();
                         continue;
                     }
@@ -291,6 +300,7 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                         reader.Read();
                         validation.PushProperty("tags");
                         m6 = s_serializer6.Read(ref reader, validation)!;
+                        has6 = true;
                         validation.Pop();
                         continue;
                     }
@@ -299,6 +309,7 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                         reader.Read();
                         validation.PushProperty("currency");
                         m7 = s_serializer7.Read(ref reader, validation)!;
+                        has7 = true;
                         validation.Pop();
                         continue;
                     }
@@ -307,6 +318,7 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                         reader.Read();
                         validation.PushProperty("discount");
                         m8 = s_serializer8.Read(ref reader, validation)!;
+                        has8 = true;
                         validation.Pop();
                         continue;
                     }
@@ -315,6 +327,7 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                         reader.Read();
                         validation.PushProperty("coupons");
                         m9 = s_serializer9.Read(ref reader, validation)!;
+                        has9 = true;
                         validation.Pop();
                         continue;
                     }
@@ -323,6 +336,7 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                         reader.Read();
                         validation.PushProperty("at");
                         m10 = s_serializer10.Read(ref reader, validation)!;
+                        has10 = true;
                         validation.Pop();
                         continue;
                     }
@@ -331,6 +345,7 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                         reader.Read();
                         validation.PushProperty("window");
                         m11 = s_serializer11.Read(ref reader, validation)!;
+                        has11 = true;
                         validation.Pop();
                         continue;
                     }
@@ -339,6 +354,7 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                         reader.Read();
                         validation.PushProperty("note_text");
                         m12 = s_serializer12.Read(ref reader, validation)!;
+                        has12 = true;
                         validation.Pop();
                         continue;
                     }
@@ -364,22 +380,47 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                 {
                     global::Ori.Sockets.Serialization.SocketConstraints.Count(m4 is null ? -1 : global::System.Linq.Enumerable.Count(m4), 1, 3, validation, "lines");
                 }
-                global::Ori.Sockets.Serialization.SocketConstraints.Allowed(m5, s_allowed5, validation, "channel");
-                global::Ori.Sockets.Serialization.SocketConstraints.Pattern(m7, s_pattern7, validation, "currency");
+                if (has5)
+                {
+                    global::Ori.Sockets.Serialization.SocketConstraints.Allowed(m5, s_allowed5, validation, "channel");
+                }
+                if (has7)
+                {
+                    global::Ori.Sockets.Serialization.SocketConstraints.Pattern(m7, s_pattern7, validation, "currency");
+                }
 
                 if (validation.Errors.Count != errorsBefore) { return default; }
-                var result = new global::Shop.Contracts.PlaceOrder(m0!, m1!, m2!, m3!, m4!, m5!)
-                {
-                    Tags = m6!,
-                    Currency = m7!,
-                    Discount = m8!,
-                    Coupons = m9!,
-                    At = m10!,
-                    Window = m11!,
-                    Note = m12!,
-                };
+                var result = new global::Shop.Contracts.PlaceOrder(m0!, m1!, m2!, m3!, m4!, m5!);
+                if (has6) { InitTags(result, m6!); }
+                if (has7) { InitCurrency(result, m7!); }
+                if (has8) { InitDiscount(result, m8!); }
+                if (has9) { InitCoupons(result, m9!); }
+                if (has10) { InitAt(result, m10!); }
+                if (has11) { InitWindow(result, m11!); }
+                if (has12) { InitNote(result, m12!); }
                 return result;
             }
+
+            [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = "set_Tags")]
+            private static extern void InitTags(global::Shop.Contracts.PlaceOrder target, global::System.Collections.Generic.Dictionary<string, int>? value);
+
+            [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = "set_Currency")]
+            private static extern void InitCurrency(global::Shop.Contracts.PlaceOrder target, string? value);
+
+            [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = "set_Discount")]
+            private static extern void InitDiscount(global::Shop.Contracts.PlaceOrder target, decimal? value);
+
+            [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = "set_Coupons")]
+            private static extern void InitCoupons(global::Shop.Contracts.PlaceOrder target, global::System.Guid[]? value);
+
+            [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = "set_At")]
+            private static extern void InitAt(global::Shop.Contracts.PlaceOrder target, global::System.DateTimeOffset? value);
+
+            [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = "set_Window")]
+            private static extern void InitWindow(global::Shop.Contracts.PlaceOrder target, global::System.TimeSpan? value);
+
+            [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = "set_Note")]
+            private static extern void InitNote(global::Shop.Contracts.PlaceOrder target, string? value);
 
             /// <inheritdoc />
             public override void Validate(global::Shop.Contracts.PlaceOrder value, global::Ori.Sockets.SocketValidationContext validation)
@@ -508,6 +549,7 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                 string m0 = default!;
                 var has0 = false;
                 double m1 = default!;
+                var has1 = false;
                 while (reader.Read() && reader.TokenType == global::System.Text.Json.JsonTokenType.PropertyName)
                 {
                     if (reader.ValueTextEquals("item"u8))
@@ -524,6 +566,7 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                         reader.Read();
                         validation.PushProperty("weight");
                         m1 = s_serializer1.Read(ref reader, validation)!;
+                        has1 = true;
                         validation.Pop();
                         continue;
                     }
@@ -537,16 +580,19 @@ partial record PlaceOrder : global::Ori.Sockets.ISocketMessage<global::Shop.Cont
                 {
                     global::Ori.Sockets.Serialization.SocketConstraints.Length(m0, 0, 10, validation, "item");
                 }
-                global::Ori.Sockets.Serialization.SocketConstraints.Range((double?)m1, 0d, 1000d, false, false, validation, "weight");
+                if (has1)
+                {
+                    global::Ori.Sockets.Serialization.SocketConstraints.Range((double?)m1, 0d, 1000d, false, false, validation, "weight");
+                }
 
                 if (validation.Errors.Count != errorsBefore) { return default; }
-                var result = new global::Shop.Contracts.OrderLine()
-                {
-                    Item = m0!,
-                    Weight = m1!,
-                };
+                var result = new global::Shop.Contracts.OrderLine() { Item = m0! };
+                if (has1) { InitWeight(result, m1!); }
                 return result;
             }
+
+            [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = "set_Weight")]
+            private static extern void InitWeight(global::Shop.Contracts.OrderLine target, double value);
 
             /// <inheritdoc />
             public override void Validate(global::Shop.Contracts.OrderLine value, global::Ori.Sockets.SocketValidationContext validation)

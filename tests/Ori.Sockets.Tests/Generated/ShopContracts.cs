@@ -49,3 +49,32 @@ public sealed partial record OrderShipped([property: Required] string OrderId, [
 
 /// <summary>A value-type message: reading it allocates nothing.</summary>
 public readonly record struct StockCheck([property: Range(1, 1000)] int Count, bool Urgent);
+
+/// <summary>A class with init and required properties, holding a nested message and other shapes.</summary>
+[SocketMessage("stock.report")]
+public sealed partial class StockReport
+{
+    public required string Warehouse { get; init; }
+
+    [Range(0, 1_000_000)]
+    public long Units { get; init; }
+
+    public OrderShipped? LastShipment { get; init; }
+
+    public uint[] Bins { get; init; } = [];
+
+    public Dictionary<string, Priority> Priorities { get; init; } = [];
+
+    public DateOnly? Day { get; init; }
+
+    public TimeOnly? At { get; init; }
+
+    public char Grade { get; init; } = 'A';
+
+    [MaxLength(2)]
+    public IReadOnlyList<Address>? Docks { get; init; }
+
+    public float Ratio { get; set; }
+
+    public byte Level { get; set; }
+}
