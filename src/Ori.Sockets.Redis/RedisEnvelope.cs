@@ -1,0 +1,118 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Unicode;
+
+namespace Ori.Sockets.Redis;
+
+/// <summary>What a message on Redis asks the receiving instances to do.</summary>
+internal enum RedisMessageKind : byte
+{
+    /// <summary>Deliver to the local subscribers of a topic (on the topic's channel).</summary>
+    Topic = (byte)'t',
+
+    /// <summary>Deliver to one socket, if it is connected here (on the control channel).</summary>
+    Send = (byte)'s',
+
+    /// <summary>Deliver to every local socket (on the control channel).</summary>
+    Broadcast = (byte)'b',
+
+    /// <summary>Close one socket with 1000, if it is connected here (on the control channel).</summary>
+    Disconnect = (byte)'d',
+}
+
+/// <summary>
+/// The bytes of one message on Redis: a version, a kind, the origin instance, a target (topic or
+/// socket id), a socket to leave out, then the WebSocket text payload, encoded once by the publisher.
+/// <code>[1][kind][u16 len][origin][u16 len][target][u16 len][except][payload…]</code>
+/// </summary>
+internal static class RedisEnvelope
+{
+    public const byte Version = 1;
+    private const int MaxName = 512;
+
+    public static byte[] Encode(RedisMessageKind kind, string origin, string? target, string? except, ReadOnlySpan<byte> payload)
+    {
+        var originLength = Encoding.UTF8.GetByteCount(origin);
+        var targetLength = target is null ? 0 : Encoding.UTF8.GetByteCount(target);
+        var exceptLength = except is null ? 0 : Encoding.UTF8.GetByteCount(except);
+        var bytes = new byte[2 + 6 + originLength + targetLength + exceptLength + payload.Length];
+        bytes[0] = Version;
+        bytes[1] = (byte)kind;
+        var span = bytes.AsSpan(2);
+        span = WriteString(span, origin, originLength);
+        span = WriteString(span, target, targetLength);
+        span = WriteString(span, except, exceptLength);
+        payload.CopyTo(span);
+        return bytes;
+    }
+
+    /// <summary>Reads a message; false when it is malformed in any way.</summary>
+    public static bool TryDecode(ReadOnlyMemory<byte> message, out RedisMessageKind kind, out string origin, out string target, out string? except, out ReadOnlyMemory<byte> payload)
+    {
+        kind = default;
+        origin = target = string.Empty;
+        except = null;
+        payload = default;
+        var span = message.Span;
+        if (span.Length < 8 || span[0] != Version || !Enum.IsDefined((RedisMessageKind)span[1]))
+        {
+            return false;
+        }
+
+        kind = (RedisMessageKind)span[1];
+        var offset = 2;
+        if (!TryReadString(span, ref offset, out origin) || origin.Length == 0
+            || !TryReadString(span, ref offset, out target)
+            || !TryReadString(span, ref offset, out var exceptText))
+        {
+            return false;
+        }
+
+        except = exceptText.Length == 0 ? null : exceptText;
+        payload = message[offset..];
+        var needsTarget = kind is RedisMessageKind.Topic or RedisMessageKind.Send or RedisMessageKind.Disconnect;
+        var needsPayload = kind is not RedisMessageKind.Disconnect;
+        if ((needsTarget && target.Length == 0) || (needsPayload && (payload.IsEmpty || !Utf8.IsValid(payload.Span))))
+        {
+            return false;
+        }
+
+        return kind != RedisMessageKind.Topic || SocketNames.IsValidTopic(target);
+    }
+
+    private static Span<byte> WriteString(Span<byte> span, string? value, int length)
+    {
+        if (length > MaxName)
+        {
+            throw new ArgumentException($"'{value}' is longer than {MaxName} bytes.", nameof(value));
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(span, (ushort)length);
+        if (value is not null)
+        {
+            Encoding.UTF8.GetBytes(value, span[2..]);
+        }
+
+        return span[(2 + length)..];
+    }
+
+    private static bool TryReadString(ReadOnlySpan<byte> span, ref int offset, out string value)
+    {
+        value = string.Empty;
+        if (span.Length < offset + 2)
+        {
+            return false;
+        }
+
+        var length = BinaryPrimitives.ReadUInt16BigEndian(span[offset..]);
+        offset += 2;
+        if (length > MaxName || span.Length < offset + length || !Utf8.IsValid(span.Slice(offset, length)))
+        {
+            return false;
+        }
+
+        value = Encoding.UTF8.GetString(span.Slice(offset, length));
+        offset += length;
+        return true;
+    }
+}

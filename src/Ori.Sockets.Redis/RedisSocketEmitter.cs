@@ -1,0 +1,90 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace Ori.Sockets.Redis;
+
+/// <summary>
+/// Publishes, broadcasts, sends and emits typed messages to the sockets of an Ori.Sockets application
+/// from a process without WebSockets (a worker, a job), through the same Redis channels its instances
+/// use. Typed emit comes from <c>SocketEmitterExtensions</c> (<c>EmitAsync</c>, <c>EmitToSocketAsync</c>…).
+/// Connects on first use; a publish Redis does not take throws <see cref="OriSocketsRedisException"/>.
+/// </summary>
+public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisposable
+{
+    private readonly RedisBus _bus;
+    private readonly RedisCounters _counters = new();
+
+    /// <summary>Creates an emitter that connects with <see cref="OriSocketsRedisOptions.ConnectionString"/>.</summary>
+    /// <param name="options">The options; the channel prefix must be the application's.</param>
+    /// <param name="logger">Where connection problems are logged.</param>
+    public RedisSocketEmitter(OriSocketsRedisOptions options, ILogger<RedisSocketEmitter>? logger = null)
+        : this(options, null, logger)
+    {
+    }
+
+    /// <summary>Creates an emitter over an existing multiplexer (which the caller keeps owning).</summary>
+    /// <param name="multiplexer">The multiplexer.</param>
+    /// <param name="options">The options; the channel prefix must be the application's.</param>
+    /// <param name="logger">Where connection problems are logged.</param>
+    public RedisSocketEmitter(IConnectionMultiplexer multiplexer, OriSocketsRedisOptions options, ILogger<RedisSocketEmitter>? logger = null)
+        : this(options, multiplexer ?? throw new ArgumentNullException(nameof(multiplexer)), logger)
+    {
+    }
+
+    private RedisSocketEmitter(OriSocketsRedisOptions options, IConnectionMultiplexer? multiplexer, ILogger? logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var problem = OriSocketsRedisOptionsValidator.Problem(options, multiplexer is not null);
+        if (problem is not null)
+        {
+            throw new ArgumentException(problem, nameof(options));
+        }
+
+        _bus = new RedisBus(options, multiplexer, logger ?? NullLogger.Instance, _counters);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask PublishAsync(string topic, SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    {
+        if (!SocketNames.IsValidTopic(topic))
+        {
+            throw new ArgumentException($"'{topic}' is not a valid topic.", nameof(topic));
+        }
+
+        ArgumentNullException.ThrowIfNull(frame);
+        await _bus.StartAsync().ConfigureAwait(false);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span);
+        await _bus.PublishAsync(_bus.TopicChannel(topic), message, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask SendAsync(string socketId, SocketFrame frame, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(socketId);
+        ArgumentNullException.ThrowIfNull(frame);
+        await _bus.StartAsync().ConfigureAwait(false);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span);
+        await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        await _bus.StartAsync().ConfigureAwait(false);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span);
+        await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the connection this emitter opened (a given multiplexer stays open).</summary>
+    /// <returns>Completes when closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        await _bus.DisposeAsync().ConfigureAwait(false);
+        _counters.Dispose();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+}

@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Ori.Sockets.Redis.Tests.Infrastructure;
+using Ori.Sockets.Tests.Infrastructure;
+
+namespace Ori.Sockets.Redis.Tests;
+
+/// <summary>Redis going away and coming back, with a private redis-server each test can stop and start.</summary>
+public sealed class FaultTests
+{
+    private readonly string _prefix = "f" + Guid.NewGuid().ToString("N")[..10];
+
+    private static SocketFrame Push(string text) =>
+        SocketFrame.Text(JsonSerializer.Serialize(new { name = "note", data = new { text }, timestamp = 1 }));
+
+    private static async Task<string> PayloadAsync(TestClient client, TimeSpan? timeout = null) =>
+        (await client.ReceiveJsonAsync(timeout)).GetProperty("data").GetProperty("text").GetString()!;
+
+    [Fact]
+    public async Task Redis_restarted_on_the_same_port_gets_every_topic_back_and_delivery_resumes()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix);
+        await using var b = await Instance.StartAsync(redis.Endpoint, _prefix);
+        var (onA, _) = await a.JoinAsync("live");
+        var (onB, _) = await b.JoinAsync("live");
+        var (onB2, _) = await b.JoinAsync("other");
+        await using (onA)
+        await using (onB)
+        await using (onB2)
+        {
+            await a.Emitter.PublishAsync("live", Push("before"));
+            Assert.Equal("before", await PayloadAsync(onA));
+            Assert.Equal("before", await PayloadAsync(onB));
+
+            await redis.StopAsync();
+            await Eventually.TrueAsync(() => !a.Provider.Bus.IsConnected);
+
+            // During the outage a publish fails for its caller, and local subscribers still get their copy.
+            await Assert.ThrowsAsync<OriSocketsRedisException>(async () => await a.Emitter.PublishAsync("live", Push("during")));
+            Assert.Equal("during", await PayloadAsync(onA));
+            Assert.True(a.Counters.PublishFailedCount >= 1);
+
+            await redis.StartAgainAsync();
+            var restarted = Stopwatch.StartNew();
+
+            // Every topic with local subscribers is subscribed again, without a restart of the application.
+            await Eventually.TrueAsync(() => RespClient.NumSubAsync(redis.Endpoint, $"{_prefix}:live").GetAwaiter().GetResult() == 2, TimeSpan.FromSeconds(30));
+            await Eventually.TrueAsync(() => RespClient.NumSubAsync(redis.Endpoint, $"{_prefix}:other").GetAwaiter().GetResult() == 1, TimeSpan.FromSeconds(30));
+
+            // Delivery resumes: probe until B's socket gets one (the first probes may still fail).
+            string? received = null;
+            for (var probe = 0; received is null && restarted.Elapsed < TimeSpan.FromSeconds(30); probe++)
+            {
+                try
+                {
+                    await a.Emitter.PublishAsync("live", Push($"after-{probe}"));
+                    received = await PayloadAsync(onB, TimeSpan.FromMilliseconds(200));
+                }
+                catch (Exception ex) when (ex is OriSocketsRedisException or OperationCanceledException)
+                {
+                }
+            }
+
+            Assert.NotNull(received);
+            Assert.StartsWith("after-", received, StringComparison.Ordinal);
+            TestContext.Current.TestOutputHelper?.WriteLine($"delivery resumed {restarted.Elapsed.TotalMilliseconds:F0} ms after redis-server started again");
+            Assert.Contains(a.Logs.Entries, e => e.EventId == 103);
+        }
+    }
+
+    [Fact]
+    public async Task An_application_starts_without_redis_and_recovers_when_it_appears()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await redis.StopAsync();
+
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix);
+        Assert.Contains(a.Logs.Entries, e => e.EventId == 102);
+        var (onA, _) = await a.JoinAsync("later");
+        await using (onA)
+        {
+            // Local delivery works meanwhile; the publish tells its caller that Redis did not take it.
+            await Assert.ThrowsAsync<OriSocketsRedisException>(async () => await a.Emitter.PublishAsync("later", Push("local")));
+            Assert.Equal("local", await PayloadAsync(onA));
+
+            await redis.StartAgainAsync();
+            await Eventually.TrueAsync(() => RespClient.NumSubAsync(redis.Endpoint, $"{_prefix}:later").GetAwaiter().GetResult() == 1, TimeSpan.FromSeconds(30));
+
+            await using var worker = new RedisSocketEmitter(new OriSocketsRedisOptions { ConnectionString = redis.Endpoint, ChannelPrefix = _prefix });
+            await worker.PublishAsync("later", Push("from-worker"));
+            Assert.Equal("from-worker", await PayloadAsync(onA));
+        }
+    }
+
+    [Fact]
+    public async Task Options_without_a_connection_string_or_with_a_bad_prefix_fail_at_start()
+    {
+        var missing = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => Instance.StartAsync(string.Empty, _prefix));
+        Assert.Contains("ConnectionString", missing.Message, StringComparison.Ordinal);
+        var prefix = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => Instance.StartAsync("127.0.0.1:1", "bad prefix*"));
+        Assert.Contains("ChannelPrefix", prefix.Message, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>The standalone emitter: a worker without WebSockets reaching the application's sockets.</summary>
+public sealed class EmitterTests
+{
+    private readonly string _prefix = "e" + Guid.NewGuid().ToString("N")[..10];
+
+    [Fact]
+    public async Task A_worker_publishes_sends_broadcasts_and_emits_typed_messages()
+    {
+        await using var a = await Instance.StartAsync(RedisServer.Shared, _prefix);
+        await using var b = await Instance.StartAsync(RedisServer.Shared, _prefix);
+        var (onA, idA) = await a.JoinAsync("jobs");
+        var (onB, _) = await b.ConnectAsync();
+        await using (onA)
+        await using (onB)
+        {
+            await using var worker = new RedisSocketEmitter(new OriSocketsRedisOptions { ConnectionString = RedisServer.Shared, ChannelPrefix = _prefix });
+
+            await worker.EmitAsync("jobs", new Note("job-done"));
+            var push = await onA.ReceiveJsonAsync();
+            Assert.Equal("note", push.GetProperty("name").GetString());
+            Assert.Equal("job-done", push.GetProperty("data").GetProperty("text").GetString());
+
+            await worker.EmitToSocketAsync(idA, new Note("just-you"));
+            Assert.Equal("just-you", (await onA.ReceiveJsonAsync()).GetProperty("data").GetProperty("text").GetString());
+
+            await worker.EmitToAllAsync(new Note("everyone"));
+            Assert.Equal("everyone", (await onA.ReceiveJsonAsync()).GetProperty("data").GetProperty("text").GetString());
+            Assert.Equal("everyone", (await onB.ReceiveJsonAsync()).GetProperty("data").GetProperty("text").GetString());
+            await onB.AssertSilentAsync(TimeSpan.FromMilliseconds(200));
+        }
+    }
+
+    [Fact]
+    public async Task A_worker_registered_in_services_is_the_socket_emitter()
+    {
+        // As in a worker host: configuration and logging are there.
+        var services = new ServiceCollection();
+        services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+        services.AddLogging();
+        services.AddOriSocketsRedisEmitter(o =>
+        {
+            o.ConnectionString = RedisServer.Shared;
+            o.ChannelPrefix = _prefix;
+        });
+        await using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
+        var emitter = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ISocketEmitter>(provider);
+        Assert.IsType<RedisSocketEmitter>(emitter);
+
+        await using var a = await Instance.StartAsync(RedisServer.Shared, _prefix);
+        var (onA, _) = await a.JoinAsync("di");
+        await using (onA)
+        {
+            await emitter.EmitAsync("di", new Note("via-di"));
+            Assert.Equal("via-di", (await onA.ReceiveJsonAsync()).GetProperty("data").GetProperty("text").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task A_worker_publish_without_redis_throws()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await redis.StopAsync();
+        await using var worker = new RedisSocketEmitter(new OriSocketsRedisOptions { ConnectionString = redis.Endpoint, ChannelPrefix = _prefix, ConnectTimeout = TimeSpan.FromMilliseconds(300) });
+        await Assert.ThrowsAsync<OriSocketsRedisException>(async () => await worker.PublishAsync("x", SocketFrame.Text("{}")));
+    }
+}
