@@ -26,10 +26,15 @@ internal sealed class DashboardServer : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<DashboardServer> StartAsync(double simulatorSeconds = 0)
+    public static async Task<DashboardServer> StartAsync(double simulatorSeconds = 0, string? redis = null, string? prefix = null)
     {
-        var app = DashboardApp.Build(
-            ["--urls", "http://127.0.0.1:0", "--Dashboard:SimulatorIntervalSeconds", simulatorSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Logging:LogLevel:Default", "Warning"]);
+        string[] args = ["--urls", "http://127.0.0.1:0", "--Dashboard:SimulatorIntervalSeconds", simulatorSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Logging:LogLevel:Default", "Warning"];
+        if (redis is not null)
+        {
+            args = [.. args, "--ConnectionStrings:Redis", redis, "--Ori:Sockets:Redis:ChannelPrefix", prefix ?? "dashboard"];
+        }
+
+        var app = DashboardApp.Build(args);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new DashboardServer(app, new Uri(address));

@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.FileProviders;
 using Ori.Sockets;
+using Ori.Sockets.Redis;
+using StackExchange.Redis;
 
 namespace Dashboard.Server;
 
@@ -17,14 +19,31 @@ public static class DashboardApp
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, DashboardJson.Default));
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<PresenceService>();
         builder.Services.AddSingleton<IncidentStore>();
         builder.Services.AddHostedService<MonitorSimulator>();
-        builder.Services.AddOriSockets()
+        var sockets = builder.Services.AddOriSockets()
             .AddSocketRouters()
             .AddConnectionHandler<PresenceTracker>()
             // A client may join its own account's room, no other.
             .AddRoomRule((socket, room) => room == Topics.Account(socket.GetState<DashboardUser>().AccountId));
+
+        // With ConnectionStrings:Redis (ConnectionStrings__Redis=127.0.0.1:6379), instances share sockets
+        // and presence through Redis; without it, one instance runs on the in-process provider.
+        var redis = builder.Configuration.GetConnectionString("Redis");
+        if (string.IsNullOrWhiteSpace(redis))
+        {
+            builder.Services.AddSingleton<IPresenceStore, InMemoryPresenceStore>();
+        }
+        else
+        {
+            var configuration = ConfigurationOptions.Parse(redis);
+            configuration.AbortOnConnectFail = false;
+            var multiplexer = ConnectionMultiplexer.Connect(configuration);
+            builder.Services.AddSingleton<IConnectionMultiplexer>(_ => multiplexer);
+            sockets.AddRedis(multiplexer);
+            builder.Services.AddSingleton<IPresenceStore>(sp => new RedisPresenceStore(
+                multiplexer, sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<OriSocketsRedisOptions>>().Value.ChannelPrefix));
+        }
         configure?.Invoke(builder);
 
         var app = builder.Build();

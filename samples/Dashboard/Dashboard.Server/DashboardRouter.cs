@@ -7,13 +7,13 @@ namespace Dashboard.Server;
 /// <summary>The dashboard's WebSocket routes. The generator compiles them into the dispatch table.</summary>
 /// <param name="presence">Who is online.</param>
 [ConnectionGuard(typeof(TokenGuard))]
-public sealed class DashboardRouter(PresenceService presence)
+public sealed class DashboardRouter(IPresenceStore presence)
 {
     /// <summary>Sets the sender's presence and tells the account.</summary>
     [SocketRoute("presence.update")]
     public async ValueTask<PresenceAck> UpdatePresence(PresenceUpdate update, SocketContext<DashboardUser> context)
     {
-        presence.Set(context.State, update.Status);
+        await presence.SetAsync(context.State, update.Status);
         await context.Emitter.EmitAsync(Topics.Account(context.State.AccountId), new PresenceChanged(context.State.UserId, update.Status), cancellationToken: context.Aborted);
         return new PresenceAck(true);
     }
