@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Ori.Sockets.Redis.Tests.Infrastructure;
 using Ori.Sockets.Tests.Infrastructure;
@@ -168,5 +171,36 @@ public sealed class EmitterTests
         await redis.StopAsync();
         await using var worker = new RedisSocketEmitter(new OriSocketsRedisOptions { ConnectionString = redis.Endpoint, ChannelPrefix = _prefix, ConnectTimeout = TimeSpan.FromMilliseconds(300) });
         await Assert.ThrowsAsync<OriSocketsRedisException>(async () => await worker.PublishAsync("x", SocketFrame.Text("{}")));
+    }
+}
+
+/// <summary>Options from configuration, as an application sets them in appsettings.json or the environment.</summary>
+public sealed class ConfigurationTests
+{
+    [Fact]
+    public async Task Options_are_bound_from_Ori_Sockets_Redis()
+    {
+        var prefix = "c" + Guid.NewGuid().ToString("N")[..10];
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Ori:Sockets:Redis:ConnectionString"] = RedisServer.Shared,
+            ["Ori:Sockets:Redis:ChannelPrefix"] = prefix,
+            ["Ori:Sockets:Redis:OperationTimeout"] = "00:00:03",
+        });
+        builder.Services.AddOriSockets().AddRedis();
+        await using var app = builder.Build();
+        app.MapOriSockets("/ws");
+        await app.StartAsync(TestContext.Current.CancellationToken);
+
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OriSocketsRedisOptions>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(3), options.OperationTimeout);
+        var provider = app.Services.GetRequiredService<RedisSocketProvider>();
+        Assert.Same(provider, app.Services.GetRequiredService<ISocketProvider>());
+        Assert.Same(provider, app.Services.GetRequiredService<ISocketEmitter>());
+        Assert.Equal(prefix + ":", provider.Bus.Prefix);
+        await Eventually.TrueAsync(() => RespClient.NumSubAsync(RedisServer.Shared, $"{prefix}:#control").GetAwaiter().GetResult() == 1);
+        await app.StopAsync(TestContext.Current.CancellationToken);
     }
 }
