@@ -131,7 +131,8 @@ internal sealed record MessageModel(
     string WireName,
     ShapeModel Shape,
     EquatableArray<ShapeModel> Dependencies,
-    EquatableArray<ShapeModel> SchemaShapes)
+    EquatableArray<ShapeModel> SchemaShapes,
+    TypeModel? Reply = null)
 {
     public string HintName => Fqn.ToIdentifier().TrimStart('_') + ".g.cs";
 }

@@ -56,10 +56,19 @@ internal static class MessageParser
         var parser = new TypeParser(known, cancellationToken);
         var fqn = TypeParser.Fqn(type);
         ShapeModel? shape = null;
+        TypeModel? reply = null;
         if (!type.IsGenericType && !type.IsAbstract && !type.IsStatic)
         {
             parser.Classify(type, "$.data", type.Locations.FirstOrDefault(), forceShape: true);
             shape = parser.Shapes().FirstOrDefault(s => s.Fqn == fqn);
+
+            // A request carries its reply's serializer, so that clients read replies without reflection.
+            var request = type.AllInterfaces.FirstOrDefault(i => SymbolEqualityComparer.Default.Equals(i.OriginalDefinition, known.ISocketRequest));
+            if (request is not null)
+            {
+                reply = parser.Classify(request.TypeArguments[0], $"the reply of {type.Name}", type.Locations.FirstOrDefault());
+            }
+
             diagnostics.AddRange(parser.Diagnostics);
         }
 
@@ -78,7 +87,8 @@ internal static class MessageParser
             wireName,
             shape,
             parser.Shapes(except: fqn),
-            SchemaShapes(type, fqn, known, cancellationToken));
+            SchemaShapes(type, fqn, known, cancellationToken),
+            reply);
         return new MessageResult(model, EquatableArray<DiagnosticInfo>.Empty, claim);
     }
 
