@@ -14,12 +14,14 @@ public sealed class PublicApiTests
     [InlineData("Ori.Sockets")]
     [InlineData("Ori.Sockets.Abstractions")]
     [InlineData("Ori.Sockets.Redis")]
+    [InlineData("Ori.Sockets.Client")]
     public void Public_surface_matches_the_checked_in_listing(string assemblyName)
     {
         var assembly = assemblyName switch
         {
             "Ori.Sockets" => typeof(SocketHub).Assembly,
             "Ori.Sockets.Redis" => typeof(Ori.Sockets.Redis.RedisSocketEmitter).Assembly,
+            "Ori.Sockets.Client" => typeof(Ori.Sockets.Client.OriSocketClient).Assembly,
             _ => typeof(SocketMessageAttribute).Assembly,
         };
         var actual = Describe(assembly);

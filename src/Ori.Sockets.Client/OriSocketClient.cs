@@ -1,0 +1,863 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Ori.Sockets.Client;
+
+/// <summary>
+/// A client of an Ori.Sockets server that uses the shared message contracts: typed requests and
+/// replies, typed pushes, rooms, with reconnects (jittered exponential backoff), the <c>2</c>/<c>3</c>
+/// heartbeat, rooms joined again after each reconnect once the server is ready, and a bounded send
+/// buffer while disconnected. Thread-safe. Handlers run on the client's receive loop, in order.
+/// </summary>
+public sealed class OriSocketClient : IAsyncDisposable
+{
+    private static readonly byte[] s_ping = "2"u8.ToArray();
+    private readonly Uri _uri;
+    private readonly OriSocketClientOptions _options;
+    private readonly Lock _sync = new();
+    private readonly Dictionary<string, PendingRequest> _pending = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<PushHandler>> _handlers = new(StringComparer.Ordinal);
+    private readonly List<string> _rooms = [];
+    private readonly Queue<byte[]> _buffer = new();
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly CancellationTokenSource _lifetime = new();
+    private ClientWebSocket? _socket;
+    private TaskCompletionSource? _pong;
+    private Task? _run;
+    private long _nextId;
+    private bool _ready;
+    private OriSocketClientState _state = OriSocketClientState.Disconnected;
+
+    /// <summary>Creates a client; nothing happens until <see cref="ConnectAsync"/>.</summary>
+    /// <param name="uri">The server's WebSocket address, such as <c>ws://host/ws?token=…</c>.</param>
+    /// <param name="options">Time limits, reconnects, heartbeat and buffer.</param>
+    public OriSocketClient(Uri uri, OriSocketClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        _uri = uri;
+        _options = options ?? new OriSocketClientOptions();
+    }
+
+    /// <summary>Raised on every change of <see cref="State"/> (on the thread that caused it).</summary>
+    public event Action<OriSocketClientStateChange>? StateChanged;
+
+    /// <summary>
+    /// Raised for what has no caller to tell: a push handler that threw, a push whose data does not
+    /// validate, an error reply to a send without correlation id, a room that could not be joined again.
+    /// </summary>
+    public event Action<Exception>? Error;
+
+    /// <summary>Where the client is: connecting, connected (ready), reconnecting…</summary>
+    public OriSocketClientState State
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>The socket id of the current connection (from <c>ori.ready</c>), or null.</summary>
+    public string? SocketId { get; private set; }
+
+    /// <summary>Messages waiting in the send buffer.</summary>
+    public int BufferedCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _buffer.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Connects and waits for <c>ori.ready</c>. Throws <see cref="OriSocketConnectionException"/> when the
+    /// first connection fails (with <see cref="OriSocketConnectionException.CloseStatus"/> 1008 when the
+    /// server's guard refused it); once connected, lost connections are retried by the client itself.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the attempt.</param>
+    /// <returns>Completes when the client is ready.</returns>
+    public async Task ConnectAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_sync)
+        {
+            if (_state != OriSocketClientState.Disconnected || _run is not null)
+            {
+                throw new InvalidOperationException($"The client is {_state}; ConnectAsync is called once.");
+            }
+        }
+
+        SetState(OriSocketClientState.Connecting, null, null);
+        ClientWebSocket socket;
+        try
+        {
+            socket = await ConnectOnceAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            var status = (ex as OriSocketConnectionException)?.CloseStatus;
+            SetState(status == SocketCloseCodes.PolicyViolation ? OriSocketClientState.Closed : OriSocketClientState.Disconnected, status, ex.Message);
+            throw;
+        }
+
+        SetState(OriSocketClientState.Connected, null, null);
+        await OnReadyAsync(socket).ConfigureAwait(false);
+        _run = Task.Run(() => RunAsync(socket), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Sends a request and returns its reply, typed by the contract: <c>await client.RequestAsync(new PresenceUpdate("idle"))</c>
+    /// returns a <c>PresenceAck</c>. Buffered while the client is reconnecting (its time limit runs meanwhile).
+    /// </summary>
+    /// <typeparam name="TReply">The reply type the request's contract declares.</typeparam>
+    /// <param name="request">The request, a partial <c>[SocketMessage]</c> type implementing <see cref="ISocketRequest{TReply}"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait (the request may still reach the server).</param>
+    /// <returns>The reply's data.</returns>
+    /// <exception cref="OriSocketErrorException">The server replied with an error (code, message, details).</exception>
+    /// <exception cref="TimeoutException">No reply within <see cref="OriSocketClientOptions.RequestTimeout"/>.</exception>
+    /// <exception cref="OriSocketConnectionException">The connection was lost before the reply.</exception>
+    /// <exception cref="OriSocketBufferFullException">Not connected and the send buffer is full.</exception>
+    public Task<TReply> RequestAsync<TReply>(ISocketRequest<TReply> request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var serializer = request.ReplySerializer;
+        return SendRequestAsync(request.RequestType, request, static (writer, r) => r.WriteRequestData(writer), serializer, cancellationToken);
+    }
+
+    /// <summary>Sends a message without waiting for anything (no correlation id); buffered while reconnecting.</summary>
+    /// <typeparam name="TMessage">A <c>[SocketMessage]</c> type.</typeparam>
+    /// <param name="message">The message.</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    /// <returns>Completes when the message is sent or buffered.</returns>
+    public Task SendAsync<TMessage>(TMessage message, CancellationToken cancellationToken = default)
+        where TMessage : ISocketMessage<TMessage>
+    {
+        var bytes = Envelope(TMessage.MessageName, null, message, static (writer, m) => TMessage.Serializer.Write(writer, m));
+        return SendOrBufferAsync(bytes, cancellationToken);
+    }
+
+    /// <summary>Calls <paramref name="handler"/> for every push of <typeparamref name="TMessage"/>.</summary>
+    /// <typeparam name="TMessage">A <c>[SocketMessage]</c> type; its name selects the pushes.</typeparam>
+    /// <param name="handler">Gets the push's data, read and validated by the generated serializer.</param>
+    /// <returns>Dispose it to stop.</returns>
+    public IDisposable On<TMessage>(Action<TMessage> handler)
+        where TMessage : ISocketMessage<TMessage>
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        var entry = new PushHandler(data =>
+        {
+            var reader = new Utf8JsonReader(data.Span);
+            reader.Read();
+            var validation = new SocketValidationContext("$.data");
+            var value = TMessage.Serializer.Read(ref reader, validation);
+            if (validation.HasErrors || value is null)
+            {
+                throw new OriSocketErrorException("invalid_push", $"A '{TMessage.MessageName}' push did not validate.", [.. validation.Errors]);
+            }
+
+            handler(value);
+        });
+        lock (_sync)
+        {
+            if (!_handlers.TryGetValue(TMessage.MessageName, out var list))
+            {
+                _handlers[TMessage.MessageName] = list = [];
+            }
+
+            list.Add(entry);
+        }
+
+        return new Unsubscriber(this, TMessage.MessageName, entry);
+    }
+
+    /// <summary>
+    /// Joins a room (the server's room rules decide) and remembers it: after every reconnect the client
+    /// joins it again once the server is ready. While disconnected it is only remembered.
+    /// </summary>
+    /// <param name="room">The room (topic).</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>Completes when the server accepted the join (or at once while disconnected).</returns>
+    /// <exception cref="OriSocketErrorException">The server refused it (<c>forbidden</c>); it is forgotten.</exception>
+    public async Task JoinRoomAsync(string room, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(room);
+        bool ready;
+        lock (_sync)
+        {
+            if (!_rooms.Contains(room))
+            {
+                _rooms.Add(room);
+            }
+
+            ready = _ready;
+        }
+
+        if (!ready)
+        {
+            return;
+        }
+
+        try
+        {
+            await RoomRequestAsync("room.join", room, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OriSocketErrorException)
+        {
+            lock (_sync)
+            {
+                _rooms.Remove(room);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Leaves a room and forgets it.</summary>
+    /// <param name="room">The room.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>Completes when the server answered (or at once while disconnected).</returns>
+    public async Task LeaveRoomAsync(string room, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(room);
+        bool ready;
+        lock (_sync)
+        {
+            _rooms.Remove(room);
+            ready = _ready;
+        }
+
+        if (ready)
+        {
+            await RoomRequestAsync("room.leave", room, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Closes the connection (1000) and stops reconnecting; pending requests fail.</summary>
+    /// <returns>Completes when everything the client started has stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        ClientWebSocket? socket;
+        lock (_sync)
+        {
+            if (_state == OriSocketClientState.Closed && _lifetime.IsCancellationRequested)
+            {
+                return;
+            }
+
+            socket = _socket;
+            _ready = false;
+        }
+
+        SetState(OriSocketClientState.Closed, null, "disposed");
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        if (socket is { State: WebSocketState.Open })
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+            {
+            }
+        }
+
+        socket?.Abort();
+        if (_run is not null)
+        {
+            await _run.ConfigureAwait(false);
+        }
+
+        FailPending(new OriSocketConnectionException("The client was disposed."));
+        socket?.Dispose();
+        _sendLock.Dispose();
+        _lifetime.Dispose();
+    }
+
+    private async Task RunAsync(ClientWebSocket socket)
+    {
+        while (true)
+        {
+            var status = await ReceiveLoopAsync(socket).ConfigureAwait(false);
+            lock (_sync)
+            {
+                _ready = false;
+                _socket = null;
+            }
+
+            socket.Dispose();
+            FailPending(new OriSocketConnectionException("The connection was lost before the reply.") { CloseStatus = status });
+            if (_lifetime.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (status == SocketCloseCodes.PolicyViolation)
+            {
+                // Refused by policy: trying again would be refused again.
+                SetState(OriSocketClientState.Closed, status, "closed by the server with 1008");
+                return;
+            }
+
+            SetState(OriSocketClientState.Reconnecting, status, "connection lost");
+            var next = await ReconnectAsync().ConfigureAwait(false);
+            if (next is null)
+            {
+                return;
+            }
+
+            socket = next;
+            SetState(OriSocketClientState.Connected, null, null);
+            await OnReadyAsync(socket).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ClientWebSocket?> ReconnectAsync()
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (_options.MaxReconnectAttempts is { } max && attempt >= max)
+            {
+                SetState(OriSocketClientState.Disconnected, null, $"gave up after {attempt} attempts");
+                return null;
+            }
+
+            try
+            {
+                await Task.Delay(Backoff(attempt), _lifetime.Token).ConfigureAwait(false);
+                return await ConnectOnceAsync(_lifetime.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
+            {
+                return null;
+            }
+            catch (OriSocketConnectionException ex) when (ex.CloseStatus == SocketCloseCodes.PolicyViolation)
+            {
+                SetState(OriSocketClientState.Closed, ex.CloseStatus, ex.Message);
+                return null;
+            }
+            catch (Exception ex) when (ex is OriSocketConnectionException or WebSocketException or OperationCanceledException or TimeoutException)
+            {
+                // Try again after a longer delay.
+            }
+        }
+    }
+
+    /// <summary>Exponential backoff with equal jitter: half the delay fixed, half random.</summary>
+    internal TimeSpan Backoff(int attempt)
+    {
+        var ceiling = Math.Min(_options.ReconnectMaxDelay.TotalMilliseconds, _options.ReconnectInitialDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 30)));
+        return TimeSpan.FromMilliseconds((ceiling / 2) + (Random.Shared.NextDouble() * ceiling / 2));
+    }
+
+    private async Task<ClientWebSocket> ConnectOnceAsync(CancellationToken cancellationToken)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        _options.ConfigureSocket?.Invoke(socket.Options);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.ConnectTimeout);
+        try
+        {
+            await socket.ConnectAsync(_uri, timeout.Token).ConfigureAwait(false);
+
+            // The server sends ori.ready once its connection guards passed: nothing is sent before it.
+            var buffer = new ArrayBufferWriter<byte>(1024);
+            while (true)
+            {
+                var (type, status) = await ReceiveMessageAsync(socket, buffer, timeout.Token).ConfigureAwait(false);
+                if (type == WebSocketMessageType.Close)
+                {
+                    throw new OriSocketConnectionException($"The server closed the connection before it was ready ({status}: {socket.CloseStatusDescription}).") { CloseStatus = status };
+                }
+
+                if (TryReadReady(buffer.WrittenSpan, out var socketId))
+                {
+                    SocketId = socketId;
+                    return socket;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new OriSocketConnectionException($"The server was not ready within {_options.ConnectTimeout}.");
+        }
+        catch (WebSocketException ex)
+        {
+            socket.Dispose();
+            throw new OriSocketConnectionException($"Could not connect to {_uri.GetLeftPart(UriPartial.Path)}: {ex.Message}", ex);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>After ori.ready: join the remembered rooms (once each), then send what was buffered, then accept sends.</summary>
+    private async Task OnReadyAsync(ClientWebSocket socket)
+    {
+        string[] rooms;
+        lock (_sync)
+        {
+            _socket = socket;
+            rooms = [.. _rooms];
+        }
+
+        // Joined again first, once each, in the order they were joined; their replies come through the
+        // receive loop, which starts after this, so they are awaited in the background.
+        foreach (var room in rooms)
+        {
+            var (id, bytes, reply) = BeginRequest("room.join", room, static (writer, r) => WriteRoom(writer, r), NullSerializer.Instance);
+            try
+            {
+                await SendOnSocketAsync(socket, bytes, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (OriSocketConnectionException)
+            {
+                EndRequest(id);
+                return;
+            }
+
+            _ = AwaitRejoinAsync(id, room, reply);
+        }
+
+        while (true)
+        {
+            byte[] next;
+            lock (_sync)
+            {
+                if (_buffer.Count == 0)
+                {
+                    _ready = true;
+                    break;
+                }
+
+                next = _buffer.Dequeue();
+            }
+
+            await SendOnSocketAsync(socket, next, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private async Task AwaitRejoinAsync(string id, string room, Task<object?> reply)
+    {
+        try
+        {
+            await reply.WaitAsync(_options.RequestTimeout).ConfigureAwait(false);
+        }
+        catch (OriSocketErrorException ex)
+        {
+            lock (_sync)
+            {
+                _rooms.Remove(room);
+            }
+
+            Error?.Invoke(ex);
+        }
+        catch (Exception ex) when (ex is OriSocketConnectionException or TimeoutException)
+        {
+            // The connection went again: the room is still remembered for the next one.
+        }
+        finally
+        {
+            EndRequest(id);
+        }
+    }
+
+    private async Task RoomRequestAsync(string type, string room, CancellationToken cancellationToken) =>
+        await SendRequestAsync(type, room, static (writer, r) => WriteRoom(writer, r), NullSerializer.Instance, cancellationToken).ConfigureAwait(false);
+
+    private static void WriteRoom(Utf8JsonWriter writer, string room)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("room"u8, room);
+        writer.WriteEndObject();
+    }
+
+    private async Task<TReply> SendRequestAsync<TState, TReply>(string type, TState state, Action<Utf8JsonWriter, TState> writeData, SocketSerializer<TReply> replySerializer, CancellationToken cancellationToken)
+    {
+        var (id, bytes, reply) = BeginRequest(type, state, writeData, replySerializer);
+        try
+        {
+            await SendOrBufferAsync(bytes, cancellationToken).ConfigureAwait(false);
+            return await reply.WaitAsync(_options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"No reply to '{type}' within {_options.RequestTimeout}.");
+        }
+        finally
+        {
+            EndRequest(id);
+        }
+    }
+
+    private (string Id, byte[] Bytes, Task<TReply> Reply) BeginRequest<TState, TReply>(string type, TState state, Action<Utf8JsonWriter, TState> writeData, SocketSerializer<TReply> replySerializer)
+    {
+        var id = "c" + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var pending = new PendingRequest<TReply>(replySerializer);
+        lock (_sync)
+        {
+            _pending[id] = pending;
+        }
+
+        return (id, Envelope(type, id, state, writeData), pending.Task);
+    }
+
+    private void EndRequest(string id)
+    {
+        lock (_sync)
+        {
+            _pending.Remove(id);
+        }
+    }
+
+    private async Task SendOrBufferAsync(byte[] bytes, CancellationToken cancellationToken)
+    {
+        ClientWebSocket? socket;
+        lock (_sync)
+        {
+            if (_state == OriSocketClientState.Closed)
+            {
+                throw new OriSocketConnectionException("The client is closed.");
+            }
+
+            if (!_ready)
+            {
+                if (_buffer.Count >= _options.SendBufferLimit)
+                {
+                    throw new OriSocketBufferFullException($"The client is not connected and its send buffer is full ({_options.SendBufferLimit} messages).");
+                }
+
+                _buffer.Enqueue(bytes);
+                return;
+            }
+
+            socket = _socket!;
+        }
+
+        await SendOnSocketAsync(socket, bytes, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task SendOnSocketAsync(ClientWebSocket socket, byte[] bytes, CancellationToken cancellationToken)
+    {
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await socket.SendAsync(bytes, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException)
+        {
+            throw new OriSocketConnectionException("The connection was lost while sending.", ex);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async Task<int?> ReceiveLoopAsync(ClientWebSocket socket)
+    {
+        using var heartbeat = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+        var beating = _options.HeartbeatInterval > TimeSpan.Zero ? HeartbeatAsync(socket, heartbeat.Token) : Task.CompletedTask;
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        int? status = null;
+        try
+        {
+            while (true)
+            {
+                buffer.ResetWrittenCount();
+                var (type, closeStatus) = await ReceiveMessageAsync(socket, buffer, _lifetime.Token).ConfigureAwait(false);
+                if (type == WebSocketMessageType.Close)
+                {
+                    status = closeStatus;
+                    break;
+                }
+
+                OnMessage(buffer.WrittenMemory);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or OriSocketConnectionException)
+        {
+            status = (int?)socket.CloseStatus;
+        }
+        finally
+        {
+            await heartbeat.CancelAsync().ConfigureAwait(false);
+            await beating.ConfigureAwait(false);
+        }
+
+        return status;
+    }
+
+    private async Task<(WebSocketMessageType Type, int? Status)> ReceiveMessageAsync(ClientWebSocket socket, ArrayBufferWriter<byte> buffer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer.GetMemory(4096), cancellationToken).ConfigureAwait(false);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return (WebSocketMessageType.Close, (int?)socket.CloseStatus);
+            }
+
+            buffer.Advance(result.Count);
+            if (buffer.WrittenCount > _options.MaxMessageBytes)
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, "Message too big", CancellationToken.None).ConfigureAwait(false);
+                throw new OriSocketConnectionException($"The server sent a message larger than {_options.MaxMessageBytes} bytes.");
+            }
+
+            if (result.EndOfMessage)
+            {
+                return (result.MessageType, null);
+            }
+        }
+    }
+
+    private async Task HeartbeatAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(_options.HeartbeatInterval, cancellationToken).ConfigureAwait(false);
+                var pong = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Volatile.Write(ref _pong, pong);
+                await SendOnSocketAsync(socket, s_ping, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await pong.Task.WaitAsync(_options.HeartbeatTimeout, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // No 3: the connection is dead even if TCP has not noticed. Drop it and reconnect.
+                    socket.Abort();
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or OriSocketConnectionException)
+        {
+        }
+    }
+
+    private void OnMessage(ReadOnlyMemory<byte> message)
+    {
+        var span = message.Span;
+        if (span.Length == 1 && span[0] == (byte)'3')
+        {
+            Volatile.Read(ref _pong)?.TrySetResult();
+            return;
+        }
+
+        if (!IncomingEnvelope.TryParse(message, out var envelope))
+        {
+            Error?.Invoke(new OriSocketErrorException("bad_message", "The server sent a message that is not an envelope.", []));
+            return;
+        }
+
+        if (envelope.Name is { } name)
+        {
+            if (name != "ori.ready")
+            {
+                DispatchPush(name, envelope.Data);
+            }
+
+            return;
+        }
+
+        if (envelope.CorrelationId is { } correlationId)
+        {
+            PendingRequest? pending;
+            lock (_sync)
+            {
+                _pending.TryGetValue(correlationId, out pending);
+            }
+
+            if (envelope.ErrorCode is { } code)
+            {
+                pending?.Fail(new OriSocketErrorException(code, envelope.ErrorMessage ?? code, envelope.Details));
+            }
+            else
+            {
+                pending?.Complete(envelope.Data);
+            }
+
+            return;
+        }
+
+        if (envelope.ErrorCode is { } error)
+        {
+            Error?.Invoke(new OriSocketErrorException(error, envelope.ErrorMessage ?? error, envelope.Details));
+        }
+    }
+
+    private void DispatchPush(string name, ReadOnlyMemory<byte> data)
+    {
+        PushHandler[] handlers;
+        lock (_sync)
+        {
+            if (!_handlers.TryGetValue(name, out var list) || list.Count == 0)
+            {
+                return;
+            }
+
+            handlers = [.. list];
+        }
+
+        foreach (var handler in handlers)
+        {
+            try
+            {
+                handler.Invoke(data.IsEmpty ? "null"u8.ToArray() : data);
+            }
+#pragma warning disable CA1031 // A handler's failure is reported, and must not stop the receive loop.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Error?.Invoke(ex);
+            }
+        }
+    }
+
+    private void FailPending(Exception error)
+    {
+        PendingRequest[] pending;
+        lock (_sync)
+        {
+            pending = [.. _pending.Values];
+            _pending.Clear();
+        }
+
+        foreach (var request in pending)
+        {
+            request.Fail(error);
+        }
+    }
+
+    private void SetState(OriSocketClientState state, int? closeStatus, string? reason)
+    {
+        OriSocketClientState previous;
+        lock (_sync)
+        {
+            previous = _state;
+            if (previous == state || (previous == OriSocketClientState.Closed && state != OriSocketClientState.Closed))
+            {
+                return;
+            }
+
+            _state = state;
+        }
+
+        StateChanged?.Invoke(new OriSocketClientStateChange(previous, state, closeStatus, reason));
+    }
+
+    private static bool TryReadReady(ReadOnlySpan<byte> message, out string socketId)
+    {
+        socketId = string.Empty;
+        return IncomingEnvelope.TryParse(message.ToArray(), out var envelope)
+            && envelope.Name == "ori.ready"
+            && IncomingEnvelope.TryReadSocketId(envelope.Data.Span, out socketId);
+    }
+
+    private static byte[] Envelope<TState>(string type, string? correlationId, TState state, Action<Utf8JsonWriter, TState> writeData)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type"u8, type);
+            writer.WritePropertyName("data"u8);
+            writeData(writer, state);
+            if (correlationId is not null)
+            {
+                writer.WriteString("correlationId"u8, correlationId);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private void RemoveHandler(string name, PushHandler handler)
+    {
+        lock (_sync)
+        {
+            if (_handlers.TryGetValue(name, out var list))
+            {
+                list.Remove(handler);
+            }
+        }
+    }
+
+    private sealed class PushHandler(Action<ReadOnlyMemory<byte>> invoke)
+    {
+        public void Invoke(ReadOnlyMemory<byte> data) => invoke(data);
+    }
+
+    private sealed class Unsubscriber(OriSocketClient client, string name, PushHandler handler) : IDisposable
+    {
+        public void Dispose() => client.RemoveHandler(name, handler);
+    }
+
+    private abstract class PendingRequest
+    {
+        public abstract void Complete(ReadOnlyMemory<byte> data);
+
+        public abstract void Fail(Exception error);
+    }
+
+    private sealed class PendingRequest<TReply>(SocketSerializer<TReply> serializer) : PendingRequest
+    {
+        private readonly TaskCompletionSource<TReply> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<TReply> Task => _completion.Task;
+
+        public override void Complete(ReadOnlyMemory<byte> data)
+        {
+            var reader = new Utf8JsonReader(data.IsEmpty ? "null"u8 : data.Span);
+            reader.Read();
+            var validation = new SocketValidationContext("$.data");
+            try
+            {
+                var value = serializer.Read(ref reader, validation);
+                if (validation.HasErrors)
+                {
+                    _completion.TrySetException(new OriSocketErrorException("invalid_reply", "The reply did not match its contract.", [.. validation.Errors]));
+                    return;
+                }
+
+                _completion.TrySetResult(value!);
+            }
+            catch (JsonException ex)
+            {
+                _completion.TrySetException(new OriSocketErrorException("The reply was not valid JSON.", ex));
+            }
+        }
+
+        public override void Fail(Exception error) => _completion.TrySetException(error);
+    }
+
+    /// <summary>The reply of a room request or any reply whose data is not read.</summary>
+    private sealed class NullSerializer : SocketSerializer<object?>
+    {
+        public static readonly NullSerializer Instance = new();
+
+        public override void Write(Utf8JsonWriter writer, object? value) => writer.WriteNullValue();
+
+        public override object? Read(ref Utf8JsonReader reader, SocketValidationContext validation)
+        {
+            reader.Skip();
+            return null;
+        }
+    }
+}

@@ -1,0 +1,227 @@
+using System.Collections.Concurrent;
+using Ori.Sockets.Tests.Infrastructure;
+
+namespace Ori.Sockets.Client.Tests;
+
+public sealed class ClientTests : IAsyncLifetime
+{
+    private ChatServer _server = null!;
+
+    public async ValueTask InitializeAsync() => _server = await ChatServer.StartAsync();
+
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+
+    private static OriSocketClientOptions Fast() => new()
+    {
+        ReconnectInitialDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
+        RequestTimeout = TimeSpan.FromSeconds(5),
+    };
+
+    private async Task<OriSocketClient> ConnectedAsync(OriSocketClientOptions? options = null, Uri? uri = null)
+    {
+        var client = new OriSocketClient(uri ?? _server.Uri(), options ?? Fast());
+        await client.ConnectAsync();
+        return client;
+    }
+
+    [Fact]
+    public async Task A_typed_request_returns_the_reply_type_of_its_contract()
+    {
+        await using var client = await ConnectedAsync();
+        Assert.Equal(OriSocketClientState.Connected, client.State);
+        Assert.NotNull(client.SocketId);
+
+        ChatAck ack = await client.RequestAsync(new ChatSend("hello"));
+        Assert.Equal(new ChatAck(5, "ann"), ack);
+    }
+
+    [Fact]
+    public async Task A_validation_error_surfaces_with_code_message_and_paths()
+    {
+        await using var client = await ConnectedAsync();
+        var error = await Assert.ThrowsAsync<OriSocketErrorException>(() => client.RequestAsync(new ChatSend(new string('x', 21))));
+        Assert.Equal("validation_failed", error.Code);
+        Assert.False(string.IsNullOrEmpty(error.Message));
+        Assert.Equal("$.data.text", Assert.Single(error.Details).Path);
+    }
+
+    [Fact]
+    public async Task Pushes_reach_typed_handlers_until_they_are_disposed()
+    {
+        await using var client = await ConnectedAsync();
+        var received = new ConcurrentQueue<string>();
+        var subscription = client.On<ChatMessage>(m => received.Enqueue(m.Text));
+
+        await _server.Emitter.EmitToSocketAsync(client.SocketId!, new ChatMessage("one"));
+        await Eventually.TrueAsync(() => received.Count == 1);
+        Assert.Equal("one", received.Single());
+
+        subscription.Dispose();
+        await _server.Emitter.EmitToSocketAsync(client.SocketId!, new ChatMessage("two"));
+        await client.RequestAsync(new ChatSend("sync")); // the push, if delivered, came before this reply
+        Assert.Single(received);
+    }
+
+    [Fact]
+    public async Task Rooms_are_joined_left_and_refused()
+    {
+        await using var client = await ConnectedAsync();
+        var received = new ConcurrentQueue<string>();
+        using var _ = client.On<ChatMessage>(m => received.Enqueue(m.Text));
+
+        await client.JoinRoomAsync("room:a");
+        Assert.Equal(1, _server.Provider.GetSubscriberCount("room:a"));
+        await _server.Emitter.EmitAsync("room:a", new ChatMessage("in-room"));
+        await Eventually.TrueAsync(() => received.Contains("in-room"));
+
+        var refused = await Assert.ThrowsAsync<OriSocketErrorException>(() => client.JoinRoomAsync("forbidden:x"));
+        Assert.Equal("forbidden", refused.Code);
+
+        await client.LeaveRoomAsync("room:a");
+        Assert.Equal(0, _server.Provider.GetSubscriberCount("room:a"));
+    }
+
+    [Fact]
+    public async Task After_a_server_restart_the_client_reconnects_rejoins_its_rooms_once_and_receives_again()
+    {
+        await using var client = await ConnectedAsync();
+        var states = new ConcurrentQueue<OriSocketClientState>();
+        client.StateChanged += change => states.Enqueue(change.Current);
+        var received = new ConcurrentQueue<string>();
+        using var _ = client.On<ChatMessage>(m => received.Enqueue(m.Text));
+        await client.JoinRoomAsync("room:a");
+        await client.JoinRoomAsync("room:b");
+        var firstId = client.SocketId;
+
+        await _server.StopAsync();
+        await Eventually.TrueAsync(() => client.State == OriSocketClientState.Reconnecting);
+        await _server.StartAgainAsync();
+
+        await Eventually.TrueAsync(() => client.State == OriSocketClientState.Connected && _server.Provider.GetSubscriberCount("room:b") == 1);
+        Assert.NotEqual(firstId, client.SocketId);
+        Assert.Equal(1, _server.Provider.GetSubscriberCount("room:a"));
+        Assert.Equal([OriSocketClientState.Reconnecting, OriSocketClientState.Connected], states.Distinct());
+
+        await _server.Emitter.EmitAsync("room:a", new ChatMessage("after-restart"));
+        await Eventually.TrueAsync(() => received.Contains("after-restart"));
+        Assert.Equal(new ChatAck(2, "ann"), await client.RequestAsync(new ChatSend("ok")));
+    }
+
+    [Fact]
+    public async Task A_missed_pong_makes_the_client_reconnect()
+    {
+        await using var proxy = new FreezableProxy(_server.Port);
+        var options = Fast();
+        options.HeartbeatInterval = TimeSpan.FromMilliseconds(150);
+        options.HeartbeatTimeout = TimeSpan.FromMilliseconds(300);
+        await using var client = await ConnectedAsync(options, new Uri($"ws://127.0.0.1:{proxy.Port}/ws?token=ok"));
+        var reconnecting = new TaskCompletionSource();
+        client.StateChanged += change =>
+        {
+            if (change.Current == OriSocketClientState.Reconnecting)
+            {
+                reconnecting.TrySetResult();
+            }
+        };
+
+        // The server keeps its socket open but the client hears nothing: no 3 comes back.
+        proxy.Freeze();
+        await reconnecting.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        proxy.Thaw();
+        await Eventually.TrueAsync(() => client.State == OriSocketClientState.Connected);
+        Assert.True(proxy.Accepted >= 2);
+        Assert.Equal(new ChatAck(4, "ann"), await client.RequestAsync(new ChatSend("back")));
+    }
+
+    [Fact]
+    public async Task A_refused_connection_1008_is_not_retried()
+    {
+        var client = new OriSocketClient(_server.Uri("bad"), Fast());
+        var error = await Assert.ThrowsAsync<OriSocketConnectionException>(() => client.ConnectAsync());
+        Assert.Equal(1008, error.CloseStatus);
+        Assert.Equal(OriSocketClientState.Closed, client.State);
+        await Task.Delay(500);
+        Assert.Single(_server.Journal.Connections);
+        await client.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_1008_during_a_session_stops_reconnection()
+    {
+        await using var client = await ConnectedAsync();
+        var closed = new TaskCompletionSource<OriSocketClientStateChange>();
+        client.StateChanged += change =>
+        {
+            if (change.Current == OriSocketClientState.Closed)
+            {
+                closed.TrySetResult(change);
+            }
+        };
+
+        await Assert.ThrowsAsync<OriSocketConnectionException>(() => client.RequestAsync(new ChatAbuse("spam")));
+        var change = await closed.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(1008, change.CloseStatus);
+        await Task.Delay(500);
+        Assert.Single(_server.Journal.Connections);
+        await Assert.ThrowsAsync<OriSocketConnectionException>(() => client.SendAsync(new ChatNote(1)));
+    }
+
+    [Fact]
+    public async Task While_disconnected_sends_are_buffered_up_to_the_limit_and_sent_in_order_after_reconnecting()
+    {
+        var options = Fast();
+        options.SendBufferLimit = 50;
+        await using var client = await ConnectedAsync(options);
+        await _server.StopAsync();
+        await Eventually.TrueAsync(() => client.State == OriSocketClientState.Reconnecting);
+
+        for (var i = 0; i < 50; i++)
+        {
+            await client.SendAsync(new ChatNote(i));
+        }
+
+        Assert.Equal(50, client.BufferedCount);
+        await Assert.ThrowsAsync<OriSocketBufferFullException>(() => client.SendAsync(new ChatNote(50)));
+
+        await _server.StartAgainAsync();
+        await Eventually.TrueAsync(() => _server.Journal.Notes.Count == 50);
+        Assert.Equal(Enumerable.Range(0, 50), _server.Journal.Notes);
+        Assert.Equal(0, client.BufferedCount);
+    }
+
+    [Fact]
+    public async Task Giving_up_after_the_maximum_attempts_leaves_the_client_disconnected()
+    {
+        var options = Fast();
+        options.MaxReconnectAttempts = 2;
+        await using var client = await ConnectedAsync(options);
+        await _server.StopAsync();
+        await Eventually.TrueAsync(() => client.State == OriSocketClientState.Disconnected);
+    }
+
+    [Fact]
+    public async Task Disposal_closes_and_stops_everything()
+    {
+        var client = await ConnectedAsync();
+        var id = client.SocketId!;
+        await client.DisposeAsync();
+        Assert.Equal(OriSocketClientState.Closed, client.State);
+        await Eventually.TrueAsync(() => !_server.Provider.IsConnected(id));
+        await Task.Delay(300);
+        Assert.Equal(0, _server.Provider.ConnectionCount);
+    }
+
+    [Fact]
+    public void Backoff_grows_exponentially_with_jitter_up_to_the_maximum()
+    {
+        var client = new OriSocketClient(new Uri("ws://127.0.0.1:1/"), new OriSocketClientOptions());
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            var ceiling = Math.Min(20_000, 500 * Math.Pow(2, attempt));
+            var delays = Enumerable.Range(0, 50).Select(_ => client.Backoff(attempt).TotalMilliseconds).ToList();
+            Assert.All(delays, d => Assert.InRange(d, ceiling / 2, ceiling));
+            Assert.True(delays.Distinct().Count() > 1, "jitter");
+        }
+    }
+}
