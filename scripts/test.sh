@@ -15,6 +15,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 # 1. System packages the tests use.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     log "installing ${missing[*]}"
@@ -62,12 +63,45 @@ if ! dotnet build Ori.Sockets.sln -c Release -v q -nologo; then
   exit 1
 fi
 
-# 4. Every test project, TRX per project.
+# 4. The browser client: the checked-in module and typings must be what its TypeScript source compiles
+#    to, and its unit tests run under Node's test runner (counted with the .NET tests).
+node_passed=0
+node_failed=0
+client="$root/src/Ori.Sockets/BrowserClient"
+log "browser client: tsc and node --test"
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  if (cd "$client" && npm ci --no-audit --no-fund --silent >/dev/null 2>&1); then
+    if (cd "$client" && npx --no-install tsc -p tsconfig.json --outDir "$work/tsc"); then
+      for f in ori-sockets-client.js ori-sockets-client.d.ts; do
+        if ! cmp -s "$work/tsc/$f" "$client/$f"; then
+          log "$f does not match ori-sockets-client.ts: run 'npm run build' in src/Ori.Sockets/BrowserClient"
+          failures=$((failures + 1))
+        fi
+      done
+    else
+      log "tsc failed"
+      failures=$((failures + 1))
+    fi
+  else
+    log "npm ci failed"
+    failures=$((failures + 1))
+  fi
+  (cd "$client" && node --test --test-reporter=tap test/ > "$work/node.tap" 2>&1)
+  node_passed=$(grep -E '^# pass [0-9]+' "$work/node.tap" | grep -o '[0-9]*' || echo 0)
+  node_failed=$(grep -E '^# fail [0-9]+' "$work/node.tap" | grep -o '[0-9]*' || echo 1)
+  grep -E '^not ok' "$work/node.tap" >&2 || true
+  log "node --test: $node_passed passed, $node_failed failed"
+else
+  log "node and npm are required for the browser client's tests"
+  failures=$((failures + 1))
+fi
+
+# 5. Every test project, TRX per project.
 log "dotnet test"
 dotnet test Ori.Sockets.sln -c Release --no-build --logger trx --results-directory "$results" -v q
 test_exit=$?
 
-# 5. Count from the TRX files.
+# 6. Count from the TRX files (and the Node tests).
 passed=0
 failed=0
 for trx in "$results"/*.trx; do
@@ -81,7 +115,8 @@ for trx in "$results"/*.trx; do
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0} + ${e:-0} + ${t:-0} + ${a:-0}))
 done
-failed=$((failed + failures))
+passed=$((passed + node_passed))
+failed=$((failed + failures + node_failed))
 if [ "$test_exit" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # dotnet test failed without a failed test (a crash, a project that did not run): count it.
   failed=1

@@ -158,6 +158,19 @@ public sealed class DashboardTests : IAsyncLifetime
         Assert.Contains("dashboard.js", html, StringComparison.Ordinal);
         var script = await _server.Http.GetStringAsync(new Uri("/dashboard.js", UriKind.Relative), TestContext.Current.CancellationToken);
         Assert.Contains("subscribe.project", script, StringComparison.Ordinal);
+
+        // The browser client it imports is served by Ori.Sockets itself, with its typings.
+        using var module = await _server.Http.GetAsync(new Uri("/_ori/ori-sockets-client.js", UriKind.Relative), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, module.StatusCode);
+        Assert.Equal("text/javascript", module.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("export class OriSocketClient", await module.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        var typings = await _server.Http.GetStringAsync(new Uri("/_ori/ori-sockets-client.d.ts", UriKind.Relative), TestContext.Current.CancellationToken);
+        Assert.Contains("export declare class OriSocketClient", typings, StringComparison.Ordinal);
+
+        using var again = new HttpRequestMessage(HttpMethod.Get, "/_ori/ori-sockets-client.js");
+        again.Headers.TryAddWithoutValidation("If-None-Match", module.Headers.ETag!.Tag);
+        using var notModified = await _server.Http.SendAsync(again, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
     }
 }
 

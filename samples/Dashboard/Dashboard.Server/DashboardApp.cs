@@ -51,6 +51,7 @@ public static class DashboardApp
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
         app.MapOriSockets("/ws");
+        app.MapOriSocketsBrowserClient();
         app.MapDashboardApi();
         return app;
     }

@@ -23,4 +23,42 @@ public static class OriSocketsEndpointRouteBuilderExtensions
             ?? throw new InvalidOperationException("Ori.Sockets is not registered: call builder.Services.AddOriSockets() before app.MapOriSockets().");
         return endpoints.MapGet(pattern, handler.HandleAsync).WithDisplayName($"Ori.Sockets {pattern}");
     }
+
+    /// <summary>
+    /// Serves the browser client, an ES module with no dependencies, at <paramref name="path"/>, and its
+    /// TypeScript typings at the same path with <c>.d.ts</c> instead of <c>.js</c>. A page imports it
+    /// with <c>import { OriSocketClient } from "/_ori/ori-sockets-client.js"</c>: no build step.
+    /// </summary>
+    /// <param name="endpoints">The application's endpoints.</param>
+    /// <param name="path">Where the module is served; it must end with <c>.js</c>.</param>
+    /// <returns>The convention builder of both endpoints.</returns>
+    public static IEndpointConventionBuilder MapOriSocketsBrowserClient(this IEndpointRouteBuilder endpoints, string path = "/_ori/ori-sockets-client.js")
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!path.EndsWith(".js", StringComparison.Ordinal))
+        {
+            throw new ArgumentException("The path of the browser client must end with .js.", nameof(path));
+        }
+
+        var module = BrowserClientAsset.Load("ori-sockets-client.js", "text/javascript; charset=utf-8");
+        var typings = BrowserClientAsset.Load("ori-sockets-client.d.ts", "text/plain; charset=utf-8");
+        var builders = new[]
+        {
+            endpoints.MapGet(path, module.WriteAsync).WithDisplayName("Ori.Sockets browser client"),
+            endpoints.MapGet(path[..^3] + ".d.ts", typings.WriteAsync).WithDisplayName("Ori.Sockets browser client typings"),
+        };
+        return new CompositeConventionBuilder(builders);
+    }
+
+    private sealed class CompositeConventionBuilder(IEndpointConventionBuilder[] builders) : IEndpointConventionBuilder
+    {
+        public void Add(Action<EndpointBuilder> convention)
+        {
+            foreach (var builder in builders)
+            {
+                builder.Add(convention);
+            }
+        }
+    }
 }

@@ -1,0 +1,140 @@
+/** Where the client is. */
+export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting" | "closed";
+/** A change of state, with the close code that caused it when there was one. */
+export interface StateChange {
+    readonly previous: ConnectionState;
+    readonly current: ConnectionState;
+    readonly closeCode?: number;
+    readonly reason?: string;
+}
+/** A push's envelope (its data goes to the handler separately). */
+export interface PushInfo {
+    readonly name: string;
+    readonly timestamp?: number;
+}
+/** One failure of a validation_failed reply. */
+export interface ErrorDetail {
+    readonly path: string;
+    readonly message: string;
+}
+/** Minimal WebSocket shape the client needs (the browser's WebSocket, or a test double). */
+export interface WebSocketLike {
+    readonly readyState: number;
+    onopen: ((event: unknown) => void) | null;
+    onmessage: ((event: {
+        data: unknown;
+    }) => void) | null;
+    onclose: ((event: {
+        code: number;
+        reason: string;
+    }) => void) | null;
+    onerror: ((event: unknown) => void) | null;
+    send(data: string): void;
+    close(code?: number, reason?: string): void;
+}
+/** What the client listens to for page visibility and network changes (the window, or a test double). */
+export interface EnvironmentLike {
+    addEventListener(type: string, listener: () => void): void;
+    removeEventListener(type: string, listener: () => void): void;
+    readonly hidden?: boolean;
+    readonly onLine?: boolean;
+}
+export interface OriSocketClientOptions {
+    /** First reconnect delay in ms (doubles each attempt, with jitter). Default 500. */
+    reconnectInitialDelay?: number;
+    /** Longest reconnect delay in ms. Default 20000. */
+    reconnectMaxDelay?: number;
+    /** Attempts after a lost connection before giving up; default unlimited. */
+    maxReconnectAttempts?: number;
+    /** Heartbeat interval in ms ("2"); 0 turns it off. Default 25000. */
+    heartbeatInterval?: number;
+    /** How long to wait for "3" before reconnecting, in ms. Default 5000. */
+    heartbeatTimeout?: number;
+    /** How long a request waits for its reply, in ms. Default 10000. */
+    requestTimeout?: number;
+    /** How long a connection may take until ori.ready, in ms. Default 10000. */
+    connectTimeout?: number;
+    /** Sends and requests kept while disconnected; past it send() and request() throw BufferFullError. Default 256. */
+    sendBufferLimit?: number;
+    /** The WebSocket constructor; default the global one. */
+    WebSocket?: new (url: string) => WebSocketLike;
+    /** Page visibility and online/offline events; default window and document when present. */
+    environment?: EnvironmentLike;
+}
+/** A server's error reply. */
+export declare class OriSocketError extends Error {
+    readonly code: string;
+    readonly details: readonly ErrorDetail[];
+    constructor(code: string, message: string, details?: readonly ErrorDetail[]);
+}
+/** A send refused: not connected, and the send buffer is full. */
+export declare class BufferFullError extends Error {
+    constructor(limit: number);
+}
+/** A request that cannot complete: the connection was lost, or the client is closed. */
+export declare class ConnectionLostError extends Error {
+    readonly closeCode?: number;
+    constructor(message: string, closeCode?: number);
+}
+/** Exponential backoff with equal jitter: half the delay fixed, half random. */
+export declare function backoffDelay(attempt: number, initial: number, max: number, random?: () => number): number;
+export declare class OriSocketClient {
+    private readonly url;
+    private readonly options;
+    private readonly handlers;
+    private readonly stateHandlers;
+    private readonly pending;
+    private readonly rooms;
+    private readonly buffer;
+    private socket;
+    private ready;
+    private attempts;
+    private nextId;
+    private timers;
+    private heartbeat;
+    private pongTimer;
+    private reconnectTimer;
+    private currentState;
+    private id;
+    private readonly onOnline;
+    private readonly onOffline;
+    private readonly onVisible;
+    constructor(url: string, options?: OriSocketClientOptions);
+    /** Where the client is. */
+    get state(): ConnectionState;
+    /** The socket id of the current connection, from ori.ready. */
+    get socketId(): string | null;
+    /** Messages waiting to be sent. */
+    get buffered(): number;
+    /** Starts connecting; state changes tell what happens. */
+    connect(): void;
+    /** Calls handler for every push named name. Reserved ori.* names cannot be listened to. Returns a function that stops it. */
+    on<T = unknown>(name: string, handler: (data: T, push: PushInfo) => void): () => void;
+    /** Calls handler on every change of state (never caused by a server message's content). */
+    onState(handler: (change: StateChange) => void): () => void;
+    /** Sends a request and resolves with its reply's data; rejects with OriSocketError for an error reply. */
+    request<T = unknown>(type: string, data?: unknown, options?: {
+        timeout?: number;
+    }): Promise<T>;
+    /** Sends a message without waiting for a reply; buffered while disconnected. Throws BufferFullError past the limit. */
+    send(type: string, data?: unknown): void;
+    /** Joins a room and remembers it: it is joined again after every reconnect, once the server is ready. */
+    joinRoom(room: string): Promise<void>;
+    /** Leaves a room and forgets it. */
+    leaveRoom(room: string): Promise<void>;
+    /** Closes the connection for good; pending requests are rejected. */
+    close(): void;
+    private open;
+    private onReady;
+    private rawRequest;
+    private onMessage;
+    private onClosed;
+    private scheduleReconnect;
+    private reconnectNow;
+    private startHeartbeat;
+    private sendOrBuffer;
+    private teardown;
+    private rejectPending;
+    private forgetRoom;
+    private setState;
+}

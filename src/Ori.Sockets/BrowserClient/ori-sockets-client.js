@@ -1,0 +1,394 @@
+// The Ori.Sockets browser client: one ES module, no dependencies. It speaks the protocol of
+// docs/protocol.md: waits for ori.ready, sends envelopes with correlation ids, receives pushes,
+// keeps the "2"/"3" heartbeat, reconnects with jittered exponential backoff, joins its rooms again
+// after each reconnect once the server is ready, and buffers sends while disconnected (bounded).
+// Server messages (on) and the client's own lifecycle (onState) are kept apart: no frame a server
+// sends can pose as a lifecycle event.
+/** A server's error reply. */
+export class OriSocketError extends Error {
+    code;
+    details;
+    constructor(code, message, details = []) {
+        super(message);
+        this.name = "OriSocketError";
+        this.code = code;
+        this.details = details;
+    }
+}
+/** A send refused: not connected, and the send buffer is full. */
+export class BufferFullError extends Error {
+    constructor(limit) {
+        super(`Not connected, and the send buffer is full (${limit} messages).`);
+        this.name = "BufferFullError";
+    }
+}
+/** A request that cannot complete: the connection was lost, or the client is closed. */
+export class ConnectionLostError extends Error {
+    closeCode;
+    constructor(message, closeCode) {
+        super(message);
+        this.name = "ConnectionLostError";
+        this.closeCode = closeCode;
+    }
+}
+const OPEN = 1;
+const POLICY_VIOLATION = 1008;
+/** Exponential backoff with equal jitter: half the delay fixed, half random. */
+export function backoffDelay(attempt, initial, max, random = Math.random) {
+    const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
+    return ceiling / 2 + random() * (ceiling / 2);
+}
+export class OriSocketClient {
+    url;
+    options;
+    handlers = new Map();
+    stateHandlers = new Set();
+    pending = new Map();
+    rooms = [];
+    buffer = [];
+    socket = null;
+    ready = false;
+    attempts = 0;
+    nextId = 0;
+    timers = [];
+    heartbeat = null;
+    pongTimer = null;
+    reconnectTimer = null;
+    currentState = "disconnected";
+    id = null;
+    onOnline = () => this.reconnectNow();
+    onOffline = () => this.socket?.close(4001, "offline");
+    onVisible = () => {
+        if (!this.options.environment?.hidden)
+            this.reconnectNow();
+    };
+    constructor(url, options = {}) {
+        this.url = url;
+        const environment = options.environment ?? defaultEnvironment();
+        this.options = {
+            reconnectInitialDelay: 500,
+            reconnectMaxDelay: 20000,
+            heartbeatInterval: 25000,
+            heartbeatTimeout: 5000,
+            requestTimeout: 10000,
+            connectTimeout: 10000,
+            sendBufferLimit: 256,
+            ...options,
+            environment,
+        };
+    }
+    /** Where the client is. */
+    get state() {
+        return this.currentState;
+    }
+    /** The socket id of the current connection, from ori.ready. */
+    get socketId() {
+        return this.id;
+    }
+    /** Messages waiting to be sent. */
+    get buffered() {
+        return this.buffer.length;
+    }
+    /** Starts connecting; state changes tell what happens. */
+    connect() {
+        if (this.currentState !== "disconnected")
+            return;
+        this.options.environment?.addEventListener("online", this.onOnline);
+        this.options.environment?.addEventListener("offline", this.onOffline);
+        this.options.environment?.addEventListener("visibilitychange", this.onVisible);
+        this.setState("connecting");
+        this.open();
+    }
+    /** Calls handler for every push named name. Reserved ori.* names cannot be listened to. Returns a function that stops it. */
+    on(name, handler) {
+        if (name.startsWith("ori."))
+            throw new Error(`'${name}' is reserved by the protocol; use onState for the connection's lifecycle.`);
+        let set = this.handlers.get(name);
+        if (!set)
+            this.handlers.set(name, (set = new Set()));
+        const entry = handler;
+        set.add(entry);
+        return () => set.delete(entry);
+    }
+    /** Calls handler on every change of state (never caused by a server message's content). */
+    onState(handler) {
+        this.stateHandlers.add(handler);
+        return () => this.stateHandlers.delete(handler);
+    }
+    /** Sends a request and resolves with its reply's data; rejects with OriSocketError for an error reply. */
+    request(type, data, options = {}) {
+        const correlationId = `c${++this.nextId}`;
+        const text = JSON.stringify({ type, data: data ?? null, correlationId });
+        return new Promise((resolve, reject) => {
+            const timeout = options.timeout ?? this.options.requestTimeout;
+            const timer = setTimeout(() => {
+                this.pending.delete(correlationId);
+                reject(new Error(`No reply to '${type}' within ${timeout} ms.`));
+            }, timeout);
+            this.pending.set(correlationId, { resolve: resolve, reject, timer });
+            try {
+                this.sendOrBuffer(text);
+            }
+            catch (error) {
+                clearTimeout(timer);
+                this.pending.delete(correlationId);
+                reject(error);
+            }
+        });
+    }
+    /** Sends a message without waiting for a reply; buffered while disconnected. Throws BufferFullError past the limit. */
+    send(type, data) {
+        this.sendOrBuffer(JSON.stringify({ type, data: data ?? null }));
+    }
+    /** Joins a room and remembers it: it is joined again after every reconnect, once the server is ready. */
+    async joinRoom(room) {
+        if (!this.rooms.includes(room))
+            this.rooms.push(room);
+        if (!this.ready)
+            return;
+        try {
+            await this.request("room.join", { room });
+        }
+        catch (error) {
+            if (error instanceof OriSocketError)
+                this.forgetRoom(room);
+            throw error;
+        }
+    }
+    /** Leaves a room and forgets it. */
+    async leaveRoom(room) {
+        this.forgetRoom(room);
+        if (this.ready)
+            await this.request("room.leave", { room });
+    }
+    /** Closes the connection for good; pending requests are rejected. */
+    close() {
+        this.setState("closed");
+        this.teardown();
+        this.socket?.close(1000, "closed by the client");
+        this.socket = null;
+        this.rejectPending(new ConnectionLostError("The client was closed."));
+        this.options.environment?.removeEventListener("online", this.onOnline);
+        this.options.environment?.removeEventListener("offline", this.onOffline);
+        this.options.environment?.removeEventListener("visibilitychange", this.onVisible);
+    }
+    open() {
+        const Socket = this.options.WebSocket ?? globalThis.WebSocket;
+        const socket = new Socket(this.url);
+        this.socket = socket;
+        const connectTimer = setTimeout(() => socket.close(4002, "not ready in time"), this.options.connectTimeout);
+        this.timers.push(connectTimer);
+        socket.onmessage = (event) => {
+            if (this.socket !== socket)
+                return;
+            const text = typeof event.data === "string" ? event.data : "";
+            if (text === "3") {
+                if (this.pongTimer)
+                    clearTimeout(this.pongTimer);
+                this.pongTimer = null;
+                return;
+            }
+            let message;
+            try {
+                message = JSON.parse(text);
+            }
+            catch {
+                return;
+            }
+            if (!this.ready && message.name === "ori.ready") {
+                clearTimeout(connectTimer);
+                this.onReady(socket, message);
+                return;
+            }
+            this.onMessage(message);
+        };
+        socket.onclose = (event) => {
+            clearTimeout(connectTimer);
+            if (this.socket !== socket)
+                return;
+            this.onClosed(event.code, event.reason);
+        };
+        socket.onerror = () => {
+            // onclose follows.
+        };
+    }
+    onReady(socket, message) {
+        const data = message.data;
+        this.id = data?.socketId ?? null;
+        this.attempts = 0;
+        // Rooms first, once each, then what was buffered, then new sends.
+        for (const room of [...this.rooms]) {
+            this.rawRequest(socket, "room.join", { room }).catch((error) => {
+                if (error instanceof OriSocketError)
+                    this.forgetRoom(room);
+            });
+        }
+        while (this.buffer.length > 0)
+            socket.send(this.buffer.shift());
+        this.ready = true;
+        this.startHeartbeat(socket);
+        this.setState("connected");
+    }
+    rawRequest(socket, type, data) {
+        const correlationId = `c${++this.nextId}`;
+        return new Promise((resolve, reject) => {
+            const timer = setTimeout(() => {
+                this.pending.delete(correlationId);
+                reject(new Error(`No reply to '${type}'.`));
+            }, this.options.requestTimeout);
+            this.pending.set(correlationId, { resolve, reject, timer });
+            socket.send(JSON.stringify({ type, data, correlationId }));
+        });
+    }
+    onMessage(message) {
+        if (typeof message.name === "string") {
+            if (message.name.startsWith("ori."))
+                return;
+            const handlers = this.handlers.get(message.name);
+            if (!handlers)
+                return;
+            const push = { name: message.name, timestamp: typeof message.timestamp === "number" ? message.timestamp : undefined };
+            for (const handler of [...handlers]) {
+                try {
+                    handler(message.data, push);
+                }
+                catch (error) {
+                    setTimeout(() => {
+                        throw error;
+                    });
+                }
+            }
+            return;
+        }
+        if (typeof message.correlationId === "string") {
+            const pending = this.pending.get(message.correlationId);
+            if (!pending)
+                return;
+            this.pending.delete(message.correlationId);
+            clearTimeout(pending.timer);
+            if (typeof message.error === "string") {
+                const details = Array.isArray(message.details) ? message.details : [];
+                pending.reject(new OriSocketError(message.error, typeof message.message === "string" ? message.message : message.error, details));
+            }
+            else {
+                pending.resolve(message.data);
+            }
+        }
+    }
+    onClosed(code, reason) {
+        this.teardown();
+        this.socket = null;
+        this.rejectPending(new ConnectionLostError("The connection was lost before the reply.", code));
+        if (this.currentState === "closed")
+            return;
+        if (code === POLICY_VIOLATION) {
+            // Refused by the server's policy: reconnecting would be refused again.
+            this.setState("closed", code, reason || "refused by the server");
+            return;
+        }
+        this.scheduleReconnect(code, reason);
+    }
+    scheduleReconnect(code, reason) {
+        const max = this.options.maxReconnectAttempts;
+        if (max !== undefined && this.attempts >= max) {
+            this.setState("disconnected", code, `gave up after ${this.attempts} attempts`);
+            return;
+        }
+        this.setState("reconnecting", code, reason);
+        if (this.options.environment?.onLine === false)
+            return; // waits for the online event
+        const delay = backoffDelay(this.attempts++, this.options.reconnectInitialDelay, this.options.reconnectMaxDelay);
+        this.reconnectTimer = setTimeout(() => {
+            this.reconnectTimer = null;
+            this.open();
+        }, delay);
+    }
+    reconnectNow() {
+        if (this.currentState !== "reconnecting" || this.socket)
+            return;
+        if (this.reconnectTimer)
+            clearTimeout(this.reconnectTimer);
+        this.reconnectTimer = null;
+        this.open();
+    }
+    startHeartbeat(socket) {
+        if (this.options.heartbeatInterval <= 0)
+            return;
+        this.heartbeat = setInterval(() => {
+            if (socket.readyState !== OPEN)
+                return;
+            socket.send("2");
+            if (this.pongTimer)
+                return;
+            this.pongTimer = setTimeout(() => {
+                // No 3: the connection is dead even if the browser has not noticed.
+                this.pongTimer = null;
+                socket.close(4003, "heartbeat timed out");
+                if (this.socket === socket)
+                    this.onClosed(4003, "heartbeat timed out");
+            }, this.options.heartbeatTimeout);
+        }, this.options.heartbeatInterval);
+    }
+    sendOrBuffer(text) {
+        if (this.currentState === "closed")
+            throw new ConnectionLostError("The client is closed.");
+        if (this.ready && this.socket && this.socket.readyState === OPEN) {
+            this.socket.send(text);
+            return;
+        }
+        if (this.buffer.length >= this.options.sendBufferLimit)
+            throw new BufferFullError(this.options.sendBufferLimit);
+        this.buffer.push(text);
+    }
+    teardown() {
+        this.ready = false;
+        if (this.heartbeat)
+            clearInterval(this.heartbeat);
+        if (this.pongTimer)
+            clearTimeout(this.pongTimer);
+        if (this.reconnectTimer)
+            clearTimeout(this.reconnectTimer);
+        for (const timer of this.timers)
+            clearTimeout(timer);
+        this.heartbeat = this.pongTimer = this.reconnectTimer = null;
+        this.timers = [];
+    }
+    rejectPending(error) {
+        for (const [, pending] of this.pending) {
+            clearTimeout(pending.timer);
+            pending.reject(error);
+        }
+        this.pending.clear();
+    }
+    forgetRoom(room) {
+        const index = this.rooms.indexOf(room);
+        if (index >= 0)
+            this.rooms.splice(index, 1);
+    }
+    setState(current, closeCode, reason) {
+        const previous = this.currentState;
+        if (previous === current || previous === "closed")
+            return;
+        this.currentState = current;
+        const change = { previous, current, closeCode, reason };
+        for (const handler of [...this.stateHandlers])
+            handler(change);
+    }
+}
+function defaultEnvironment() {
+    const g = globalThis;
+    if (!g.window || !g.document)
+        return undefined;
+    const window = g.window;
+    const document = g.document;
+    return {
+        addEventListener: (type, listener) => (type === "visibilitychange" ? document.addEventListener(type, listener) : window.addEventListener(type, listener)),
+        removeEventListener: (type, listener) => (type === "visibilitychange" ? document.removeEventListener(type, listener) : window.removeEventListener(type, listener)),
+        get hidden() {
+            return document.hidden;
+        },
+        get onLine() {
+            return g.navigator?.onLine;
+        },
+    };
+}

@@ -1,0 +1,460 @@
+// The Ori.Sockets browser client: one ES module, no dependencies. It speaks the protocol of
+// docs/protocol.md: waits for ori.ready, sends envelopes with correlation ids, receives pushes,
+// keeps the "2"/"3" heartbeat, reconnects with jittered exponential backoff, joins its rooms again
+// after each reconnect once the server is ready, and buffers sends while disconnected (bounded).
+// Server messages (on) and the client's own lifecycle (onState) are kept apart: no frame a server
+// sends can pose as a lifecycle event.
+
+/** Where the client is. */
+export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting" | "closed";
+
+/** A change of state, with the close code that caused it when there was one. */
+export interface StateChange {
+  readonly previous: ConnectionState;
+  readonly current: ConnectionState;
+  readonly closeCode?: number;
+  readonly reason?: string;
+}
+
+/** A push's envelope (its data goes to the handler separately). */
+export interface PushInfo {
+  readonly name: string;
+  readonly timestamp?: number;
+}
+
+/** One failure of a validation_failed reply. */
+export interface ErrorDetail {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Minimal WebSocket shape the client needs (the browser's WebSocket, or a test double). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** What the client listens to for page visibility and network changes (the window, or a test double). */
+export interface EnvironmentLike {
+  addEventListener(type: string, listener: () => void): void;
+  removeEventListener(type: string, listener: () => void): void;
+  readonly hidden?: boolean;
+  readonly onLine?: boolean;
+}
+
+export interface OriSocketClientOptions {
+  /** First reconnect delay in ms (doubles each attempt, with jitter). Default 500. */
+  reconnectInitialDelay?: number;
+  /** Longest reconnect delay in ms. Default 20000. */
+  reconnectMaxDelay?: number;
+  /** Attempts after a lost connection before giving up; default unlimited. */
+  maxReconnectAttempts?: number;
+  /** Heartbeat interval in ms ("2"); 0 turns it off. Default 25000. */
+  heartbeatInterval?: number;
+  /** How long to wait for "3" before reconnecting, in ms. Default 5000. */
+  heartbeatTimeout?: number;
+  /** How long a request waits for its reply, in ms. Default 10000. */
+  requestTimeout?: number;
+  /** How long a connection may take until ori.ready, in ms. Default 10000. */
+  connectTimeout?: number;
+  /** Sends and requests kept while disconnected; past it send() and request() throw BufferFullError. Default 256. */
+  sendBufferLimit?: number;
+  /** The WebSocket constructor; default the global one. */
+  WebSocket?: new (url: string) => WebSocketLike;
+  /** Page visibility and online/offline events; default window and document when present. */
+  environment?: EnvironmentLike;
+}
+
+/** A server's error reply. */
+export class OriSocketError extends Error {
+  readonly code: string;
+  readonly details: readonly ErrorDetail[];
+
+  constructor(code: string, message: string, details: readonly ErrorDetail[] = []) {
+    super(message);
+    this.name = "OriSocketError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** A send refused: not connected, and the send buffer is full. */
+export class BufferFullError extends Error {
+  constructor(limit: number) {
+    super(`Not connected, and the send buffer is full (${limit} messages).`);
+    this.name = "BufferFullError";
+  }
+}
+
+/** A request that cannot complete: the connection was lost, or the client is closed. */
+export class ConnectionLostError extends Error {
+  readonly closeCode?: number;
+
+  constructor(message: string, closeCode?: number) {
+    super(message);
+    this.name = "ConnectionLostError";
+    this.closeCode = closeCode;
+  }
+}
+
+const OPEN = 1;
+const POLICY_VIOLATION = 1008;
+
+interface Pending {
+  resolve(data: unknown): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Exponential backoff with equal jitter: half the delay fixed, half random. */
+export function backoffDelay(attempt: number, initial: number, max: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+export class OriSocketClient {
+  private readonly url: string;
+  private readonly options: Required<Omit<OriSocketClientOptions, "maxReconnectAttempts" | "WebSocket" | "environment">> & OriSocketClientOptions;
+  private readonly handlers = new Map<string, Set<(data: unknown, push: PushInfo) => void>>();
+  private readonly stateHandlers = new Set<(change: StateChange) => void>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly rooms: string[] = [];
+  private readonly buffer: string[] = [];
+  private socket: WebSocketLike | null = null;
+  private ready = false;
+  private attempts = 0;
+  private nextId = 0;
+  private timers: ReturnType<typeof setTimeout>[] = [];
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private pongTimer: ReturnType<typeof setTimeout> | null = null;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private currentState: ConnectionState = "disconnected";
+  private id: string | null = null;
+  private readonly onOnline = () => this.reconnectNow();
+  private readonly onOffline = () => this.socket?.close(4001, "offline");
+  private readonly onVisible = () => {
+    if (!this.options.environment?.hidden) this.reconnectNow();
+  };
+
+  constructor(url: string, options: OriSocketClientOptions = {}) {
+    this.url = url;
+    const environment = options.environment ?? defaultEnvironment();
+    this.options = {
+      reconnectInitialDelay: 500,
+      reconnectMaxDelay: 20000,
+      heartbeatInterval: 25000,
+      heartbeatTimeout: 5000,
+      requestTimeout: 10000,
+      connectTimeout: 10000,
+      sendBufferLimit: 256,
+      ...options,
+      environment,
+    };
+  }
+
+  /** Where the client is. */
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** The socket id of the current connection, from ori.ready. */
+  get socketId(): string | null {
+    return this.id;
+  }
+
+  /** Messages waiting to be sent. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** Starts connecting; state changes tell what happens. */
+  connect(): void {
+    if (this.currentState !== "disconnected") return;
+    this.options.environment?.addEventListener("online", this.onOnline);
+    this.options.environment?.addEventListener("offline", this.onOffline);
+    this.options.environment?.addEventListener("visibilitychange", this.onVisible);
+    this.setState("connecting");
+    this.open();
+  }
+
+  /** Calls handler for every push named name. Reserved ori.* names cannot be listened to. Returns a function that stops it. */
+  on<T = unknown>(name: string, handler: (data: T, push: PushInfo) => void): () => void {
+    if (name.startsWith("ori.")) throw new Error(`'${name}' is reserved by the protocol; use onState for the connection's lifecycle.`);
+    let set = this.handlers.get(name);
+    if (!set) this.handlers.set(name, (set = new Set()));
+    const entry = handler as (data: unknown, push: PushInfo) => void;
+    set.add(entry);
+    return () => set!.delete(entry);
+  }
+
+  /** Calls handler on every change of state (never caused by a server message's content). */
+  onState(handler: (change: StateChange) => void): () => void {
+    this.stateHandlers.add(handler);
+    return () => this.stateHandlers.delete(handler);
+  }
+
+  /** Sends a request and resolves with its reply's data; rejects with OriSocketError for an error reply. */
+  request<T = unknown>(type: string, data?: unknown, options: { timeout?: number } = {}): Promise<T> {
+    const correlationId = `c${++this.nextId}`;
+    const text = JSON.stringify({ type, data: data ?? null, correlationId });
+    return new Promise<T>((resolve, reject) => {
+      const timeout = options.timeout ?? this.options.requestTimeout;
+      const timer = setTimeout(() => {
+        this.pending.delete(correlationId);
+        reject(new Error(`No reply to '${type}' within ${timeout} ms.`));
+      }, timeout);
+      this.pending.set(correlationId, { resolve: resolve as (data: unknown) => void, reject, timer });
+      try {
+        this.sendOrBuffer(text);
+      } catch (error) {
+        clearTimeout(timer);
+        this.pending.delete(correlationId);
+        reject(error);
+      }
+    });
+  }
+
+  /** Sends a message without waiting for a reply; buffered while disconnected. Throws BufferFullError past the limit. */
+  send(type: string, data?: unknown): void {
+    this.sendOrBuffer(JSON.stringify({ type, data: data ?? null }));
+  }
+
+  /** Joins a room and remembers it: it is joined again after every reconnect, once the server is ready. */
+  async joinRoom(room: string): Promise<void> {
+    if (!this.rooms.includes(room)) this.rooms.push(room);
+    if (!this.ready) return;
+    try {
+      await this.request("room.join", { room });
+    } catch (error) {
+      if (error instanceof OriSocketError) this.forgetRoom(room);
+      throw error;
+    }
+  }
+
+  /** Leaves a room and forgets it. */
+  async leaveRoom(room: string): Promise<void> {
+    this.forgetRoom(room);
+    if (this.ready) await this.request("room.leave", { room });
+  }
+
+  /** Closes the connection for good; pending requests are rejected. */
+  close(): void {
+    this.setState("closed");
+    this.teardown();
+    this.socket?.close(1000, "closed by the client");
+    this.socket = null;
+    this.rejectPending(new ConnectionLostError("The client was closed."));
+    this.options.environment?.removeEventListener("online", this.onOnline);
+    this.options.environment?.removeEventListener("offline", this.onOffline);
+    this.options.environment?.removeEventListener("visibilitychange", this.onVisible);
+  }
+
+  private open(): void {
+    const Socket = this.options.WebSocket ?? (globalThis as unknown as { WebSocket: new (url: string) => WebSocketLike }).WebSocket;
+    const socket = new Socket(this.url);
+    this.socket = socket;
+    const connectTimer = setTimeout(() => socket.close(4002, "not ready in time"), this.options.connectTimeout);
+    this.timers.push(connectTimer);
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
+      const text = typeof event.data === "string" ? event.data : "";
+      if (text === "3") {
+        if (this.pongTimer) clearTimeout(this.pongTimer);
+        this.pongTimer = null;
+        return;
+      }
+      let message: Record<string, unknown>;
+      try {
+        message = JSON.parse(text);
+      } catch {
+        return;
+      }
+      if (!this.ready && message.name === "ori.ready") {
+        clearTimeout(connectTimer);
+        this.onReady(socket, message);
+        return;
+      }
+      this.onMessage(message);
+    };
+    socket.onclose = (event) => {
+      clearTimeout(connectTimer);
+      if (this.socket !== socket) return;
+      this.onClosed(event.code, event.reason);
+    };
+    socket.onerror = () => {
+      // onclose follows.
+    };
+  }
+
+  private onReady(socket: WebSocketLike, message: Record<string, unknown>): void {
+    const data = message.data as { socketId?: string } | null;
+    this.id = data?.socketId ?? null;
+    this.attempts = 0;
+    // Rooms first, once each, then what was buffered, then new sends.
+    for (const room of [...this.rooms]) {
+      this.rawRequest(socket, "room.join", { room }).catch((error) => {
+        if (error instanceof OriSocketError) this.forgetRoom(room);
+      });
+    }
+    while (this.buffer.length > 0) socket.send(this.buffer.shift()!);
+    this.ready = true;
+    this.startHeartbeat(socket);
+    this.setState("connected");
+  }
+
+  private rawRequest(socket: WebSocketLike, type: string, data: unknown): Promise<unknown> {
+    const correlationId = `c${++this.nextId}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(correlationId);
+        reject(new Error(`No reply to '${type}'.`));
+      }, this.options.requestTimeout);
+      this.pending.set(correlationId, { resolve, reject, timer });
+      socket.send(JSON.stringify({ type, data, correlationId }));
+    });
+  }
+
+  private onMessage(message: Record<string, unknown>): void {
+    if (typeof message.name === "string") {
+      if (message.name.startsWith("ori.")) return;
+      const handlers = this.handlers.get(message.name);
+      if (!handlers) return;
+      const push: PushInfo = { name: message.name, timestamp: typeof message.timestamp === "number" ? message.timestamp : undefined };
+      for (const handler of [...handlers]) {
+        try {
+          handler(message.data, push);
+        } catch (error) {
+          setTimeout(() => {
+            throw error;
+          });
+        }
+      }
+      return;
+    }
+    if (typeof message.correlationId === "string") {
+      const pending = this.pending.get(message.correlationId);
+      if (!pending) return;
+      this.pending.delete(message.correlationId);
+      clearTimeout(pending.timer);
+      if (typeof message.error === "string") {
+        const details = Array.isArray(message.details) ? (message.details as ErrorDetail[]) : [];
+        pending.reject(new OriSocketError(message.error, typeof message.message === "string" ? message.message : message.error, details));
+      } else {
+        pending.resolve(message.data);
+      }
+    }
+  }
+
+  private onClosed(code: number, reason: string): void {
+    this.teardown();
+    this.socket = null;
+    this.rejectPending(new ConnectionLostError("The connection was lost before the reply.", code));
+    if (this.currentState === "closed") return;
+    if (code === POLICY_VIOLATION) {
+      // Refused by the server's policy: reconnecting would be refused again.
+      this.setState("closed", code, reason || "refused by the server");
+      return;
+    }
+    this.scheduleReconnect(code, reason);
+  }
+
+  private scheduleReconnect(code?: number, reason?: string): void {
+    const max = this.options.maxReconnectAttempts;
+    if (max !== undefined && this.attempts >= max) {
+      this.setState("disconnected", code, `gave up after ${this.attempts} attempts`);
+      return;
+    }
+    this.setState("reconnecting", code, reason);
+    if (this.options.environment?.onLine === false) return; // waits for the online event
+    const delay = backoffDelay(this.attempts++, this.options.reconnectInitialDelay, this.options.reconnectMaxDelay);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.open();
+    }, delay);
+  }
+
+  private reconnectNow(): void {
+    if (this.currentState !== "reconnecting" || this.socket) return;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.open();
+  }
+
+  private startHeartbeat(socket: WebSocketLike): void {
+    if (this.options.heartbeatInterval <= 0) return;
+    this.heartbeat = setInterval(() => {
+      if (socket.readyState !== OPEN) return;
+      socket.send("2");
+      if (this.pongTimer) return;
+      this.pongTimer = setTimeout(() => {
+        // No 3: the connection is dead even if the browser has not noticed.
+        this.pongTimer = null;
+        socket.close(4003, "heartbeat timed out");
+        if (this.socket === socket) this.onClosed(4003, "heartbeat timed out");
+      }, this.options.heartbeatTimeout);
+    }, this.options.heartbeatInterval);
+  }
+
+  private sendOrBuffer(text: string): void {
+    if (this.currentState === "closed") throw new ConnectionLostError("The client is closed.");
+    if (this.ready && this.socket && this.socket.readyState === OPEN) {
+      this.socket.send(text);
+      return;
+    }
+    if (this.buffer.length >= this.options.sendBufferLimit) throw new BufferFullError(this.options.sendBufferLimit);
+    this.buffer.push(text);
+  }
+
+  private teardown(): void {
+    this.ready = false;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.pongTimer) clearTimeout(this.pongTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.heartbeat = this.pongTimer = this.reconnectTimer = null;
+    this.timers = [];
+  }
+
+  private rejectPending(error: Error): void {
+    for (const [, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.pending.clear();
+  }
+
+  private forgetRoom(room: string): void {
+    const index = this.rooms.indexOf(room);
+    if (index >= 0) this.rooms.splice(index, 1);
+  }
+
+  private setState(current: ConnectionState, closeCode?: number, reason?: string): void {
+    const previous = this.currentState;
+    if (previous === current || previous === "closed") return;
+    this.currentState = current;
+    const change: StateChange = { previous, current, closeCode, reason };
+    for (const handler of [...this.stateHandlers]) handler(change);
+  }
+}
+
+function defaultEnvironment(): EnvironmentLike | undefined {
+  const g = globalThis as unknown as { window?: EnvironmentLike; document?: { hidden?: boolean; addEventListener(t: string, l: () => void): void; removeEventListener(t: string, l: () => void): void }; navigator?: { onLine?: boolean } };
+  if (!g.window || !g.document) return undefined;
+  const window = g.window;
+  const document = g.document;
+  return {
+    addEventListener: (type, listener) => (type === "visibilitychange" ? document.addEventListener(type, listener) : window.addEventListener(type, listener)),
+    removeEventListener: (type, listener) => (type === "visibilitychange" ? document.removeEventListener(type, listener) : window.removeEventListener(type, listener)),
+    get hidden() {
+      return document.hidden;
+    },
+    get onLine() {
+      return g.navigator?.onLine;
+    },
+  };
+}

@@ -1,0 +1,268 @@
+// Unit tests of the browser client with a scripted WebSocket double (node --test).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { OriSocketClient, OriSocketError, BufferFullError, ConnectionLostError, backoffDelay } from "../ori-sockets-client.js";
+
+const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A fake server side: every socket the client opens is recorded; tests play the server. */
+function harness() {
+  const sockets = [];
+  class FakeSocket {
+    constructor(url) {
+      this.url = url;
+      this.readyState = 0;
+      this.sent = [];
+      this.onopen = this.onmessage = this.onclose = this.onerror = null;
+      sockets.push(this);
+      setTimeout(() => {
+        this.readyState = 1;
+        this.onopen?.({});
+      });
+    }
+    send(text) {
+      if (this.readyState !== 1) throw new Error("not open");
+      this.sent.push(text);
+    }
+    close(code = 1000, reason = "") {
+      if (this.readyState === 3) return;
+      this.readyState = 3;
+      setTimeout(() => this.onclose?.({ code, reason }));
+    }
+    // Server side
+    push(message) {
+      this.onmessage?.({ data: typeof message === "string" ? message : JSON.stringify(message) });
+    }
+    ready(id = "s1") {
+      this.push({ name: "ori.ready", data: { socketId: id }, timestamp: 1 });
+    }
+    serverClose(code, reason = "") {
+      this.readyState = 3;
+      this.onclose?.({ code, reason });
+    }
+    envelopes() {
+      return this.sent.filter((t) => t !== "2").map((t) => JSON.parse(t));
+    }
+  }
+  const listeners = new Map();
+  const environment = {
+    hidden: false,
+    onLine: true,
+    addEventListener: (type, listener) => listeners.set(type, listener),
+    removeEventListener: (type) => listeners.delete(type),
+    fire: (type) => listeners.get(type)?.(),
+  };
+  return { sockets, FakeSocket, environment };
+}
+
+function client(h, options = {}) {
+  return new OriSocketClient("ws://test/ws", {
+    WebSocket: h.FakeSocket,
+    environment: h.environment,
+    reconnectInitialDelay: 5,
+    reconnectMaxDelay: 20,
+    heartbeatInterval: 0,
+    requestTimeout: 200,
+    ...options,
+  });
+}
+
+async function connected(h, options) {
+  const c = client(h, options);
+  c.connect();
+  await tick();
+  h.sockets.at(-1).ready();
+  assert.equal(c.state, "connected");
+  return c;
+}
+
+test("a request resolves with the reply that carries its correlation id", async () => {
+  const h = harness();
+  const c = await connected(h);
+  const reply = c.request("chat.send", { text: "hi" });
+  const [sent] = h.sockets[0].envelopes();
+  assert.equal(sent.type, "chat.send");
+  h.sockets[0].push({ type: "chat.send", correlationId: "other", data: { n: 0 } });
+  h.sockets[0].push({ type: "chat.send", correlationId: sent.correlationId, data: { n: 2 } });
+  assert.deepEqual(await reply, { n: 2 });
+  c.close();
+});
+
+test("an error reply rejects with its code, message and details", async () => {
+  const h = harness();
+  const c = await connected(h);
+  const reply = c.request("chat.send", { text: "" });
+  const [sent] = h.sockets[0].envelopes();
+  h.sockets[0].push({ type: "chat.send", correlationId: sent.correlationId, error: "validation_failed", message: "Invalid", details: [{ path: "$.data.text", message: "Is required." }] });
+  await assert.rejects(reply, (error) => error instanceof OriSocketError && error.code === "validation_failed" && error.details[0].path === "$.data.text");
+  c.close();
+});
+
+test("a request without reply times out", async () => {
+  const h = harness();
+  const c = await connected(h);
+  await assert.rejects(c.request("slow", {}, { timeout: 20 }), /No reply/);
+  c.close();
+});
+
+test("nothing is sent before ori.ready; buffered sends follow the room joins", async () => {
+  const h = harness();
+  const c = client(h);
+  c.connect();
+  c.joinRoom("account:acme");
+  c.send("note", { n: 1 });
+  await tick();
+  assert.equal(h.sockets[0].sent.length, 0);
+  h.sockets[0].ready();
+  const types = h.sockets[0].envelopes().map((e) => e.type);
+  assert.deepEqual(types, ["room.join", "note"]);
+  c.close();
+});
+
+test("after a reconnect every room is joined again exactly once, after ready", async () => {
+  const h = harness();
+  const c = await connected(h);
+  const join = c.joinRoom("room:a");
+  const [sent] = h.sockets[0].envelopes();
+  h.sockets[0].push({ type: "room.join", correlationId: sent.correlationId, data: { room: "room:a", joined: true } });
+  await join;
+  const states = [];
+  c.onState((change) => states.push(change.current));
+
+  h.sockets[0].serverClose(1006);
+  assert.equal(c.state, "reconnecting");
+  await tick(40);
+  assert.equal(h.sockets.length, 2);
+  assert.equal(h.sockets[1].sent.length, 0, "nothing before ready");
+  h.sockets[1].ready("s2");
+  const joins = h.sockets[1].envelopes().filter((e) => e.type === "room.join");
+  assert.equal(joins.length, 1);
+  assert.equal(joins[0].data.room, "room:a");
+  assert.deepEqual(states, ["reconnecting", "connected"]);
+  assert.equal(c.socketId, "s2");
+  c.close();
+});
+
+test("a 1008 close stops reconnection for good", async () => {
+  const h = harness();
+  const c = await connected(h);
+  let change;
+  c.onState((s) => (change = s));
+  h.sockets[0].serverClose(1008, "Connection rejected by guard");
+  await tick(60);
+  assert.equal(c.state, "closed");
+  assert.equal(change.closeCode, 1008);
+  assert.equal(h.sockets.length, 1);
+  assert.throws(() => c.send("x"), ConnectionLostError);
+});
+
+test("a missed pong closes the socket and reconnects", async () => {
+  const h = harness();
+  const c = await connected(h, { heartbeatInterval: 10, heartbeatTimeout: 15 });
+  await tick(80);
+  assert.ok(h.sockets[0].sent.includes("2"));
+  assert.equal(h.sockets[0].readyState, 3);
+  assert.ok(h.sockets.length >= 2, "reconnected");
+  c.close();
+});
+
+test("a pong keeps the connection", async () => {
+  const h = harness();
+  const c = await connected(h, { heartbeatInterval: 10, heartbeatTimeout: 30 });
+  const timer = setInterval(() => h.sockets[0].push("3"), 5);
+  await tick(100);
+  clearInterval(timer);
+  assert.equal(h.sockets.length, 1);
+  assert.equal(c.state, "connected");
+  c.close();
+});
+
+test("the send buffer is bounded: past it a send throws and nothing buffered is lost", async () => {
+  const h = harness();
+  const c = client(h, { sendBufferLimit: 3 });
+  c.connect();
+  c.send("a");
+  c.send("b");
+  c.send("c");
+  assert.throws(() => c.send("d"), BufferFullError);
+  assert.equal(c.buffered, 3);
+  await tick();
+  h.sockets[0].ready();
+  assert.deepEqual(h.sockets[0].envelopes().map((e) => e.type), ["a", "b", "c"]);
+  c.close();
+});
+
+test("server frames cannot pose as lifecycle events or reserved pushes", async () => {
+  const h = harness();
+  const c = await connected(h);
+  const states = [];
+  c.onState((s) => states.push(s));
+  assert.throws(() => c.on("ori.ready", () => {}), /reserved/);
+  const seen = [];
+  c.on("state", (data) => seen.push(data));
+  h.sockets[0].push({ name: "ori.ready", data: { socketId: "evil" } });
+  h.sockets[0].push({ name: "state", data: { current: "closed" } });
+  assert.equal(c.socketId, "s1");
+  assert.deepEqual(states, []);
+  assert.deepEqual(seen, [{ current: "closed" }]);
+  c.close();
+});
+
+test("pushes reach handlers until they are removed", async () => {
+  const h = harness();
+  const c = await connected(h);
+  const seen = [];
+  const off = c.on("incident.created", (data, push) => seen.push([data.id, push.timestamp]));
+  h.sockets[0].push({ name: "incident.created", data: { id: "i1" }, timestamp: 7 });
+  off();
+  h.sockets[0].push({ name: "incident.created", data: { id: "i2" }, timestamp: 8 });
+  assert.deepEqual(seen, [["i1", 7]]);
+  c.close();
+});
+
+test("offline drops the connection and waits; online reconnects at once", async () => {
+  const h = harness();
+  const c = await connected(h, { reconnectInitialDelay: 10000, reconnectMaxDelay: 10000 });
+  h.environment.onLine = false;
+  h.environment.fire("offline");
+  await tick(10);
+  assert.equal(c.state, "reconnecting");
+  assert.equal(h.sockets.length, 1);
+  h.environment.onLine = true;
+  h.environment.fire("online");
+  await tick();
+  assert.equal(h.sockets.length, 2, "reconnects at once, not after the 10 s backoff");
+  h.sockets[1].ready();
+  assert.equal(c.state, "connected");
+  c.close();
+});
+
+test("pending requests are rejected when the connection is lost", async () => {
+  const h = harness();
+  const c = await connected(h);
+  const reply = c.request("slow");
+  h.sockets[0].serverClose(1006);
+  await assert.rejects(reply, ConnectionLostError);
+  c.close();
+});
+
+test("giving up after the maximum attempts", async () => {
+  const h = harness();
+  const c = await connected(h, { maxReconnectAttempts: 2 });
+  h.sockets[0].serverClose(1006);
+  for (let i = 0; i < 10 && c.state !== "disconnected"; i++) {
+    await tick(30);
+    const last = h.sockets.at(-1);
+    if (last.readyState !== 3) last.serverClose(1006);
+  }
+  assert.equal(c.state, "disconnected");
+  assert.equal(h.sockets.length, 3);
+});
+
+test("backoff grows exponentially with equal jitter up to the maximum", () => {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const ceiling = Math.min(20000, 500 * 2 ** attempt);
+    assert.equal(backoffDelay(attempt, 500, 20000, () => 0), ceiling / 2);
+    assert.equal(backoffDelay(attempt, 500, 20000, () => 1), ceiling);
+  }
+});
