@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -16,6 +17,7 @@ internal sealed class RedisBus : IAsyncDisposable
     private readonly IConnectionMultiplexer? _given;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _connectGate = new(1, 1);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _probes = new(StringComparer.Ordinal);
     private IConnectionMultiplexer? _multiplexer;
 
     public RedisBus(OriSocketsRedisOptions options, IConnectionMultiplexer? multiplexer, ILogger logger, RedisCounters counters)
@@ -113,6 +115,46 @@ internal sealed class RedisBus : IAsyncDisposable
         {
             Counters.PublishFailed();
             throw new OriSocketsRedisException("Redis did not take the message: it reached this instance's sockets only.", ex);
+        }
+    }
+
+    /// <summary>
+    /// Publishes a probe on a channel this process subscribes to and waits for it to come back: when it
+    /// does, the subscription is live on Redis, and what is published afterwards will be received.
+    /// </summary>
+    /// <returns>False when Redis is not connected or the probe did not come back in time.</returns>
+    public async Task<bool> ProbeAsync(RedisChannel channel)
+    {
+        if (_multiplexer is not { IsConnected: true } multiplexer)
+        {
+            return false;
+        }
+
+        var id = Guid.NewGuid().ToString("N");
+        var probe = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _probes[id] = probe;
+        try
+        {
+            await multiplexer.GetSubscriber().PublishAsync(channel, RedisEnvelope.Encode(RedisMessageKind.Probe, Origin, id, null, [])).ConfigureAwait(false);
+            await probe.Task.WaitAsync(_options.OperationTimeout).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return false;
+        }
+        finally
+        {
+            _probes.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>A probe came back (only this process's own probes complete anything).</summary>
+    public void ProbeReturned(string origin, string id)
+    {
+        if (origin == Origin && _probes.TryGetValue(id, out var probe))
+        {
+            probe.TrySetResult();
         }
     }
 

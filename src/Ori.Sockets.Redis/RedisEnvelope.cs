@@ -18,6 +18,12 @@ internal enum RedisMessageKind : byte
 
     /// <summary>Close one socket with 1000, if it is connected here (on the control channel).</summary>
     Disconnect = (byte)'d',
+
+    /// <summary>
+    /// A subscription check: its sender waits for its own probe to come back, which proves the channel's
+    /// subscription is live on Redis; every other receiver ignores it.
+    /// </summary>
+    Probe = (byte)'p',
 }
 
 /// <summary>
@@ -70,8 +76,8 @@ internal static class RedisEnvelope
 
         except = exceptText.Length == 0 ? null : exceptText;
         payload = message[offset..];
-        var needsTarget = kind is RedisMessageKind.Topic or RedisMessageKind.Send or RedisMessageKind.Disconnect;
-        var needsPayload = kind is not RedisMessageKind.Disconnect;
+        var needsTarget = kind is RedisMessageKind.Topic or RedisMessageKind.Send or RedisMessageKind.Disconnect or RedisMessageKind.Probe;
+        var needsPayload = kind is not (RedisMessageKind.Disconnect or RedisMessageKind.Probe);
         if ((needsTarget && target.Length == 0) || (needsPayload && (payload.IsEmpty || !Utf8.IsValid(payload.Span))))
         {
             return false;

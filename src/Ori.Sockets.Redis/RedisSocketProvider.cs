@@ -52,6 +52,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
 
         // Registered with the multiplexer even while Redis is unreachable: it subscribes on connect.
         await _bus.Subscriber.SubscribeAsync(_bus.ControlChannel, _onControl).ConfigureAwait(false);
+        await _bus.ProbeAsync(_bus.ControlChannel).ConfigureAwait(false);
         _retryTimer = TimeProvider.System.CreateTimer(static state => ((RedisSocketProvider)state!).RetryFailed(), this, _retryInterval, _retryInterval);
     }
 
@@ -203,6 +204,10 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
                         // again after every reconnect), so it counts as held even if this call fails.
                         _registered[topic] = 0;
                         await _bus.Subscriber.SubscribeAsync(channel, _onTopic).ConfigureAwait(false);
+
+                        // The subscribe call can return before Redis has the subscription: wait until a probe
+                        // comes back, so that what is published after SubscribeAsync returns is received.
+                        await _bus.ProbeAsync(channel).ConfigureAwait(false);
                     }
                     else
                     {
@@ -246,6 +251,12 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
             return;
         }
 
+        if (kind == RedisMessageKind.Probe)
+        {
+            _bus.ProbeReturned(origin, target);
+            return;
+        }
+
         if (origin == _bus.Origin)
         {
             _bus.Counters.OwnSkipped();
@@ -267,6 +278,12 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         var name = (string?)channel ?? string.Empty;
         if (!TryRead(value, name, out var kind, out var origin, out var target, out var except, out var payload))
         {
+            return;
+        }
+
+        if (kind == RedisMessageKind.Probe)
+        {
+            _bus.ProbeReturned(origin, target);
             return;
         }
 

@@ -26,9 +26,9 @@ internal sealed class DashboardServer : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<DashboardServer> StartAsync(double simulatorSeconds = 0, string? redis = null, string? prefix = null)
+    public static async Task<DashboardServer> StartAsync(double simulatorSeconds = 0, string? redis = null, string? prefix = null, int port = 0)
     {
-        string[] args = ["--urls", "http://127.0.0.1:0", "--Dashboard:SimulatorIntervalSeconds", simulatorSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Logging:LogLevel:Default", "Warning"];
+        string[] args = ["--urls", $"http://127.0.0.1:{port}", "--Dashboard:SimulatorIntervalSeconds", simulatorSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Logging:LogLevel:Default", "Warning"];
         if (redis is not null)
         {
             args = [.. args, "--ConnectionStrings:Redis", redis, "--Ori:Sockets:Redis:ChannelPrefix", prefix ?? "dashboard"];

@@ -16,4 +16,18 @@ internal static class Eventually
             await Task.Delay(2);
         }
     }
+
+    public static async Task TrueAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail("The condition did not become true in time.");
+            }
+
+            await Task.Delay(20);
+        }
+    }
 }
