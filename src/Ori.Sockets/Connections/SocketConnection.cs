@@ -72,6 +72,15 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
 
     private ISocketConnectionHandler[] _handlers = [];
 
+    // The connection whose receive loop runs synchronously on this thread: what it enqueues (replies)
+    // is written when the batch of frames it read is handled, on the same thread, in one write.
+#pragma warning disable IDE1006 // t_ marks a thread static, as in the .NET runtime.
+    [ThreadStatic]
+    private static SocketConnection? t_receiving;
+#pragma warning restore IDE1006
+
+    private bool _flushDeferred;
+
     public long LastActivity => Volatile.Read(ref _lastActivity);
 
     public bool IsClosing
@@ -219,7 +228,16 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
             {
                 (_queue ??= new Queue<SocketFrame>()).Enqueue(frame);
                 _queuedBytes += frame.Length;
-                schedule = ScheduleLocked();
+                if (t_receiving == this && !_writerScheduled && !_writerStopped)
+                {
+                    // Written by the receive loop at the end of its batch: no thread hop per reply.
+                    _flushDeferred = true;
+                }
+                else
+                {
+                    schedule = ScheduleLocked();
+                }
+
                 accepted = true;
             }
         }
@@ -332,6 +350,36 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
     /// <summary>A closing socket is no longer connected: it leaves the broadcast set and direct sends at once.</summary>
     private void OnCloseStarted() => _runtime.Hub.Remove(this);
 
+    /// <summary>Writes what the receive loop's batch queued: on this thread when it goes on reading, else by the writer.</summary>
+    private async ValueTask FlushDeferredAsync(bool inline)
+    {
+        bool run;
+        lock (_sync)
+        {
+            if (!_flushDeferred)
+            {
+                return;
+            }
+
+            _flushDeferred = false;
+            run = ScheduleLocked();
+        }
+
+        if (!run)
+        {
+            return;
+        }
+
+        if (inline)
+        {
+            await DrainAsync(once: true).ConfigureAwait(false);
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
     private bool ScheduleLocked()
     {
         if (_writerScheduled || _writerStopped)
@@ -343,7 +391,8 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
         return true;
     }
 
-    private async Task DrainAsync()
+    /// <summary>Writes queued frames until the queue is empty; with <paramref name="once"/>, one write, then the rest goes to the thread pool.</summary>
+    private async Task DrainAsync(bool once = false)
     {
         byte[]? batch = null;
         try
@@ -405,6 +454,22 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
                 {
                     // Nothing goes out after a close frame (RFC 6455 5.5.1).
                     StopWriter();
+                    return;
+                }
+
+                if (once)
+                {
+                    // The receive loop wrote its batch; whatever came meanwhile goes to the writer, not to it.
+                    lock (_sync)
+                    {
+                        if (_queue is null || _queue.Count == 0)
+                        {
+                            _writerScheduled = false;
+                            return;
+                        }
+                    }
+
+                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                     return;
                 }
             }
@@ -525,6 +590,7 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
 
             var buffer = result.Buffer;
             var done = false;
+            t_receiving = this;
             try
             {
                 while (!done && FrameHeader.TryRead(buffer, out var header))
@@ -554,7 +620,18 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
                         if (header.Fin)
                         {
                             _inFragmentedMessage = false;
-                            done = await CompleteMessageAsync().ConfigureAwait(false);
+                            var completion = CompleteMessageAsync();
+                            if (completion.IsCompletedSuccessfully)
+                            {
+                                done = completion.Result;
+                            }
+                            else
+                            {
+                                // The handler went asynchronous: this thread runs other work meanwhile.
+                                t_receiving = null;
+                                done = await completion.ConfigureAwait(false);
+                                t_receiving = this;
+                            }
                         }
                         else
                         {
@@ -572,9 +649,11 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
             }
             finally
             {
+                t_receiving = null;
                 _reader.AdvanceTo(buffer.Start, buffer.End);
             }
 
+            await FlushDeferredAsync(inline: !done).ConfigureAwait(false);
             if (done)
             {
                 return;

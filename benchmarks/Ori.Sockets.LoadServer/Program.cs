@@ -1,0 +1,92 @@
+// dotnet Ori.Sockets.LoadServer.dll ori|signalr PORT
+// Both modes offer the same scenarios: a topic/group "bench" that clients join, an echo request, and
+// POST /publish?count=M&size=S, which publishes M pushes of about S bytes in a loop, each carrying the
+// publish time (Stopwatch ticks, the same clock in every process of this machine) for latency.
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.SignalR;
+using Ori.Sockets;
+using Ori.Sockets.LoadServer;
+
+var mode = args.Length > 0 ? args[0] : "ori";
+var port = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5090;
+var builder = WebApplication.CreateSlimBuilder();
+builder.Logging.ClearProviders();
+builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
+if (mode == "signalr")
+{
+    builder.Services.AddSignalR(o =>
+    {
+        o.EnableDetailedErrors = false;
+        o.ClientTimeoutInterval = TimeSpan.FromMinutes(10);
+    });
+}
+else
+{
+    builder.Services.AddOriSockets(o =>
+    {
+        o.IdleTimeout = TimeSpan.FromMinutes(10);
+        o.OutboundQueueLimit = 16 * 1024 * 1024;
+    }).AddSocketRouters().AddRoomRule((_, _) => true);
+}
+
+var app = builder.Build();
+app.MapGet("/ready", () => Results.Text(mode));
+if (mode == "signalr")
+{
+    app.MapHub<BenchHub>("/hub");
+    app.MapPost("/publish", async (int count, int size, IHubContext<BenchHub> hub) =>
+    {
+        var padding = new string('x', Math.Max(0, size - 60));
+        for (var i = 0; i < count; i++)
+        {
+            await hub.Clients.Group("bench").SendAsync("tick", Stopwatch.GetTimestamp(), padding);
+        }
+
+        return Results.Ok();
+    });
+}
+else
+{
+    app.MapOriSockets("/ws");
+    app.MapPost("/publish", async (int count, int size, ISocketEmitter emitter) =>
+    {
+        var padding = new string('x', Math.Max(0, size - 60));
+        for (var i = 0; i < count; i++)
+        {
+            var json = "{\"name\":\"tick\",\"data\":{\"t\":" + Stopwatch.GetTimestamp().ToString(System.Globalization.CultureInfo.InvariantCulture) + ",\"p\":\"" + padding + "\"}}";
+            await emitter.PublishAsync("bench", SocketFrame.Text(Encoding.UTF8.GetBytes(json)));
+        }
+
+        return Results.Ok();
+    });
+}
+
+Console.WriteLine($"load server ({mode}) on {port}");
+app.Run();
+
+namespace Ori.Sockets.LoadServer
+{
+    /// <summary>The SignalR side: a group to join and an echo method.</summary>
+    public sealed class BenchHub : Hub
+    {
+        public Task JoinGroup(string group) => Groups.AddToGroupAsync(Context.ConnectionId, group);
+
+        public string Echo(string text) => text;
+    }
+
+    /// <summary>The Ori.Sockets echo request.</summary>
+    [SocketMessage("echo")]
+    public sealed partial record EchoRequest(string Text) : ISocketRequest<EchoReply>;
+
+    /// <summary>The echo reply.</summary>
+    public sealed record EchoReply(string Text);
+
+    /// <summary>The Ori.Sockets side's router.</summary>
+    public sealed class EchoRouter
+    {
+        [SocketRoute("echo")]
+        public static EchoReply Echo(EchoRequest request) => new(request.Text);
+    }
+}

@@ -1,0 +1,102 @@
+// Ori.Sockets vs ASP.NET Core SignalR on one machine, with real WebSockets on loopback.
+//   dotnet run -c Release --project benchmarks/Ori.Sockets.LoadTool -- [--quick] [--json FILE] [--servers ori,signalr]
+// Scenarios: fan-out (C subscribers of one topic/group, M pushes of ~150 bytes), request/reply (K
+// connections in closed loops) and idle connections (memory per connection). The server runs in its own
+// process pinned to core 0, the tool on core 1; server CPU from /proc/PID/stat, memory from VmRSS.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Ori.Sockets.LoadTool;
+
+var quick = args.Contains("--quick");
+var jsonFile = ArgValue("--json");
+var servers = (ArgValue("--servers") ?? "ori,signalr").Split(',');
+int[] fanOut = quick ? [1000, 5000] : [1000, 5000];
+var messages = quick ? 200 : 1000;
+int[] idle = quick ? [5000] : [5000, 10000];
+var echoConnections = 64;
+var echoSeconds = quick ? 5 : 15;
+var pin = Environment.ProcessorCount >= 2;
+if (pin && OperatingSystem.IsLinux())
+{
+    Process.GetCurrentProcess().ProcessorAffinity = 2; // core 1; the server gets core 0
+}
+
+var results = new Dictionary<string, Dictionary<string, double>>();
+foreach (var server in servers)
+{
+    IProtocol protocol = server == "signalr" ? new SignalRProtocol() : new OriProtocol();
+    var figures = results[protocol.Name] = [];
+    foreach (var subscribers in fanOut)
+    {
+        await using var process = await ServerProcess.StartAsync(server, pin);
+        var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messages);
+        foreach (var (key, value) in f)
+        {
+            figures[$"fanout_{subscribers}_{key}"] = value;
+        }
+
+        Report(protocol.Name, $"fan-out {subscribers}", f);
+    }
+
+    await using (var process = await ServerProcess.StartAsync(server, pin))
+    {
+        var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoSeconds));
+        foreach (var (key, value) in f)
+        {
+            figures[$"echo_{key}"] = value;
+        }
+
+        Report(protocol.Name, $"request/reply {echoConnections}", f);
+    }
+
+    foreach (var count in idle)
+    {
+        await using var process = await ServerProcess.StartAsync(server, pin);
+        var f = await Scenarios.IdleAsync(process, protocol, count);
+        figures[$"idle_{count}_bytes_per_connection"] = f["bytes_per_connection"];
+        Report(protocol.Name, $"idle {count}", f);
+    }
+}
+
+if (results.Count == 2)
+{
+    Console.WriteLine();
+    Console.WriteLine("Ratios (Ori.Sockets / SignalR; for memory and latency, lower is better):");
+    var ratios = results["Ori.Sockets"].Keys.Where(k => results["SignalR"].ContainsKey(k) && results["SignalR"][k] != 0)
+        .ToDictionary(k => k, k => results["Ori.Sockets"][k] / results["SignalR"][k]);
+    foreach (var (key, value) in ratios)
+    {
+        Console.WriteLine($"  {key,-48} {value,10:F2}");
+    }
+
+    results["ratio"] = ratios;
+}
+
+if (jsonFile is not null)
+{
+    await File.WriteAllTextAsync(jsonFile, JsonSerializer.Serialize(new
+    {
+        date = DateTimeOffset.UtcNow,
+        machine = new { cores = Environment.ProcessorCount, os = Environment.OSVersion.ToString(), runtime = Environment.Version.ToString() },
+        quick,
+        results,
+    }, new JsonSerializerOptions { WriteIndented = true }));
+}
+
+return 0;
+
+string? ArgValue(string name)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}
+
+static void Report(string server, string scenario, Dictionary<string, double> figures)
+{
+    Console.WriteLine($"{server,-12} {scenario}");
+    foreach (var (key, value) in figures)
+    {
+        Console.WriteLine($"    {key,-40} {value.ToString("#,0.##", CultureInfo.InvariantCulture),16}");
+    }
+}
