@@ -11,6 +11,12 @@ using Ori.Sockets.LoadTool;
 var quick = args.Contains("--quick");
 var jsonFile = ArgValue("--json");
 var servers = (ArgValue("--servers") ?? "ori,signalr").Split(',');
+if (ArgValue("--strace") is { } strace)
+{
+    Environment.SetEnvironmentVariable("ORI_LOAD_STRACE", Path.GetFullPath(strace));
+}
+
+var only = ArgValue("--only"); // fanout, echo or idle
 int[] fanOut = quick ? [1000, 5000] : [1000, 5000];
 var messages = quick ? 200 : 1000;
 int[] idle = quick ? [5000] : [5000, 10000];
@@ -27,7 +33,7 @@ foreach (var server in servers)
 {
     IProtocol protocol = server == "signalr" ? new SignalRProtocol() : new OriProtocol();
     var figures = results[protocol.Name] = [];
-    foreach (var subscribers in fanOut)
+    foreach (var subscribers in only is null or "fanout" ? fanOut : [])
     {
         await using var process = await ServerProcess.StartAsync(server, pin);
         var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messages);
@@ -39,8 +45,9 @@ foreach (var server in servers)
         Report(protocol.Name, $"fan-out {subscribers}", f);
     }
 
-    await using (var process = await ServerProcess.StartAsync(server, pin))
+    if (only is null or "echo")
     {
+        await using var process = await ServerProcess.StartAsync(server, pin);
         var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoSeconds));
         foreach (var (key, value) in f)
         {
@@ -50,7 +57,7 @@ foreach (var server in servers)
         Report(protocol.Name, $"request/reply {echoConnections}", f);
     }
 
-    foreach (var count in idle)
+    foreach (var count in only is null or "idle" ? idle : [])
     {
         await using var process = await ServerProcess.StartAsync(server, pin);
         var f = await Scenarios.IdleAsync(process, protocol, count);

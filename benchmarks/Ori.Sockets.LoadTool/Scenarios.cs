@@ -46,8 +46,11 @@ internal static class Scenarios
         var toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var cpu0 = server.CpuSeconds();
         var watch = Stopwatch.StartNew();
-        await server.PublishAsync(messages, 150);
-        await Task.WhenAny(done.Task, Task.Delay(TimeSpan.FromMinutes(3)));
+        var sends = await server.CountSendSyscallsAsync(async () =>
+        {
+            await server.PublishAsync(messages, 150);
+            await Task.WhenAny(done.Task, Task.Delay(TimeSpan.FromMinutes(3)));
+        });
         watch.Stop();
         var cpu = server.CpuSeconds() - cpu0;
         var toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
@@ -77,6 +80,8 @@ internal static class Scenarios
             ["latency_p99_ms"] = Percentile(latencies, 0.99),
             ["server_rss_mb"] = rss / 1048576.0,
             ["tool_cpu_seconds"] = toolCpu,
+            ["send_syscalls"] = sends,
+            ["deliveries_per_send_syscall"] = sends > 0 ? delivered / (double)sends : 0,
         };
     }
 

@@ -71,6 +71,45 @@ internal sealed class ServerProcess : IAsyncDisposable
         return 0;
     }
 
+    /// <summary>
+    /// With --strace FILE: attaches <c>strace -c -f</c> to the server for what <paramref name="work"/> does and
+    /// returns the number of send syscalls (write, writev, sendmsg, sendto); -1 without --strace.
+    /// </summary>
+    public async Task<long> CountSendSyscallsAsync(Func<Task> work)
+    {
+        if (Environment.GetEnvironmentVariable("ORI_LOAD_STRACE") is not { Length: > 0 } file || !File.Exists("/usr/bin/strace"))
+        {
+            await work();
+            return -1;
+        }
+
+        file = $"{file}.{Pid}";
+        using var strace = Process.Start(new ProcessStartInfo("/usr/bin/strace")
+        {
+            ArgumentList = { "-c", "-f", "-e", "trace=write,writev,sendmsg,sendto", "-o", file, "-p", Pid.ToString(CultureInfo.InvariantCulture) },
+            RedirectStandardError = true,
+        })!;
+        await Task.Delay(1000);
+        await work();
+        using (var interrupt = Process.Start("/bin/kill", ["-INT", strace.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync();
+        }
+
+        await strace.WaitForExitAsync();
+        long calls = 0;
+        foreach (var line in File.ReadLines(file))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 5 && fields[^1] is "write" or "writev" or "sendmsg" or "sendto")
+            {
+                calls += long.Parse(fields[3], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return calls;
+    }
+
     public async Task PublishAsync(int count, int size)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
