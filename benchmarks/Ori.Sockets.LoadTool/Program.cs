@@ -18,7 +18,7 @@ if (ArgValue("--strace") is { } strace)
 
 var only = ArgValue("--only"); // fanout, echo or idle
 int[] fanOut = quick ? [1000, 5000] : [1000, 5000];
-var messages = quick ? 200 : 1000;
+var messages = quick ? 200 : 400;
 int[] idle = quick ? [5000] : [5000, 10000];
 var echoConnections = 64;
 var echoSeconds = quick ? 5 : 15;
