@@ -246,20 +246,8 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
             return;
         }
 
-        if (!TryRead(value, name, out var kind, out var origin, out var target, out var except, out var payload))
+        if (!TryReadForeign(value, name, out var kind, out var target, out var except, out var payload))
         {
-            return;
-        }
-
-        if (kind == RedisMessageKind.Probe)
-        {
-            _bus.ProbeReturned(origin, target);
-            return;
-        }
-
-        if (origin == _bus.Origin)
-        {
-            _bus.Counters.OwnSkipped();
             return;
         }
 
@@ -276,20 +264,8 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     private void OnControlMessage(RedisChannel channel, RedisValue value)
     {
         var name = (string?)channel ?? string.Empty;
-        if (!TryRead(value, name, out var kind, out var origin, out var target, out var except, out var payload))
+        if (!TryReadForeign(value, name, out var kind, out var target, out var except, out var payload))
         {
-            return;
-        }
-
-        if (kind == RedisMessageKind.Probe)
-        {
-            _bus.ProbeReturned(origin, target);
-            return;
-        }
-
-        if (origin == _bus.Origin)
-        {
-            _bus.Counters.OwnSkipped();
             return;
         }
 
@@ -312,16 +288,32 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         _bus.Counters.Received();
     }
 
-    private bool TryRead(RedisValue value, string channel, out RedisMessageKind kind, out string origin, out string target, out string? except, out ReadOnlyMemory<byte> payload)
+    /// <summary>
+    /// Reads a message that another process sent: malformed ones are dropped and counted, probes are
+    /// handed to the bus, this instance's own messages are skipped (it delivered them locally).
+    /// </summary>
+    private bool TryReadForeign(RedisValue value, string channel, out RedisMessageKind kind, out string target, out string? except, out ReadOnlyMemory<byte> payload)
     {
         byte[]? bytes = value;
-        if (bytes is null || !RedisEnvelope.TryDecode(bytes, out kind, out origin, out target, out except, out payload))
+        if (bytes is null || !RedisEnvelope.TryDecode(bytes, out kind, out var origin, out target, out except, out payload))
         {
             kind = default;
-            origin = target = string.Empty;
+            target = string.Empty;
             except = null;
             payload = default;
             Drop(_bus.Counters.Malformed, channel, "it is not a valid Ori.Sockets message");
+            return false;
+        }
+
+        if (kind == RedisMessageKind.Probe)
+        {
+            _bus.ProbeReturned(origin, target);
+            return false;
+        }
+
+        if (origin == _bus.Origin)
+        {
+            _bus.Counters.OwnSkipped();
             return false;
         }
 
