@@ -14,6 +14,7 @@ namespace Ori.Sockets.Client;
 public sealed class OriSocketClient : IAsyncDisposable
 {
     private static readonly byte[] s_ping = "2"u8.ToArray();
+    private static readonly byte[] s_null = "null"u8.ToArray();
     private readonly Uri _uri;
     private readonly OriSocketClientOptions _options;
     private readonly Lock _sync = new();
@@ -152,13 +153,9 @@ public sealed class OriSocketClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(handler);
         var entry = new PushHandler(data =>
         {
-            var reader = new Utf8JsonReader(data.Span);
-            reader.Read();
-            var validation = new SocketValidationContext("$.data");
-            var value = TMessage.Serializer.Read(ref reader, validation);
-            if (validation.HasErrors || value is null)
+            if (!TMessage.Serializer.TryDeserialize(data.Span, out var value, out var errors, root: "$.data"))
             {
-                throw new OriSocketErrorException("invalid_push", $"A '{TMessage.MessageName}' push did not validate.", [.. validation.Errors]);
+                throw new OriSocketErrorException("invalid_push", $"A '{TMessage.MessageName}' push did not validate.", errors);
             }
 
             handler(value);
@@ -377,7 +374,7 @@ public sealed class OriSocketClient : IAsyncDisposable
                     throw new OriSocketConnectionException($"The server closed the connection before it was ready ({status}: {socket.CloseStatusDescription}).") { CloseStatus = status };
                 }
 
-                if (TryReadReady(buffer.WrittenSpan, out var socketId))
+                if (TryReadReady(buffer.WrittenMemory, out var socketId))
                 {
                     SocketId = socketId;
                     return socket;
@@ -717,7 +714,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         {
             try
             {
-                handler.Invoke(data.IsEmpty ? "null"u8.ToArray() : data);
+                handler.Invoke(data.IsEmpty ? s_null : data);
             }
 #pragma warning disable CA1031 // A handler's failure is reported, and must not stop the receive loop.
             catch (Exception ex)
@@ -760,10 +757,10 @@ public sealed class OriSocketClient : IAsyncDisposable
         StateChanged?.Invoke(new OriSocketClientStateChange(previous, state, closeStatus, reason));
     }
 
-    private static bool TryReadReady(ReadOnlySpan<byte> message, out string socketId)
+    private static bool TryReadReady(ReadOnlyMemory<byte> message, out string socketId)
     {
         socketId = string.Empty;
-        return IncomingEnvelope.TryParse(message.ToArray(), out var envelope)
+        return IncomingEnvelope.TryParse(message, out var envelope)
             && envelope.Name == "ori.ready"
             && IncomingEnvelope.TryReadSocketId(envelope.Data.Span, out socketId);
     }
