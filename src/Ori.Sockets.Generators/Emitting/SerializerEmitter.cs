@@ -120,6 +120,13 @@ internal static class SerializerEmitter
     private static void EmitRead(SourceWriter w, ShapeModel shape)
     {
         var readable = shape.Members.Select((m, i) => (Member: m, Index: i)).Where(p => p.Member.CanRead).ToList();
+
+        // The checks of each member, on the value read (m0, m1…): written once, and they decide whether
+        // reading must remember that the member was present.
+        var checksOf = readable.ToDictionary(p => p.Index, p => ConstraintLines(p.Member, p.Index, $"m{p.Index}"));
+        bool NeedsPresence(MemberModel member, int index) =>
+            member.Required || member.Setter is SetterKind.Set or SetterKind.Init || checksOf[index].Length > 0;
+
         w.Line("/// <inheritdoc />");
         using (w.Block($"public override {shape.Fqn}{(shape.IsValueType ? string.Empty : "?")} Read(ref {Json}.Utf8JsonReader reader, {Validation} validation)"))
         {
@@ -167,7 +174,7 @@ internal static class SerializerEmitter
             w.Line();
             foreach (var (member, i) in readable)
             {
-                var checks = ConstraintLines(member, i, $"m{i}");
+                var checks = checksOf[i];
                 if (member.Required)
                 {
                     w.Line($"if (!has{i}) {{ {Constraints}.Missing(validation, {member.JsonName.ToLiteral()}); }}");
@@ -241,10 +248,6 @@ internal static class SerializerEmitter
     }
 
     private static string InitAccessor(MemberModel member) => "Init" + member.ClrName;
-
-    /// <summary>Whether reading must know that the JSON had the member (required, set later, or checked only when given).</summary>
-    private static bool NeedsPresence(MemberModel member, int index) =>
-        member.Required || member.Setter is SetterKind.Set or SetterKind.Init || ConstraintLines(member, index, $"m{index}").Length > 0;
 
     private static void EmitValidate(SourceWriter w, ShapeModel shape)
     {
