@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Playwright;
 using Ori.Sockets.Tests.Infrastructure;
 
@@ -46,7 +45,7 @@ public sealed class BrowserTests : IAsyncLifetime
 
     private static async Task ScreenshotAsync(IPage page, string name)
     {
-        var folder = Path.Combine(FindRepositoryRoot(), "TestResults", "screenshots");
+        var folder = Path.Combine(TestEnvironment.RepositoryRoot, "TestResults", "screenshots");
         Directory.CreateDirectory(folder);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, name + ".png"), FullPage = true });
     }
@@ -86,7 +85,7 @@ public sealed class BrowserTests : IAsyncLifetime
     [Fact]
     public async Task After_a_server_restart_the_page_shows_it_is_reconnecting_then_receives_again_without_a_reload()
     {
-        var port = FreePort();
+        var port = TestEnvironment.FreePort();
         var server = await DashboardServer.StartAsync(port: port);
         var bob = await OpenAsync(server, "bob-token");
         await bob.EvaluateAsync("window.__notReloaded = true");
@@ -109,25 +108,5 @@ public sealed class BrowserTests : IAsyncLifetime
         await Assertions.Expect(bob.Locator("#incidents li")).ToContainTextAsync("After restart");
         Assert.True(await bob.EvaluateAsync<bool>("window.__notReloaded === true"));
         await ScreenshotAsync(bob, "restart-received-again");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var folder = AppContext.BaseDirectory; !string.IsNullOrEmpty(folder); folder = Path.GetDirectoryName(folder))
-        {
-            if (File.Exists(Path.Combine(folder, "Ori.Sockets.sln")))
-            {
-                return folder;
-            }
-        }
-
-        return AppContext.BaseDirectory;
     }
 }

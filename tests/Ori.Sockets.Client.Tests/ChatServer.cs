@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Ori.Sockets.Routing;
+using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Client.Tests;
 
@@ -90,7 +91,7 @@ internal sealed class ChatServer : IAsyncDisposable
 
     public static async Task<ChatServer> StartAsync()
     {
-        var server = new ChatServer(FreePort(), new Journal());
+        var server = new ChatServer(TestEnvironment.FreePort(), new Journal());
         await server.StartAgainAsync();
         return server;
     }
@@ -121,13 +122,6 @@ internal sealed class ChatServer : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();
-
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>A TCP relay between client and server that can stop passing the server's bytes (a dead network).</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.CodeAnalysis;
 using Ori.Sockets.Generators.Tests.Infrastructure;
+using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Generators.Tests;
 
@@ -279,7 +280,7 @@ public sealed class DiagnosticTests
         Assert.Equal(16, descriptors.Count);
         Assert.Equal(descriptors.Count, descriptors.Select(d => d.Id).Distinct().Count());
 
-        var docs = File.ReadAllText(FindRepositoryFile("docs/diagnostics.md"));
+        var docs = File.ReadAllText(Path.Combine(TestEnvironment.RepositoryRoot, "docs", "diagnostics.md"));
         foreach (var descriptor in descriptors)
         {
             var heading = $"## {descriptor.Id}\n";
@@ -291,19 +292,5 @@ public sealed class DiagnosticTests
             Assert.Contains("// Wrong", section, StringComparison.Ordinal);
             Assert.Contains("// Fixed", section, StringComparison.Ordinal);
         }
-    }
-
-    private static string FindRepositoryFile(string relative)
-    {
-        for (var folder = AppContext.BaseDirectory; !string.IsNullOrEmpty(folder); folder = Path.GetDirectoryName(folder))
-        {
-            var candidate = Path.Combine(folder, relative);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException(relative);
     }
 }

@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Generators.Tests;
 
@@ -37,7 +37,7 @@ public sealed class PackageFlowTests : IDisposable
     [Fact]
     public async Task Dotnet_add_package_gives_a_working_router_and_compile_time_errors()
     {
-        var repository = FindRepository();
+        var repository = TestEnvironment.RepositoryRoot;
         var version = $"0.1.0-flow.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         var feed = Path.Combine(_root, "feed");
 
@@ -94,7 +94,7 @@ public sealed class PackageFlowTests : IDisposable
             """);
         await RunAsync(app, "build", "-c", "Release", "--disable-build-servers");
 
-        var port = FreePort();
+        var port = TestEnvironment.FreePort();
         using (var server = Start(app, "bin/Release/net10.0/FlowApp.dll", $"--urls=http://127.0.0.1:{port}"))
         {
             try
@@ -260,25 +260,5 @@ public sealed class PackageFlowTests : IDisposable
         }
 
         return JsonDocument.Parse(buffer.AsMemory(0, count)).RootElement.Clone();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string FindRepository()
-    {
-        for (var folder = AppContext.BaseDirectory; !string.IsNullOrEmpty(folder); folder = Path.GetDirectoryName(folder))
-        {
-            if (File.Exists(Path.Combine(folder, "Ori.Sockets.sln")))
-            {
-                return folder;
-            }
-        }
-
-        throw new DirectoryNotFoundException("Ori.Sockets.sln");
     }
 }

@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Generators.Tests.Infrastructure;
 
@@ -8,9 +8,9 @@ namespace Ori.Sockets.Generators.Tests.Infrastructure;
 /// </summary>
 internal static class Snapshot
 {
-    public static void Verify(string name, string actual, [CallerFilePath] string callerPath = "")
+    public static void Verify(string name, string actual)
     {
-        var folder = Path.Combine(FindProjectFolder(callerPath), "Snapshots");
+        var folder = Path.Combine(TestEnvironment.RepositoryRoot, "tests", "Ori.Sockets.Generators.Tests", "Snapshots");
         var verified = Path.Combine(folder, name + ".verified.cs");
         var received = Path.Combine(folder, name + ".received.cs");
         actual = Normalize(actual);
@@ -36,22 +36,4 @@ internal static class Snapshot
     }
 
     private static string Normalize(string text) => text.Replace("\r\n", "\n", StringComparison.Ordinal).TrimStart('\uFEFF').TrimEnd() + "\n";
-
-    // The caller's path first; under ContinuousIntegrationBuild it is mapped (/_/...), so the output folder next.
-    private static string FindProjectFolder(string callerPath) =>
-        FindUp(Path.GetDirectoryName(callerPath)) ?? FindUp(AppContext.BaseDirectory)
-        ?? throw new InvalidOperationException($"No test project above {callerPath} or {AppContext.BaseDirectory}.");
-
-    private static string? FindUp(string? start)
-    {
-        for (var folder = start; !string.IsNullOrEmpty(folder); folder = Path.GetDirectoryName(folder))
-        {
-            if (File.Exists(Path.Combine(folder, "Ori.Sockets.Generators.Tests.csproj")))
-            {
-                return folder;
-            }
-        }
-
-        return null;
-    }
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Redis.Tests.Infrastructure;
 
@@ -52,7 +52,7 @@ internal sealed class RedisServer : IAsyncDisposable
     {
         var binary = FindBinary();
         var folder = Directory.CreateTempSubdirectory("ori-redis-").FullName;
-        var server = new RedisServer(port ?? FreePort(), folder);
+        var server = new RedisServer(port ?? TestEnvironment.FreePort(), folder);
         await server.StartAgainAsync();
         return server;
     }
@@ -137,13 +137,6 @@ internal sealed class RedisServer : IAsyncDisposable
 
         Assert.Fail("redis-server is not installed and ORI_TEST_REDIS is not set: run the suite with scripts/test.sh (as root it installs redis-server).");
         return string.Empty;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

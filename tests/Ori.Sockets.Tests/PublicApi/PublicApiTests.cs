@@ -1,6 +1,7 @@
 using System.Reflection;
-using System.Runtime.CompilerServices;
 using System.Text;
+
+using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Tests.PublicApi;
 
@@ -25,7 +26,7 @@ public sealed class PublicApiTests
             _ => typeof(SocketMessageAttribute).Assembly,
         };
         var actual = Describe(assembly);
-        var directory = Path.Combine(FindRepositoryRoot(), "tests", "Ori.Sockets.Tests", "PublicApi");
+        var directory = Path.Combine(TestEnvironment.RepositoryRoot, "tests", "Ori.Sockets.Tests", "PublicApi");
         var verified = Path.Combine(directory, $"{assemblyName}.verified.txt");
         var received = Path.Combine(directory, $"{assemblyName}.received.txt");
         var expected = File.Exists(verified) ? File.ReadAllText(verified) : string.Empty;
@@ -132,16 +133,5 @@ public sealed class PublicApiTests
         }
 
         return name;
-    }
-
-    private static string FindRepositoryRoot([CallerFilePath] string path = "")
-    {
-        var directory = new DirectoryInfo(Path.GetDirectoryName(path)!);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Ori.Sockets.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Ori.Sockets.sln not found above " + path);
     }
 }
