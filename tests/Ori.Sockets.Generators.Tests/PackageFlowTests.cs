@@ -173,18 +173,9 @@ public sealed class PackageFlowTests : IDisposable
 
     private async Task<(int ExitCode, string Output)> RunRawAsync(string folder, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in _environment)
-        {
-            start.Environment[key] = value;
-        }
-
+        var start = NewStartInfo(folder, arguments);
         using var process = Process.Start(start)!;
+        process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(s_commandTimeout);
@@ -201,9 +192,19 @@ public sealed class PackageFlowTests : IDisposable
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    private Process Start(string folder, params string[] arguments)
+    /// <summary>
+    /// A child's standard input is redirected (and closed once started): xunit.v3 talks to this test
+    /// process over its stdin, and a child that inherited it could read the runner's messages.
+    /// </summary>
+    private ProcessStartInfo NewStartInfo(string folder, string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = folder,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -214,7 +215,14 @@ public sealed class PackageFlowTests : IDisposable
             start.Environment[key] = value;
         }
 
+        return start;
+    }
+
+    private Process Start(string folder, params string[] arguments)
+    {
+        var start = NewStartInfo(folder, arguments);
         var process = Process.Start(start)!;
+        process.StandardInput.Close();
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();

@@ -60,8 +60,10 @@ internal sealed class RedisServer : IAsyncDisposable
     /// <summary>Starts the server (again) on its port.</summary>
     public async Task StartAgainAsync()
     {
+        // Standard input redirected: xunit.v3 talks to the test process over its own stdin.
         var start = new ProcessStartInfo(FindBinary())
         {
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = _folder,
@@ -72,6 +74,7 @@ internal sealed class RedisServer : IAsyncDisposable
         }
 
         _process = Process.Start(start)!;
+        _process.StandardInput.Close();
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
