@@ -1,6 +1,6 @@
 // dotnet Ori.Sockets.LoadServer.dll ori|signalr PORT
 // Both modes offer the same scenarios: a topic/group "bench" that clients join, an echo request, and
-// POST /publish?count=M&size=S, which publishes M pushes of about S bytes in a loop, each carrying the
+// GET /jit (methods compiled so far, to warm up to steady state) and POST /publish?count=M&size=S, which publishes M pushes of about S bytes in a loop, each carrying the
 // publish time (Stopwatch ticks, the same clock in every process of this machine) for latency.
 using System.Diagnostics;
 using System.Net;
@@ -33,6 +33,9 @@ else
 
 var app = builder.Build();
 app.MapGet("/ready", () => Results.Text(mode));
+
+// Methods compiled so far (every tier): the tool warms a scenario up until this stops growing.
+app.MapGet("/jit", () => Results.Text(System.Runtime.JitInfo.GetCompiledMethodCount().ToString(System.Globalization.CultureInfo.InvariantCulture)));
 if (mode == "signalr")
 {
     app.MapHub<BenchHub>("/hub");

@@ -1,5 +1,6 @@
 // Ori.Sockets vs ASP.NET Core SignalR on one machine, with real WebSockets on loopback.
 //   dotnet run -c Release --project benchmarks/Ori.Sockets.LoadTool -- [--quick] [--json FILE] [--servers ori,signalr]
+//     [--only fanout|echo|idle] [--subscribers C] [--messages M] [--profile DIR]
 // Scenarios: fan-out (C subscribers of one topic/group, M pushes of ~150 bytes), request/reply (K
 // connections in closed loops) and idle connections (memory per connection). The server runs in its own
 // process pinned to core 0, the tool on core 1; server CPU from /proc/PID/stat, memory from VmRSS.
@@ -11,17 +12,19 @@ using Ori.Sockets.LoadTool;
 var quick = args.Contains("--quick");
 var jsonFile = ArgValue("--json");
 var servers = (ArgValue("--servers") ?? "ori,signalr").Split(',');
-if (ArgValue("--strace") is { } strace)
+if (ArgValue("--profile") is { } profile)
 {
-    Environment.SetEnvironmentVariable("ORI_LOAD_STRACE", Path.GetFullPath(strace));
+    Directory.CreateDirectory(profile);
+    Environment.SetEnvironmentVariable("ORI_LOAD_PROFILE", Path.GetFullPath(profile));
 }
 
 var only = ArgValue("--only"); // fanout, echo or idle
-int[] fanOut = quick ? [1000, 5000] : [1000, 5000];
-var messages = quick ? 200 : 400;
+int[] fanOut = ArgValue("--subscribers") is { } c ? [int.Parse(c, CultureInfo.InvariantCulture)] : [1000, 5000];
+var messages = ArgValue("--messages") is { } m ? int.Parse(m, CultureInfo.InvariantCulture) : quick ? 200 : 400;
 int[] idle = quick ? [5000] : [5000, 10000];
 var echoConnections = 64;
 var echoSeconds = quick ? 5 : 15;
+var echoWarmUpSeconds = quick ? 3 : 5;
 var pin = Environment.ProcessorCount >= 2;
 if (pin && OperatingSystem.IsLinux())
 {
@@ -48,7 +51,7 @@ foreach (var server in servers)
     if (only is null or "echo")
     {
         await using var process = await ServerProcess.StartAsync(server, pin);
-        var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoSeconds));
+        var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoWarmUpSeconds), TimeSpan.FromSeconds(echoSeconds));
         foreach (var (key, value) in f)
         {
             figures[$"echo_{key}"] = value;

@@ -7,19 +7,26 @@ internal static class Scenarios
     private const int LatencySamplers = 50;
 
     /// <summary>C subscribers of one topic; M pushes published in the server; every delivery counted.</summary>
+    /// <remarks>
+    /// A warm-up burst (a quarter of M) is published and received first and not counted, so that both
+    /// servers are measured with their code tiered up (steady state), not while the JIT instruments it.
+    /// </remarks>
     public static async Task<Dictionary<string, double>> FanOutAsync(ServerProcess server, IProtocol protocol, int subscribers, int messages)
     {
         var sockets = await ConnectManyAsync(server, protocol, subscribers, join: true);
+        var warmUp = Math.Max(1, messages / 4);
         long delivered = 0;
+        var warmExpected = (long)subscribers * warmUp;
         var expected = (long)subscribers * messages;
         var times = new List<long>[Math.Min(LatencySamplers, subscribers)];
         var latencies = new List<double>();
+        var warm = new TaskCompletionSource();
         var done = new TaskCompletionSource();
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         var receivers = sockets.Select((socket, i) => Task.Run(async () =>
         {
             var mine = 0;
-            var sample = i < times.Length ? times[i] = new List<long>(messages) : null;
+            var sample = i < times.Length ? times[i] = new List<long>(warmUp + messages) : null;
             await socket.ReceiveAsync(frame =>
             {
                 var now = Stopwatch.GetTimestamp();
@@ -34,31 +41,47 @@ internal static class Scenarios
                 }
 
                 mine += n;
-                if (Interlocked.Add(ref delivered, n) >= expected)
+                var total = Interlocked.Add(ref delivered, n);
+                if (total >= warmExpected)
+                {
+                    warm.TrySetResult();
+                }
+
+                if (total >= warmExpected + expected)
                 {
                     done.TrySetResult();
                 }
 
-                return mine < messages;
+                return mine < warmUp + messages;
             }, stop.Token);
         })).ToList();
 
-        var toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-        var cpu0 = server.CpuSeconds();
-        var watch = Stopwatch.StartNew();
-        var sends = await server.CountSendSyscallsAsync(async () =>
+        await server.PublishAsync(warmUp, 150);
+        await Task.WhenAny(warm.Task, Task.Delay(TimeSpan.FromSeconds(30)));
+        await server.SettleJitAsync(TimeSpan.FromSeconds(10));
+        var warmDelivered = Interlocked.Read(ref delivered);
+        var toolCpu0 = TimeSpan.Zero;
+        var cpu0 = 0.0;
+        var watch = new Stopwatch();
+        var cpu = 0.0;
+        var toolCpu = 0.0;
+        var sends = await server.MeasureAsync($"fanout-{subscribers}", async () =>
         {
+            toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            cpu0 = server.CpuSeconds();
+            watch.Start();
             await server.PublishAsync(messages, 150);
             await Task.WhenAny(done.Task, Task.Delay(TimeSpan.FromSeconds(30)));
+            watch.Stop();
+            cpu = server.CpuSeconds() - cpu0;
+            toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
         });
-        watch.Stop();
-        var cpu = server.CpuSeconds() - cpu0;
-        var toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
         var rss = server.RssBytes();
         await stop.CancelAsync();
+        var measured = Interlocked.Read(ref delivered) - warmDelivered;
         foreach (var sample in times.Where(t => t is not null))
         {
-            latencies.AddRange(sample.Select(t => t * 1000.0 / Stopwatch.Frequency));
+            latencies.AddRange(sample.Skip(warmUp).Select(t => t * 1000.0 / Stopwatch.Frequency));
         }
 
         foreach (var socket in sockets)
@@ -69,33 +92,32 @@ internal static class Scenarios
         latencies.Sort();
         return new Dictionary<string, double>
         {
-            ["deliveries"] = delivered,
+            ["deliveries"] = measured,
             ["expected"] = expected,
             ["seconds"] = watch.Elapsed.TotalSeconds,
-            ["deliveries_per_second"] = delivered / watch.Elapsed.TotalSeconds,
+            ["deliveries_per_second"] = measured / watch.Elapsed.TotalSeconds,
             ["server_cpu_seconds"] = cpu,
-            ["deliveries_per_server_cpu_second"] = cpu > 0 ? delivered / cpu : 0,
-            ["server_cpu_seconds_per_million"] = delivered > 0 ? cpu / (delivered / 1e6) : 0,
+            ["deliveries_per_server_cpu_second"] = cpu > 0 ? measured / cpu : 0,
+            ["server_cpu_seconds_per_million"] = measured > 0 ? cpu / (measured / 1e6) : 0,
             ["latency_p50_ms"] = Percentile(latencies, 0.50),
             ["latency_p99_ms"] = Percentile(latencies, 0.99),
             ["server_rss_mb"] = rss / 1048576.0,
             ["tool_cpu_seconds"] = toolCpu,
             ["send_syscalls"] = sends,
-            ["deliveries_per_send_syscall"] = sends > 0 ? delivered / (double)sends : 0,
+            ["deliveries_per_send_syscall"] = sends > 0 ? measured / (double)sends : 0,
         };
     }
 
     /// <summary>K connections each sending an echo request and waiting for its reply, for a while.</summary>
-    public static async Task<Dictionary<string, double>> EchoAsync(ServerProcess server, IProtocol protocol, int connections, TimeSpan duration)
+    /// <remarks>The loops run for a warm-up period first (not counted), so that the server is measured tiered up.</remarks>
+    public static async Task<Dictionary<string, double>> EchoAsync(ServerProcess server, IProtocol protocol, int connections, TimeSpan warmUp, TimeSpan duration)
     {
         var sockets = await ConnectManyAsync(server, protocol, connections, join: false);
         long requests = 0;
+        var measuring = 0;
         var latencies = new List<double>[connections];
-        using var stop = new CancellationTokenSource(duration);
-        var cpu0 = server.CpuSeconds();
-        var toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-        var watch = Stopwatch.StartNew();
-        await Task.WhenAll(sockets.Select((socket, i) => Task.Run(async () =>
+        using var stop = new CancellationTokenSource();
+        var loops = Task.WhenAll(sockets.Select((socket, i) => Task.Run(async () =>
         {
             var mine = latencies[i] = [];
             var id = 0;
@@ -107,17 +129,36 @@ internal static class Scenarios
                     var started = Stopwatch.GetTimestamp();
                     await socket.SendTextAsync(protocol.EchoMessage(id), stop.Token);
                     await socket.ReceiveAsync(frame => !protocol.IsReply(frame.Span, key), stop.Token);
-                    mine.Add((Stopwatch.GetTimestamp() - started) * 1000.0 / Stopwatch.Frequency);
-                    Interlocked.Increment(ref requests);
+                    if (Volatile.Read(ref measuring) == 1)
+                    {
+                        mine.Add((Stopwatch.GetTimestamp() - started) * 1000.0 / Stopwatch.Frequency);
+                        Interlocked.Increment(ref requests);
+                    }
                 }
             }
             catch (OperationCanceledException)
             {
             }
         })));
-        watch.Stop();
-        var cpu = server.CpuSeconds() - cpu0;
-        var toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
+        await Task.Delay(warmUp);
+        await server.SettleJitAsync(TimeSpan.FromSeconds(10));
+        var cpu0 = 0.0;
+        var toolCpu0 = TimeSpan.Zero;
+        var watch = new Stopwatch();
+        var cpu = 0.0;
+        var toolCpu = 0.0;
+        var sends = await server.MeasureAsync("echo", async () =>
+        {
+            cpu0 = server.CpuSeconds();
+            toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            watch.Start();
+            Volatile.Write(ref measuring, 1);
+            stop.CancelAfter(duration);
+            await loops;
+            watch.Stop();
+            cpu = server.CpuSeconds() - cpu0;
+            toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
+        });
         foreach (var socket in sockets)
         {
             socket.Dispose();
@@ -133,6 +174,8 @@ internal static class Scenarios
             ["latency_p50_ms"] = Percentile(all, 0.50),
             ["latency_p99_ms"] = Percentile(all, 0.99),
             ["tool_cpu_seconds"] = toolCpu,
+            ["send_syscalls"] = sends,
+            ["replies_per_send_syscall"] = sends > 0 ? requests / (double)sends : 0,
         };
     }
 

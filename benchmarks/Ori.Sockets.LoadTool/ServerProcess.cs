@@ -10,10 +10,15 @@ internal sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private ServerProcess(Process process, int port)
+    private readonly string _mode;
+    private readonly bool _pinned;
+
+    private ServerProcess(Process process, int port, string mode, bool pinned)
     {
         _process = process;
         Port = port;
+        _mode = mode;
+        _pinned = pinned;
     }
 
     public int Port { get; }
@@ -30,6 +35,18 @@ internal sealed class ServerProcess : IAsyncDisposable
             : new ProcessStartInfo("dotnet") { ArgumentList = { dll, mode, port.ToString(CultureInfo.InvariantCulture) } };
         start.RedirectStandardOutput = true;
         start.Environment["DOTNET_TieredPGO"] = "1";
+
+        // Both servers are measured tiered up (a production server's steady state): hot methods are promoted
+        // as soon as they are called 30 times instead of after the 100 ms quiet period that a saturated
+        // core keeps postponing (measured: 18 s of echo load before the last promotions otherwise).
+        start.Environment["DOTNET_TC_CallCountingDelayMs"] = "0";
+        if (Environment.GetEnvironmentVariable("ORI_LOAD_PROFILE") is { Length: > 0 })
+        {
+            // Symbols for JIT-compiled code in perf profiles.
+            start.Environment["DOTNET_PerfMapEnabled"] = "1";
+            start.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+        }
+
         var process = Process.Start(start)!;
         using var http = new HttpClient();
         for (var i = 0; i < 200; i++)
@@ -37,7 +54,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             try
             {
                 await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/ready"));
-                return new ServerProcess(process, port);
+                return new ServerProcess(process, port, mode, pin && File.Exists("/usr/bin/taskset"));
             }
             catch (HttpRequestException)
             {
@@ -72,42 +89,96 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// With --strace FILE: attaches <c>strace -c -f</c> to the server for what <paramref name="work"/> does and
-    /// returns the number of send syscalls (write, writev, sendmsg, sendto); -1 without --strace.
+    /// Runs <paramref name="work"/> while <c>perf</c> watches the server: send syscalls (write, writev, sendmsg,
+    /// sendto) counted from the kernel's tracepoints with <c>perf stat</c>, which costs the server nothing
+    /// measurable (unlike strace), and with --profile DIR a sampled profile of the server's core
+    /// (<c>perf record -g</c>) written to DIR/<paramref name="name"/>.perf.data. Returns the send syscalls, or -1
+    /// when perf or its tracepoints are not available.
     /// </summary>
-    public async Task<long> CountSendSyscallsAsync(Func<Task> work)
+    public async Task<long> MeasureAsync(string name, Func<Task> work)
     {
-        if (Environment.GetEnvironmentVariable("ORI_LOAD_STRACE") is not { Length: > 0 } file || !File.Exists("/usr/bin/strace"))
+        var target = _pinned ? new[] { "-C", "0" } : ["-p", Pid.ToString(CultureInfo.InvariantCulture)];
+        var statFile = Path.Combine(Path.GetTempPath(), $"ori-load-{Pid}-{name}.stat");
+        using var stat = CanCountSyscalls()
+            ? Start("/usr/bin/perf", ["stat", "-x", ",", "-o", statFile, "-e", string.Join(',', SendSyscalls.Select(c => "syscalls:sys_enter_" + c)), .. target])
+            : null;
+        using var record = Environment.GetEnvironmentVariable("ORI_LOAD_PROFILE") is { Length: > 0 } folder && File.Exists("/usr/bin/perf")
+            ? Start("/usr/bin/perf", ["record", "-g", "-F", "999", "-o", Path.Combine(folder, $"{_mode}-{name}.perf.data"), .. target])
+            : null;
+        if (stat is not null || record is not null)
         {
-            await work();
-            return -1;
+            await Task.Delay(500); // perf attaches
         }
 
-        file = $"{file}.{Pid}";
-        using var strace = Process.Start(new ProcessStartInfo("/usr/bin/strace")
-        {
-            ArgumentList = { "-c", "-f", "-e", "trace=write,writev,sendmsg,sendto", "-o", file, "-p", Pid.ToString(CultureInfo.InvariantCulture) },
-            RedirectStandardError = true,
-        })!;
-        await Task.Delay(1000);
         await work();
-        using (var interrupt = Process.Start("/bin/kill", ["-INT", strace.Id.ToString(CultureInfo.InvariantCulture)]))
+        foreach (var perf in new[] { stat, record })
         {
-            await interrupt.WaitForExitAsync();
-        }
-
-        await strace.WaitForExitAsync();
-        long calls = 0;
-        foreach (var line in File.ReadLines(file))
-        {
-            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length >= 5 && fields[^1] is "write" or "writev" or "sendmsg" or "sendto")
+            if (perf is not null)
             {
-                calls += long.Parse(fields[3], CultureInfo.InvariantCulture);
+                using (var interrupt = Process.Start("/bin/kill", ["-INT", perf.Id.ToString(CultureInfo.InvariantCulture)]))
+                {
+                    await interrupt.WaitForExitAsync();
+                }
+
+                await perf.WaitForExitAsync();
             }
         }
 
+        if (stat is null || !File.Exists(statFile))
+        {
+            return -1;
+        }
+
+        long calls = 0;
+        foreach (var line in File.ReadLines(statFile))
+        {
+            var fields = line.Split(',');
+            if (fields.Length > 2 && fields[2].StartsWith("syscalls:sys_enter_", StringComparison.Ordinal) && long.TryParse(fields[0], CultureInfo.InvariantCulture, out var count))
+            {
+                calls += count;
+            }
+        }
+
+        File.Delete(statFile);
         return calls;
+    }
+
+    private static readonly string[] SendSyscalls = ["write", "writev", "sendmsg", "sendto"];
+
+    private static bool CanCountSyscalls() =>
+        File.Exists("/usr/bin/perf") && File.Exists("/sys/kernel/tracing/events/syscalls/sys_enter_sendmsg/id");
+
+    private static Process Start(string file, IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Waits until the server stops compiling methods (at most <paramref name="limit"/>): the warm-up is over.</summary>
+    public async Task SettleJitAsync(TimeSpan limit)
+    {
+        using var http = new HttpClient();
+        var deadline = DateTime.UtcNow + limit;
+        var last = -1L;
+        var stable = 0;
+        while (DateTime.UtcNow < deadline && stable < 3)
+        {
+            var count = long.Parse(await http.GetStringAsync(new Uri($"http://127.0.0.1:{Port}/jit")), CultureInfo.InvariantCulture);
+            stable = count == last ? stable + 1 : 0;
+            last = count;
+            await Task.Delay(250);
+        }
     }
 
     public async Task PublishAsync(int count, int size)
