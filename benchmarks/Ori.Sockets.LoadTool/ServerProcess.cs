@@ -100,7 +100,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         var target = _pinned ? new[] { "-C", "0" } : ["-p", Pid.ToString(CultureInfo.InvariantCulture)];
         var statFile = Path.Combine(Path.GetTempPath(), $"ori-load-{Pid}-{name}.stat");
         using var stat = CanCountSyscalls()
-            ? Start("/usr/bin/perf", ["stat", "-x", ",", "-o", statFile, "-e", string.Join(',', SendSyscalls.Select(c => "syscalls:sys_enter_" + c)), .. target])
+            ? Start("/usr/bin/perf", ["stat", "-x", ",", "-o", statFile, "-e", string.Join(',', s_sendSyscalls.Select(c => "syscalls:sys_enter_" + c)), .. target])
             : null;
         using var record = Environment.GetEnvironmentVariable("ORI_LOAD_PROFILE") is { Length: > 0 } folder && File.Exists("/usr/bin/perf")
             ? Start("/usr/bin/perf", ["record", "-g", "-F", "999", "-o", Path.Combine(folder, $"{_mode}-{name}.perf.data"), .. target])
@@ -143,7 +143,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         return calls;
     }
 
-    private static readonly string[] SendSyscalls = ["write", "writev", "sendmsg", "sendto"];
+    private static readonly string[] s_sendSyscalls = ["write", "writev", "sendmsg", "sendto"];
 
     private static bool CanCountSyscalls() =>
         File.Exists("/usr/bin/perf") && File.Exists("/sys/kernel/tracing/events/syscalls/sys_enter_sendmsg/id");
