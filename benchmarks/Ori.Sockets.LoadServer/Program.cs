@@ -1,7 +1,9 @@
 // dotnet Ori.Sockets.LoadServer.dll ori|signalr PORT
-// Both modes offer the same scenarios: a topic/group "bench" that clients join, an echo request, and
-// GET /jit (methods compiled so far, to warm up to steady state) and POST /publish?count=M&size=S, which publishes M pushes of about S bytes in a loop, each carrying the
-// publish time (Stopwatch ticks, the same clock in every process of this machine) for latency.
+// Both modes offer the same scenarios: a topic/group "bench" that clients join, an echo request,
+// GET /jit (methods compiled so far: the tool warms up until it stops growing) and
+// POST /publish?count=M&size=S&intervalMicroseconds=I, which publishes M pushes of about S bytes in a loop
+// (one every I µs; 0: back to back), each carrying its publish time (Stopwatch ticks, the same clock in every
+// process of this machine) for latency.
 using System.Diagnostics;
 using System.Net;
 using System.Text;
@@ -39,11 +41,13 @@ app.MapGet("/jit", () => Results.Text(System.Runtime.JitInfo.GetCompiledMethodCo
 if (mode == "signalr")
 {
     app.MapHub<BenchHub>("/hub");
-    app.MapPost("/publish", async (int count, int size, IHubContext<BenchHub> hub) =>
+    app.MapPost("/publish", async (int count, int size, long intervalMicroseconds, IHubContext<BenchHub> hub) =>
     {
         var padding = new string('x', Math.Max(0, size - 60));
+        var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
+            await Pace(start, i, intervalMicroseconds);
             await hub.Clients.Group("bench").SendAsync("tick", Stopwatch.GetTimestamp(), padding);
         }
 
@@ -53,11 +57,13 @@ if (mode == "signalr")
 else
 {
     app.MapOriSockets("/ws");
-    app.MapPost("/publish", async (int count, int size, ISocketEmitter emitter) =>
+    app.MapPost("/publish", async (int count, int size, long intervalMicroseconds, ISocketEmitter emitter) =>
     {
         var padding = new string('x', Math.Max(0, size - 60));
+        var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
+            await Pace(start, i, intervalMicroseconds);
             var json = "{\"name\":\"tick\",\"data\":{\"t\":" + Stopwatch.GetTimestamp().ToString(System.Globalization.CultureInfo.InvariantCulture) + ",\"p\":\"" + padding + "\"}}";
             await emitter.PublishAsync("bench", SocketFrame.Text(Encoding.UTF8.GetBytes(json)));
         }
@@ -68,6 +74,19 @@ else
 
 Console.WriteLine($"load server ({mode}) on {port}");
 app.Run();
+
+// Publish i is due at start + i × interval (no drift when one publish takes longer); 0: back to back.
+static async Task Pace(long start, int i, long intervalMicroseconds)
+{
+    if (intervalMicroseconds > 0)
+    {
+        var due = TimeSpan.FromMicroseconds(intervalMicroseconds * i) - Stopwatch.GetElapsedTime(start);
+        if (due > TimeSpan.Zero)
+        {
+            await Task.Delay(due);
+        }
+    }
+}
 
 namespace Ori.Sockets.LoadServer
 {

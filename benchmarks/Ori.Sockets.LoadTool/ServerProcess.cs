@@ -181,10 +181,12 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public async Task PublishAsync(int count, int size)
+    /// <summary>Has the server publish <paramref name="count"/> pushes back to back, or one per <paramref name="interval"/>.</summary>
+    public async Task PublishAsync(int count, int size, TimeSpan interval = default)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
-        using var response = await http.PostAsync(new Uri($"http://127.0.0.1:{Port}/publish?count={count}&size={size}"), null);
+        var micros = ((long)interval.TotalMicroseconds).ToString(CultureInfo.InvariantCulture);
+        using var response = await http.PostAsync(new Uri($"http://127.0.0.1:{Port}/publish?count={count}&size={size}&intervalMicroseconds={micros}"), null);
         response.EnsureSuccessStatusCode();
     }
 
