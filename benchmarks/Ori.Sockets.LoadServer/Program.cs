@@ -1,6 +1,7 @@
 // dotnet Ori.Sockets.LoadServer.dll ori|signalr PORT
 // Both modes offer the same scenarios: a topic/group "bench" that clients join, an echo request,
-// GET /jit (methods compiled so far: the tool warms up until it stops growing) and
+// GET /jit (methods compiled so far: the tool warms up until it stops growing), GET /gc (allocated bytes and
+// collections) and
 // POST /publish?count=M&size=S&intervalMicroseconds=I, which publishes M pushes of about S bytes in a loop
 // (one every I µs; 0: back to back), each carrying its publish time (Stopwatch ticks, the same clock in every
 // process of this machine) for latency.
@@ -38,6 +39,9 @@ app.MapGet("/ready", () => Results.Text(mode));
 
 // Methods compiled so far (every tier): the tool warms a scenario up until this stops growing.
 app.MapGet("/jit", () => Results.Text(System.Runtime.JitInfo.GetCompiledMethodCount().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+// Bytes allocated so far and garbage collections per generation: the tool reports them per delivery and request.
+app.MapGet("/gc", () => Results.Text(string.Join(',', GC.GetTotalAllocatedBytes(precise: false), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2))));
 if (mode == "signalr")
 {
     app.MapHub<BenchHub>("/hub");

@@ -79,8 +79,10 @@ internal static class Scenarios
         var watch = new Stopwatch();
         var cpu = 0.0;
         var toolCpu = 0.0;
+        long[] gc0 = [], gc1 = [];
         var sends = await server.MeasureAsync($"fanout-{subscribers}", async () =>
         {
+            gc0 = await server.GcAsync();
             toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             cpu0 = server.CpuSeconds();
             watch.Start();
@@ -89,6 +91,7 @@ internal static class Scenarios
             watch.Stop();
             cpu = server.CpuSeconds() - cpu0;
             toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
+            gc1 = await server.GcAsync();
         });
         var rss = server.RssBytes();
         var measured = Interlocked.Read(ref delivered) - warmDelivered;
@@ -124,6 +127,9 @@ internal static class Scenarios
             ["tool_cpu_seconds"] = toolCpu,
             ["send_syscalls"] = sends,
             ["deliveries_per_send_syscall"] = sends > 0 ? measured / (double)sends : 0,
+            ["server_bytes_allocated_per_delivery"] = measured > 0 ? (gc1[0] - gc0[0]) / (double)measured : 0,
+            ["server_gen0_collections"] = gc1[1] - gc0[1],
+            ["server_gen2_collections"] = gc1[3] - gc0[3],
             ["paced_deliveries_per_second"] = PacedDeliveriesPerSecond,
             ["paced_deliveries"] = pacedDelivered,
             ["latency_p50_ms"] = Percentile(steady, 0.50),
@@ -170,8 +176,10 @@ internal static class Scenarios
         var watch = new Stopwatch();
         var cpu = 0.0;
         var toolCpu = 0.0;
+        long[] gc0 = [], gc1 = [];
         var sends = await server.MeasureAsync("echo", async () =>
         {
+            gc0 = await server.GcAsync();
             cpu0 = server.CpuSeconds();
             toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             watch.Start();
@@ -181,6 +189,7 @@ internal static class Scenarios
             watch.Stop();
             cpu = server.CpuSeconds() - cpu0;
             toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
+            gc1 = await server.GcAsync();
         });
         foreach (var socket in sockets)
         {
@@ -199,6 +208,8 @@ internal static class Scenarios
             ["tool_cpu_seconds"] = toolCpu,
             ["send_syscalls"] = sends,
             ["replies_per_send_syscall"] = sends > 0 ? requests / (double)sends : 0,
+            ["server_bytes_allocated_per_request"] = requests > 0 ? (gc1[0] - gc0[0]) / (double)requests : 0,
+            ["server_gen0_collections"] = gc1[1] - gc0[1],
         };
     }
 

@@ -165,6 +165,14 @@ internal sealed class ServerProcess : IAsyncDisposable
         return process;
     }
 
+    /// <summary>Bytes the server has allocated so far, and its gen0, gen1 and gen2 collections.</summary>
+    public async Task<long[]> GcAsync()
+    {
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{Port}/gc"));
+        return [.. text.Split(',').Select(v => long.Parse(v, CultureInfo.InvariantCulture))];
+    }
+
     /// <summary>Waits until the server stops compiling methods (at most <paramref name="limit"/>): the warm-up is over.</summary>
     public async Task SettleJitAsync(TimeSpan limit)
     {

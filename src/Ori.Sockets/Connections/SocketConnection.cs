@@ -372,7 +372,7 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
 
         if (inline)
         {
-            await DrainAsync(once: true).ConfigureAwait(false);
+            await DrainAsync().ConfigureAwait(false);
         }
         else
         {
@@ -391,88 +391,85 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
         return true;
     }
 
-    /// <summary>Writes queued frames until the queue is empty; with <paramref name="once"/>, one write, then the rest goes to the thread pool.</summary>
-    private async Task DrainAsync(bool once = false)
+    /// <summary>
+    /// Makes one write of what is queued (frames coalesced up to <see cref="WriteBatchSize"/>), then hands the
+    /// rest to the thread pool instead of looping: under fan-out every socket's writer gets a turn before any
+    /// writes twice, so the transport sends each batch before the next is added (its buffers are reused
+    /// instead of growing by the whole backlog of every socket) and early messages reach every subscriber first.
+    /// </summary>
+    private async Task DrainAsync()
     {
         byte[]? batch = null;
         try
         {
-            while (true)
+            SocketFrame? single = null;
+            var length = 0;
+            var sentClose = false;
+            lock (_sync)
             {
-                SocketFrame? single = null;
-                var length = 0;
-                var sentClose = false;
-                lock (_sync)
+                if (_queue is null || _queue.Count == 0)
                 {
-                    if (_queue is null || _queue.Count == 0)
-                    {
-                        _writerScheduled = false;
-                        return;
-                    }
-
-                    // Coalesce: frames that fit go into one buffer and one write; a large frame goes alone.
-                    while (_queue.TryPeek(out var frame))
-                    {
-                        if (length == 0 && frame.Length > WriteBatchSize)
-                        {
-                            single = _queue.Dequeue();
-                            _queuedBytes -= frame.Length;
-                            sentClose = IsCloseFrame(frame);
-                            break;
-                        }
-
-                        if (length + frame.Length > WriteBatchSize)
-                        {
-                            break;
-                        }
-
-                        batch ??= ArrayPool<byte>.Shared.Rent(WriteBatchSize);
-                        frame.Buffer.CopyTo(batch, length);
-                        length += frame.Length;
-                        _queue.Dequeue();
-                        _queuedBytes -= frame.Length;
-                        if (IsCloseFrame(frame))
-                        {
-                            sentClose = true;
-                            _queue.Clear();
-                            _queuedBytes = 0;
-                            break;
-                        }
-                    }
-                }
-
-                if (single is not null)
-                {
-                    await _stream.WriteAsync(single.Buffer).ConfigureAwait(false);
-                }
-                else
-                {
-                    await _stream.WriteAsync(batch.AsMemory(0, length)).ConfigureAwait(false);
-                }
-
-                if (sentClose)
-                {
-                    // Nothing goes out after a close frame (RFC 6455 5.5.1).
-                    StopWriter();
+                    _writerScheduled = false;
                     return;
                 }
 
-                if (once)
+                // Coalesce: frames that fit go into one buffer and one write; a large frame goes alone.
+                while (_queue.TryPeek(out var frame))
                 {
-                    // The receive loop wrote its batch; whatever came meanwhile goes to the writer, not to it.
-                    lock (_sync)
+                    if (length == 0 && frame.Length > WriteBatchSize)
                     {
-                        if (_queue is null || _queue.Count == 0)
-                        {
-                            _writerScheduled = false;
-                            return;
-                        }
+                        single = _queue.Dequeue();
+                        _queuedBytes -= frame.Length;
+                        sentClose = IsCloseFrame(frame);
+                        break;
                     }
 
-                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                    if (length + frame.Length > WriteBatchSize)
+                    {
+                        break;
+                    }
+
+                    batch ??= ArrayPool<byte>.Shared.Rent(WriteBatchSize);
+                    frame.Buffer.CopyTo(batch, length);
+                    length += frame.Length;
+                    _queue.Dequeue();
+                    _queuedBytes -= frame.Length;
+                    if (IsCloseFrame(frame))
+                    {
+                        sentClose = true;
+                        _queue.Clear();
+                        _queuedBytes = 0;
+                        break;
+                    }
+                }
+            }
+
+            if (single is not null)
+            {
+                await _stream.WriteAsync(single.Buffer).ConfigureAwait(false);
+            }
+            else
+            {
+                await _stream.WriteAsync(batch.AsMemory(0, length)).ConfigureAwait(false);
+            }
+
+            if (sentClose)
+            {
+                // Nothing goes out after a close frame (RFC 6455 5.5.1).
+                StopWriter();
+                return;
+            }
+
+            lock (_sync)
+            {
+                if (_queue.Count == 0)
+                {
+                    _writerScheduled = false;
                     return;
                 }
             }
+
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
 #pragma warning disable CA1031 // The transport failed (peer gone, aborted): the writer stops, the receive loop ends the connection.
         catch (Exception)
