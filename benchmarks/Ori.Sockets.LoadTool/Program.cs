@@ -20,7 +20,10 @@ if (ArgValue("--profile") is { } profile)
 
 var only = ArgValue("--only"); // fanout, echo or idle
 int[] fanOut = ArgValue("--subscribers") is { } c ? [int.Parse(c, CultureInfo.InvariantCulture)] : [1000, 5000];
-var messages = ArgValue("--messages") is { } m ? int.Parse(m, CultureInfo.InvariantCulture) : quick ? 200 : 400;
+// Pushes per burst: by default as many as make 1 M deliveries (2 M without --quick) whatever the subscriber count,
+// so that every burst runs long enough to measure (200 / 400 pushes for 5,000 subscribers, 1,000 / 2,000 for 1,000).
+var messagesOption = ArgValue("--messages") is { } m ? int.Parse(m, CultureInfo.InvariantCulture) : (int?)null;
+var deliveriesPerBurst = quick ? 1_000_000 : 2_000_000;
 int[] idle = quick ? [5000] : [5000, 10000];
 var echoConnections = 64;
 var echoSeconds = quick ? 5 : 15;
@@ -39,7 +42,7 @@ foreach (var server in servers)
     foreach (var subscribers in only is null or "fanout" ? fanOut : [])
     {
         await using var process = await ServerProcess.StartAsync(server, pin);
-        var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messages);
+        var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers);
         foreach (var (key, value) in f)
         {
             figures[$"fanout_{subscribers}_{key}"] = value;

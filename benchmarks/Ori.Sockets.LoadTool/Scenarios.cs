@@ -11,8 +11,8 @@ internal static class Scenarios
 
     /// <summary>C subscribers of one topic; pushes published in the server; every delivery counted.</summary>
     /// <remarks>
-    /// Three phases, one after the other on the same sockets: a warm-up burst (a quarter of M, not counted) so
-    /// that both servers are measured tiered up; the measured burst of M pushes published back to back
+    /// Three phases, one after the other on the same sockets: a warm-up burst of the same size (not counted), so
+    /// that both servers are measured tiered up and with their buffers grown; the measured burst of M pushes published back to back
     /// (throughput, CPU, send syscalls, and the burst's latencies); then a paced phase that publishes at a fixed
     /// rate of <see cref="PacedDeliveriesPerSecond"/> deliveries per second for the latency figures. In a burst,
     /// latency from publish to receipt mostly says how long the backlog takes to drain, and a server whose
@@ -21,7 +21,7 @@ internal static class Scenarios
     public static async Task<Dictionary<string, double>> FanOutAsync(ServerProcess server, IProtocol protocol, int subscribers, int messages)
     {
         var sockets = await ConnectManyAsync(server, protocol, subscribers, join: true);
-        var warmUp = Math.Max(1, messages / 4);
+        var warmUp = messages;
         var pacedInterval = TimeSpan.FromSeconds(subscribers / (double)PacedDeliveriesPerSecond);
         var paced = (int)Math.Clamp(TimeSpan.FromSeconds(3) / pacedInterval, 10, 200);
         int[] phases = [warmUp, messages, paced];
