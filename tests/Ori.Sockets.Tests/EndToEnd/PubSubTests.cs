@@ -47,6 +47,43 @@ public sealed class PubSubTests
     }
 
     [Fact]
+    public async Task A_backlog_of_many_writes_arrives_complete_and_in_order_at_every_subscriber()
+    {
+        // 400 pushes of ~200 bytes: about 80 KB per socket, so each writer needs several turns (one write of
+        // at most 16 KiB each, then the thread pool); nothing may be lost or reordered across turns.
+        await using var server = await TestServer.StartAsync(sockets: AllowAllRooms);
+        var clients = new TestClient[3];
+        try
+        {
+            for (var i = 0; i < clients.Length; i++)
+            {
+                clients[i] = await server.ConnectAsync();
+                await clients[i].ReadyAsync();
+                await clients[i].RequestAsync("room.join", new { room = "backlog" });
+            }
+
+            var padding = new string('x', 190);
+            for (var n = 0; n < 400; n++)
+            {
+                await server.Emitter.PublishAsync("backlog", $"{n:D4}{padding}", cancellationToken: TestContext.Current.CancellationToken);
+            }
+
+            await Task.WhenAll(clients.Select(async c =>
+            {
+                for (var n = 0; n < 400; n++)
+                {
+                    Assert.Equal($"{n:D4}{padding}", await c.ReceiveAsync());
+                }
+            }));
+            await Task.WhenAll(clients.Select(c => c.AssertSilentAsync(TimeSpan.FromMilliseconds(100))));
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Where(c => c is not null).Select(c => c.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
     public async Task Publish_can_exclude_the_sender()
     {
         await using var server = await TestServer.StartAsync(sockets: AllowAllRooms);
