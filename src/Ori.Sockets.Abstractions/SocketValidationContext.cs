@@ -11,7 +11,7 @@ namespace Ori.Sockets;
 public sealed class SocketValidationContext
 {
     private readonly List<SocketValidationError> _errors = [];
-    private PathSegment[] _segments = new PathSegment[8];
+    private PathSegment[] _segments = []; // grown on the first member entered: an idle connection holds none
     private int _depth;
     private string _root;
 
@@ -102,7 +102,7 @@ public sealed class SocketValidationContext
     {
         if (_depth == _segments.Length)
         {
-            Array.Resize(ref _segments, _segments.Length * 2);
+            Array.Resize(ref _segments, Math.Max(8, _segments.Length * 2));
         }
 
         _segments[_depth++] = segment;
