@@ -74,24 +74,10 @@ internal static class Scenarios
         var warmDelivered = Interlocked.Read(ref delivered);
 
         // The measured burst.
-        var toolCpu0 = TimeSpan.Zero;
-        var cpu0 = 0.0;
-        var watch = new Stopwatch();
-        var cpu = 0.0;
-        var toolCpu = 0.0;
-        long[] gc0 = [], gc1 = [];
-        var sends = await server.MeasureAsync($"fanout-{subscribers}", async () =>
+        var m = await server.MeasureAsync($"fanout-{subscribers}", async () =>
         {
-            gc0 = await server.GcAsync();
-            toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-            cpu0 = server.CpuSeconds();
-            watch.Start();
             await server.PublishAsync(messages, 150);
             await Task.WhenAny(reached[1].Task, Task.Delay(TimeSpan.FromSeconds(30)));
-            watch.Stop();
-            cpu = server.CpuSeconds() - cpu0;
-            toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
-            gc1 = await server.GcAsync();
         });
         var rss = server.RssBytes();
         var measured = Interlocked.Read(ref delivered) - warmDelivered;
@@ -116,20 +102,20 @@ internal static class Scenarios
         {
             ["deliveries"] = measured,
             ["expected"] = (long)subscribers * messages,
-            ["seconds"] = watch.Elapsed.TotalSeconds,
-            ["deliveries_per_second"] = measured / watch.Elapsed.TotalSeconds,
-            ["server_cpu_seconds"] = cpu,
-            ["deliveries_per_server_cpu_second"] = cpu > 0 ? measured / cpu : 0,
-            ["server_cpu_seconds_per_million"] = measured > 0 ? cpu / (measured / 1e6) : 0,
+            ["seconds"] = m.Seconds,
+            ["deliveries_per_second"] = measured / m.Seconds,
+            ["server_cpu_seconds"] = m.ServerCpuSeconds,
+            ["deliveries_per_server_cpu_second"] = m.ServerCpuSeconds > 0 ? measured / m.ServerCpuSeconds : 0,
+            ["server_cpu_seconds_per_million"] = measured > 0 ? m.ServerCpuSeconds / (measured / 1e6) : 0,
             ["burst_latency_p50_ms"] = Percentile(burst, 0.50),
             ["burst_latency_p99_ms"] = Percentile(burst, 0.99),
             ["server_rss_mb"] = rss / 1048576.0,
-            ["tool_cpu_seconds"] = toolCpu,
-            ["send_syscalls"] = sends,
-            ["deliveries_per_send_syscall"] = sends > 0 ? measured / (double)sends : 0,
-            ["server_bytes_allocated_per_delivery"] = measured > 0 ? (gc1[0] - gc0[0]) / (double)measured : 0,
-            ["server_gen0_collections"] = gc1[1] - gc0[1],
-            ["server_gen2_collections"] = gc1[3] - gc0[3],
+            ["tool_cpu_seconds"] = m.ToolCpuSeconds,
+            ["send_syscalls"] = m.SendSyscalls,
+            ["deliveries_per_send_syscall"] = m.SendSyscalls > 0 ? measured / (double)m.SendSyscalls : 0,
+            ["server_bytes_allocated_per_delivery"] = measured > 0 ? m.AllocatedBytes / (double)measured : 0,
+            ["server_gen0_collections"] = m.Gen0Collections,
+            ["server_gen2_collections"] = m.Gen2Collections,
             ["paced_deliveries_per_second"] = PacedDeliveriesPerSecond,
             ["paced_deliveries"] = pacedDelivered,
             ["latency_p50_ms"] = Percentile(steady, 0.50),
@@ -171,25 +157,11 @@ internal static class Scenarios
         })));
         await Task.Delay(warmUp);
         await server.SettleJitAsync(TimeSpan.FromSeconds(10));
-        var cpu0 = 0.0;
-        var toolCpu0 = TimeSpan.Zero;
-        var watch = new Stopwatch();
-        var cpu = 0.0;
-        var toolCpu = 0.0;
-        long[] gc0 = [], gc1 = [];
-        var sends = await server.MeasureAsync("echo", async () =>
+        var m = await server.MeasureAsync("echo", async () =>
         {
-            gc0 = await server.GcAsync();
-            cpu0 = server.CpuSeconds();
-            toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-            watch.Start();
             Volatile.Write(ref measuring, 1);
             stop.CancelAfter(duration);
             await loops;
-            watch.Stop();
-            cpu = server.CpuSeconds() - cpu0;
-            toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
-            gc1 = await server.GcAsync();
         });
         foreach (var socket in sockets)
         {
@@ -200,16 +172,16 @@ internal static class Scenarios
         return new Dictionary<string, double>
         {
             ["requests"] = requests,
-            ["requests_per_second"] = requests / watch.Elapsed.TotalSeconds,
-            ["server_cpu_seconds"] = cpu,
-            ["requests_per_server_cpu_second"] = cpu > 0 ? requests / cpu : 0,
+            ["requests_per_second"] = requests / m.Seconds,
+            ["server_cpu_seconds"] = m.ServerCpuSeconds,
+            ["requests_per_server_cpu_second"] = m.ServerCpuSeconds > 0 ? requests / m.ServerCpuSeconds : 0,
             ["latency_p50_ms"] = Percentile(all, 0.50),
             ["latency_p99_ms"] = Percentile(all, 0.99),
-            ["tool_cpu_seconds"] = toolCpu,
-            ["send_syscalls"] = sends,
-            ["replies_per_send_syscall"] = sends > 0 ? requests / (double)sends : 0,
-            ["server_bytes_allocated_per_request"] = requests > 0 ? (gc1[0] - gc0[0]) / (double)requests : 0,
-            ["server_gen0_collections"] = gc1[1] - gc0[1],
+            ["tool_cpu_seconds"] = m.ToolCpuSeconds,
+            ["send_syscalls"] = m.SendSyscalls,
+            ["replies_per_send_syscall"] = m.SendSyscalls > 0 ? requests / (double)m.SendSyscalls : 0,
+            ["server_bytes_allocated_per_request"] = requests > 0 ? m.AllocatedBytes / (double)requests : 0,
+            ["server_gen0_collections"] = m.Gen0Collections,
         };
     }
 

@@ -106,13 +106,13 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="work"/> while <c>perf</c> watches the server: send syscalls (write, writev, sendmsg,
-    /// sendto) counted from the kernel's tracepoints with <c>perf stat</c>, which costs the server nothing
-    /// measurable (unlike strace), and with --profile DIR a sampled profile of the server's core
-    /// (<c>perf record -g</c>) written to DIR/<paramref name="name"/>.perf.data. Returns the send syscalls, or -1
-    /// when perf or its tracepoints are not available.
+    /// Runs <paramref name="work"/> as a measured phase: wall time, the server's CPU and the tool's own CPU,
+    /// the bytes the server allocated and its collections, and, while <c>perf</c> watches the server, its send
+    /// syscalls (write, writev, sendmsg, sendto) counted from the kernel's tracepoints with <c>perf stat</c>,
+    /// which costs the server nothing measurable (unlike strace); with --profile DIR also a sampled profile of the
+    /// server's core (<c>perf record -g</c>) written to DIR/<paramref name="name"/>.perf.data.
     /// </summary>
-    public async Task<long> MeasureAsync(string name, Func<Task> work)
+    public async Task<Measurement> MeasureAsync(string name, Func<Task> work)
     {
         var target = _pinned ? new[] { "-C", "0" } : ["-p", Pid.ToString(CultureInfo.InvariantCulture)];
         var statFile = Path.Combine(Path.GetTempPath(), $"ori-load-{Pid}-{name}.stat");
@@ -127,7 +127,16 @@ internal sealed class ServerProcess : IAsyncDisposable
             await Task.Delay(500); // perf attaches
         }
 
+        var gc0 = await GcAsync();
+        var toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var cpu0 = CpuSeconds();
+        var watch = Stopwatch.StartNew();
         await work();
+        watch.Stop();
+        var cpu = CpuSeconds() - cpu0;
+        var toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
+        var gc1 = await GcAsync();
+        var measurement = new Measurement(watch.Elapsed.TotalSeconds, cpu, toolCpu, -1, gc1[0] - gc0[0], gc1[1] - gc0[1], gc1[3] - gc0[3]);
         foreach (var perf in new[] { stat, record })
         {
             if (perf is not null)
@@ -143,7 +152,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 
         if (stat is null || !File.Exists(statFile))
         {
-            return -1;
+            return measurement;
         }
 
         long calls = 0;
@@ -157,7 +166,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         File.Delete(statFile);
-        return calls;
+        return measurement with { SendSyscalls = calls };
     }
 
     private static readonly string[] s_sendSyscalls = ["write", "writev", "sendmsg", "sendto"];
@@ -229,3 +238,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>What <see cref="ServerProcess.MeasureAsync"/> measured; <see cref="SendSyscalls"/> is -1 without perf.</summary>
+internal sealed record Measurement(
+    double Seconds, double ServerCpuSeconds, double ToolCpuSeconds, long SendSyscalls, long AllocatedBytes, long Gen0Collections, long Gen2Collections);
