@@ -37,14 +37,7 @@ public sealed class GuardAndFramingTests
     {
         await using var server = await TestServer.StartAsync();
         using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, server.HttpUri.Port, TestContext.Current.CancellationToken);
-        var stream = tcp.GetStream();
-        var handshake = $"GET /ws HTTP/1.1\r\nHost: {server.HttpUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake), TestContext.Current.CancellationToken);
-
-        var response = await ReadUntilAsync(stream, "\r\n\r\n");
-        Assert.StartsWith("HTTP/1.1 101", response, StringComparison.Ordinal);
-        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", response, StringComparison.Ordinal);
+        var stream = await UpgradeRawAsync(tcp, server);
 
         // ori.ready arrives first; then an unmasked text frame "2".
         await stream.WriteAsync(new byte[] { 0x81, 0x01, (byte)'2' }, TestContext.Current.CancellationToken);
@@ -58,11 +51,7 @@ public sealed class GuardAndFramingTests
     {
         await using var server = await TestServer.StartAsync();
         using var tcp = new TcpClient { NoDelay = true };
-        await tcp.ConnectAsync(IPAddress.Loopback, server.HttpUri.Port, TestContext.Current.CancellationToken);
-        var stream = tcp.GetStream();
-        var handshake = $"GET /ws HTTP/1.1\r\nHost: {server.HttpUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake), TestContext.Current.CancellationToken);
-        Assert.StartsWith("HTTP/1.1 101", await ReadUntilAsync(stream, "\r\n\r\n"), StringComparison.Ordinal);
+        var stream = await UpgradeRawAsync(tcp, server);
         Assert.Contains("ori.ready", await ReadServerFrameAsync(stream), StringComparison.Ordinal);
 
         // A frame with a 16-bit length, one byte per write: the reader must wait for the rest every time.
@@ -87,6 +76,20 @@ public sealed class GuardAndFramingTests
         {
             Assert.Contains($"\"correlationId\":\"{id}\"", await ReadServerFrameAsync(stream), StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>Connects <paramref name="tcp"/> and makes the upgrade by hand (RFC 6455's sample key); checks the 101.</summary>
+    private static async Task<NetworkStream> UpgradeRawAsync(TcpClient tcp, TestServer server)
+    {
+        await tcp.ConnectAsync(IPAddress.Loopback, server.HttpUri.Port, TestContext.Current.CancellationToken);
+        var stream = tcp.GetStream();
+        var handshake = $"GET /ws HTTP/1.1\r\nHost: {server.HttpUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake), TestContext.Current.CancellationToken);
+
+        var response = await ReadUntilAsync(stream, "\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 101", response, StringComparison.Ordinal);
+        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", response, StringComparison.Ordinal);
+        return stream;
     }
 
     private static byte[] MaskedTextFrame(string text)
