@@ -79,8 +79,8 @@ public class ReceivePathBenchmarks
 
     [Benchmark(Description = "4 reply serialization")]
     public SocketFrame Reply() => Size == "small"
-        ? EnvelopeWriter.Reply("presence.update"u8, "\"c-42\""u8, new PresenceAck(true), static (w, r) => w.WriteBooleanValueObject(r))
-        : EnvelopeWriter.Reply("order.place"u8, "\"c-43\""u8, new OrderPlaced("o-1", 3), static (w, r) => w.WriteOrder(r));
+        ? EnvelopeFrames.Reply("presence.update"u8, "\"c-42\""u8, new PresenceAck(true), static (w, r) => w.WriteBooleanValueObject(r))
+        : EnvelopeFrames.Reply("order.place"u8, "\"c-43\""u8, new OrderPlaced("o-1", 3), static (w, r) => w.WriteOrder(r));
 
     [Benchmark(Description = "5 whole receive path (Ori.Sockets)")]
     public bool Whole()

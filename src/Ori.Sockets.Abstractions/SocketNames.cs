@@ -1,7 +1,17 @@
+#if ORI_SOCKETS_GENERATOR
+using System;
+#endif
+using Ori.Sockets.Protocol;
+
 namespace Ori.Sockets;
 
-/// <summary>The rules for topic (room) names and message names, shared by servers and clients.</summary>
-public static class SocketNames
+/// <summary>The rules for topic (room) names and message names, shared by servers, clients and the generator.</summary>
+#if ORI_SOCKETS_GENERATOR
+internal
+#else
+public
+#endif
+static class SocketNames
 {
     /// <summary>The longest topic, in characters.</summary>
     public const int MaxTopicLength = 256;
@@ -11,6 +21,15 @@ public static class SocketNames
 
     /// <summary>The longest correlation id, in characters.</summary>
     public const int MaxCorrelationIdLength = 128;
+
+    /// <summary>The characters a name may use, for messages that explain a refusal.</summary>
+    internal const string NameCharacters = "A-Z a-z 0-9 _ . : -";
+
+    /// <summary>The rule for message names, for messages that explain a refusal.</summary>
+    internal const string TypeRule = "1-128 characters of " + NameCharacters;
+
+    /// <summary>The rule for topics, for messages that explain a refusal.</summary>
+    internal const string TopicRule = "1-256 characters of " + NameCharacters;
 
     /// <summary>Whether <paramref name="topic"/> is 1–256 characters of <c>A-Z a-z 0-9 _ : . -</c>.</summary>
     /// <param name="topic">The topic to check.</param>
@@ -46,16 +65,28 @@ public static class SocketNames
     /// <summary>Whether a client may never join <paramref name="topic"/> (it begins with <c>__</c>).</summary>
     /// <param name="topic">The topic to check.</param>
     /// <returns><see langword="true"/> for reserved topics.</returns>
-    public static bool IsReservedTopic(ReadOnlySpan<char> topic) => topic.StartsWith("__", StringComparison.Ordinal);
+    public static bool IsReservedTopic(ReadOnlySpan<char> topic) => topic.StartsWith(WireNames.ReservedTopicPrefix.AsSpan(), StringComparison.Ordinal);
 
     /// <summary>Whether <paramref name="type"/> is reserved by the protocol (<c>ori.*</c> and the built-in types).</summary>
     /// <param name="type">The message name to check.</param>
     /// <returns><see langword="true"/> for reserved names.</returns>
-    public static bool IsReservedType(ReadOnlySpan<char> type) =>
-        type.StartsWith("ori.", StringComparison.Ordinal)
-        || type.SequenceEqual("room.join")
-        || type.SequenceEqual("room.leave")
-        || type.SequenceEqual("heartbeat");
+    public static bool IsReservedType(ReadOnlySpan<char> type)
+    {
+        if (type.StartsWith(WireNames.ReservedPrefix.AsSpan(), StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        foreach (var builtIn in WireNames.BuiltInTypes)
+        {
+            if (type.SequenceEqual(builtIn.AsSpan()))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static bool IsValidName(ReadOnlySpan<char> name, int maxLength)
     {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Ori.Sockets.Protocol;
 
 namespace Ori.Sockets.Client;
 
@@ -13,7 +14,7 @@ namespace Ori.Sockets.Client;
 /// </summary>
 public sealed class OriSocketClient : IAsyncDisposable
 {
-    private static readonly byte[] s_ping = "2"u8.ToArray();
+    private static readonly byte[] s_ping = [WireNames.Ping];
     private static readonly byte[] s_null = "null"u8.ToArray();
     private readonly Uri _uri;
     private readonly OriSocketClientOptions _options;
@@ -202,7 +203,7 @@ public sealed class OriSocketClient : IAsyncDisposable
 
         try
         {
-            await RoomRequestAsync("room.join", room, cancellationToken).ConfigureAwait(false);
+            await RoomRequestAsync(WireNames.RoomJoin, room, cancellationToken).ConfigureAwait(false);
         }
         catch (OriSocketErrorException)
         {
@@ -231,7 +232,7 @@ public sealed class OriSocketClient : IAsyncDisposable
 
         if (ready)
         {
-            await RoomRequestAsync("room.leave", room, cancellationToken).ConfigureAwait(false);
+            await RoomRequestAsync(WireNames.RoomLeave, room, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -412,7 +413,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         // receive loop, which starts after this, so they are awaited in the background.
         foreach (var room in rooms)
         {
-            var (id, bytes, reply) = BeginRequest("room.join", room, static (writer, r) => WriteRoom(writer, r), NullSerializer.Instance);
+            var (id, bytes, reply) = BeginRequest(WireNames.RoomJoin, room, static (writer, r) => EnvelopeWriter.WriteRoomData(writer, r), NullSerializer.Instance);
             try
             {
                 await SendOnSocketAsync(socket, bytes, CancellationToken.None).ConfigureAwait(false);
@@ -470,14 +471,7 @@ public sealed class OriSocketClient : IAsyncDisposable
     }
 
     private async Task RoomRequestAsync(string type, string room, CancellationToken cancellationToken) =>
-        await SendRequestAsync(type, room, static (writer, r) => WriteRoom(writer, r), NullSerializer.Instance, cancellationToken).ConfigureAwait(false);
-
-    private static void WriteRoom(Utf8JsonWriter writer, string room)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("room"u8, room);
-        writer.WriteEndObject();
-    }
+        await SendRequestAsync(type, room, static (writer, r) => EnvelopeWriter.WriteRoomData(writer, r), NullSerializer.Instance, cancellationToken).ConfigureAwait(false);
 
     private async Task<TReply> SendRequestAsync<TState, TReply>(string type, TState state, Action<Utf8JsonWriter, TState> writeData, SocketSerializer<TReply> replySerializer, CancellationToken cancellationToken)
     {
@@ -649,13 +643,13 @@ public sealed class OriSocketClient : IAsyncDisposable
     private void OnMessage(ReadOnlyMemory<byte> message)
     {
         var span = message.Span;
-        if (span.Length == 1 && span[0] == (byte)'3')
+        if (span.Length == 1 && span[0] == WireNames.Pong)
         {
             Volatile.Read(ref _pong)?.TrySetResult();
             return;
         }
 
-        if (!IncomingEnvelope.TryParse(message, out var envelope))
+        if (!ServerEnvelope.TryParse(message, out var envelope))
         {
             Error?.Invoke(new OriSocketErrorException("bad_message", "The server sent a message that is not an envelope.", []));
             return;
@@ -663,7 +657,7 @@ public sealed class OriSocketClient : IAsyncDisposable
 
         if (envelope.Name is { } name)
         {
-            if (name != "ori.ready")
+            if (name != WireNames.Ready)
             {
                 DispatchPush(name, envelope.Data);
             }
@@ -760,9 +754,9 @@ public sealed class OriSocketClient : IAsyncDisposable
     private static bool TryReadReady(ReadOnlyMemory<byte> message, out string socketId)
     {
         socketId = string.Empty;
-        return IncomingEnvelope.TryParse(message, out var envelope)
-            && envelope.Name == "ori.ready"
-            && IncomingEnvelope.TryReadSocketId(envelope.Data.Span, out socketId);
+        return ServerEnvelope.TryParse(message, out var envelope)
+            && envelope.Name == WireNames.Ready
+            && ServerEnvelope.TryReadSocketId(envelope.Data.Span, out socketId);
     }
 
     private static byte[] Envelope<TState>(string type, string? correlationId, TState state, Action<Utf8JsonWriter, TState> writeData)
@@ -770,16 +764,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            writer.WriteStartObject();
-            writer.WriteString("type"u8, type);
-            writer.WritePropertyName("data"u8);
-            writeData(writer, state);
-            if (correlationId is not null)
-            {
-                writer.WriteString("correlationId"u8, correlationId);
-            }
-
-            writer.WriteEndObject();
+            EnvelopeWriter.WriteRequest(writer, type, correlationId, state, writeData);
         }
 
         return buffer.WrittenSpan.ToArray();

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
@@ -6,6 +7,7 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Ori.Sockets.Generators.Diagnostics;
 using Ori.Sockets.Generators.Helpers;
 using Ori.Sockets.Generators.Model;
+using Ori.Sockets.Protocol;
 
 namespace Ori.Sockets.Generators.Parsing;
 
@@ -15,19 +17,17 @@ internal sealed record RouteResult(RouteModel? Model, EquatableArray<DiagnosticI
 /// <summary>Parses a method marked [SocketRoute] into a <see cref="RouteModel"/>.</summary>
 internal static class RouteParser
 {
-    private static readonly string[] s_reserved = ["room.join", "room.leave", "heartbeat"];
-
-    /// <summary>Why a name cannot be a route or message name, or null when it can.</summary>
+    /// <summary>Why a name cannot be a route or message name, or null when it can (the protocol's own rules).</summary>
     public static string? NameProblem(string name)
     {
-        if (name.Length is 0 or > 128 || name.Any(c => !(c is >= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' or '_' or '.' or ':' or '-')))
+        if (!SocketNames.IsValidType(name.AsSpan()))
         {
-            return "use 1-128 characters of A-Z a-z 0-9 _ . : -";
+            return "use " + SocketNames.TypeRule;
         }
 
-        if (name.StartsWith("ori.", System.StringComparison.Ordinal) || s_reserved.Contains(name))
+        if (SocketNames.IsReservedType(name.AsSpan()))
         {
-            return "names beginning with 'ori.' and the built-in types room.join, room.leave and heartbeat are reserved";
+            return "names beginning with '" + WireNames.ReservedPrefix + "' and the built-in types " + string.Join(", ", WireNames.BuiltInTypes.Take(WireNames.BuiltInTypes.Length - 1)) + " and " + WireNames.BuiltInTypes.Last() + " are reserved";
         }
 
         return null;

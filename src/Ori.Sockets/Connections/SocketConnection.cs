@@ -107,7 +107,7 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
                 MessageGuards = [.. Context.Services.GetServices<IMessageGuard>()];
 
                 // ori.ready is queued before the socket joins the hub so that it is the first frame out.
-                TryEnqueue(EnvelopeWriter.Ready(Id));
+                TryEnqueue(EnvelopeFrames.Ready(Id, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
                 _runtime.Hub.Add(this);
                 joinedHub = true;
                 if (IsClosing)

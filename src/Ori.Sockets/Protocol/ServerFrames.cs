@@ -4,5 +4,5 @@ namespace Ori.Sockets.Protocol;
 internal static class ServerFrames
 {
     /// <summary>The heartbeat answer <c>3</c>.</summary>
-    public static readonly SocketFrame Pong = SocketFrame.Text("3");
+    public static readonly SocketFrame Pong = SocketFrame.Create(Opcode.Text, [WireNames.Pong]);
 }

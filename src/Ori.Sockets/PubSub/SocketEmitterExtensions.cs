@@ -104,6 +104,6 @@ public static class SocketEmitterExtensions
             throw new SocketValidationException(TMessage.MessageName, [.. validation.Errors]);
         }
 
-        return EnvelopeWriter.Push(TMessage.MessageName, (message, serializer), static (writer, state) => state.serializer.Write(writer, state.message));
+        return EnvelopeFrames.Push(TMessage.MessageName, (message, serializer), static (writer, state) => state.serializer.Write(writer, state.message), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }
 }

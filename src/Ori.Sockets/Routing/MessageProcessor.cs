@@ -19,7 +19,7 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
     public ValueTask ProcessAsync(SocketConnection connection, ReadOnlyMemory<byte> message)
     {
         var span = message.Span;
-        if (span.Length == 1 && span[0] == (byte)'2')
+        if (span.Length == 1 && span[0] == WireNames.Ping)
         {
             connection.TryEnqueue(ServerFrames.Pong);
             return default;
@@ -97,22 +97,22 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
     private ValueTask Dispatch(SocketConnection connection, SocketInvocation invocation)
     {
         var type = invocation.Type;
-        if (type.SequenceEqual("room.join"u8))
+        if (type.SequenceEqual(WireNames.Utf8.RoomJoin))
         {
             return JoinAsync(connection, invocation);
         }
 
-        if (type.SequenceEqual("room.leave"u8))
+        if (type.SequenceEqual(WireNames.Utf8.RoomLeave))
         {
             return LeaveAsync(connection, invocation);
         }
 
-        if (type.SequenceEqual("heartbeat"u8))
+        if (type.SequenceEqual(WireNames.Utf8.Heartbeat))
         {
             invocation.ReplyWith(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), static (writer, now) =>
             {
                 writer.WriteStartObject();
-                writer.WriteNumber("timestamp"u8, now);
+                writer.WriteNumber(WireNames.Members.Timestamp, now);
                 writer.WriteEndObject();
             });
             return default;
@@ -193,13 +193,7 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
     }
 
     private static void ReplyRoom(SocketInvocation invocation, string room, bool joined) =>
-        invocation.ReplyWith((room, joined), static (writer, state) =>
-        {
-            writer.WriteStartObject();
-            writer.WriteString("room"u8, state.room);
-            writer.WriteBoolean("joined"u8, state.joined);
-            writer.WriteEndObject();
-        });
+        invocation.ReplyWith((room, joined), static (writer, state) => EnvelopeWriter.WriteRoomReplyData(writer, state.room, state.joined));
 
     private static bool TryReadRoom(SocketInvocation invocation, out string room)
     {
@@ -216,7 +210,7 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
         string? found = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var isRoom = reader.ValueTextEquals("room"u8);
+            var isRoom = reader.ValueTextEquals(WireNames.Members.Room);
             reader.Read();
             if (isRoom)
             {
@@ -233,7 +227,7 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
         }
         else if (!SocketNames.IsValidTopic(found))
         {
-            problem = "A room is 1-256 characters of A-Z a-z 0-9 _ : . -.";
+            problem = "A room is " + SocketNames.TopicRule + ".";
         }
 
         if (problem is not null)

@@ -105,7 +105,7 @@ public sealed class SocketInvocation
         ArgumentNullException.ThrowIfNull(serializer);
         ThrowIfReplied();
         HasReplied = true;
-        _connection.TryEnqueue(EnvelopeWriter.Reply(Type, _correlationId.Span, (value, serializer), static (writer, state) => state.serializer.Write(writer, state.value)));
+        _connection.TryEnqueue(EnvelopeFrames.Reply(Type, _correlationId.Span, (value, serializer), static (writer, state) => state.serializer.Write(writer, state.value)));
     }
 
     /// <summary>
@@ -118,7 +118,7 @@ public sealed class SocketInvocation
         HasReplied = true;
         if (HasCorrelationId)
         {
-            _connection.TryEnqueue(EnvelopeWriter.Reply(Type, _correlationId.Span, 0, static (writer, _) => writer.WriteNullValue()));
+            _connection.TryEnqueue(EnvelopeFrames.Reply(Type, _correlationId.Span, 0, static (writer, _) => writer.WriteNullValue()));
         }
     }
 
@@ -130,7 +130,7 @@ public sealed class SocketInvocation
     {
         ThrowIfReplied();
         HasReplied = true;
-        _connection.TryEnqueue(EnvelopeWriter.Error(Type, _correlationId.Span, code, message, details));
+        _connection.TryEnqueue(EnvelopeFrames.Error(Type, _correlationId.Span, code, message, details));
     }
 
     /// <summary>Replies with the result of a handler once it completes; no allocation when it already has.</summary>
@@ -237,7 +237,7 @@ public sealed class SocketInvocation
     {
         ThrowIfReplied();
         HasReplied = true;
-        _connection.TryEnqueue(EnvelopeWriter.Reply(Type, _correlationId.Span, state, writeData));
+        _connection.TryEnqueue(EnvelopeFrames.Reply(Type, _correlationId.Span, state, writeData));
     }
 
     internal void Clear()

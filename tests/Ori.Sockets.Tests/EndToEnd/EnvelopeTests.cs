@@ -88,8 +88,6 @@ public sealed class EnvelopeTests : IAsyncLifetime
     [InlineData("""{"type":""}""")]
     [InlineData("""{"type":"has space"}""")]
     [InlineData("""{"type":"é"}""")]
-    [InlineData("""{"type":"echo","data":{"text":"a"}} trailing""")]
-    [InlineData("""{"type":"echo","type":"echo"}""")]
     public async Task Invalid_envelope_gets_bad_request_with_type_error(string frame)
     {
         await _client.SendAsync(frame);
@@ -97,6 +95,21 @@ public sealed class EnvelopeTests : IAsyncLifetime
         Assert.Equal("bad_request", reply.GetProperty("error").GetString());
         Assert.Equal("error", reply.GetProperty("type").GetString());
         Assert.False(string.IsNullOrEmpty(reply.GetProperty("message").GetString()));
+    }
+
+    [Theory]
+    [InlineData("""{"type":"echo","correlationId":"k","data":{"text":"a"}} trailing""", "content after its JSON object")]
+    [InlineData("""{"type":"echo","correlationId":"k","type":"echo"}""", "repeats a member")]
+    [InlineData("""{"type":"echo","correlationId":"k","data":{"text":"a",}}""", "not valid JSON (byte 54)")]
+    [InlineData("""{"correlationId":"k","data":{}}""", "no 'type' member")]
+    public async Task Refused_envelope_echoes_what_was_read_and_names_the_real_reason(string frame, string reason)
+    {
+        await _client.SendAsync(frame);
+        var reply = await _client.ReceiveJsonAsync();
+        Assert.Equal("bad_request", reply.GetProperty("error").GetString());
+        Assert.Equal(frame.StartsWith("{\"type\"", StringComparison.Ordinal) ? "echo" : "error", reply.GetProperty("type").GetString());
+        Assert.Equal("k", reply.GetProperty("correlationId").GetString());
+        Assert.Contains(reason, reply.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -126,9 +139,12 @@ public sealed class EnvelopeTests : IAsyncLifetime
     public async Task Json_deeper_than_the_limit_is_bad_request()
     {
         var deep = new string('[', 40) + new string(']', 40);
-        await _client.SendAsync($$"""{"type":"echo","data":{{deep}}}""");
+        await _client.SendAsync($$"""{"type":"echo","correlationId":"d","data":{{deep}}}""");
         var reply = await _client.ReceiveJsonAsync();
         Assert.Equal("bad_request", reply.GetProperty("error").GetString());
+        Assert.Equal("echo", reply.GetProperty("type").GetString());
+        Assert.Equal("d", reply.GetProperty("correlationId").GetString());
+        Assert.Equal("The message nests deeper than the limit of 32 levels.", reply.GetProperty("message").GetString());
 
         var shallow = new string('[', 10) + new string(']', 10);
         await _client.SendAsync($$"""{"type":"echo","data":{{shallow}},"correlationId":"s"}""");

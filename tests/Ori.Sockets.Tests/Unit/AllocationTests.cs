@@ -38,16 +38,16 @@ public sealed class AllocationTests
         var type = "echo"u8.ToArray();
         var correlation = "\"c-1\""u8.ToArray();
         var reply = new EchoReply("hello");
-        var frame = EnvelopeWriter.Reply(type, correlation, reply, static (w, r) => EchoReply.Serializer.Write(w, r));
+        var frame = EnvelopeFrames.Reply(type, correlation, reply, static (w, r) => EchoReply.Serializer.Write(w, r));
         for (var i = 0; i < 100; i++)
         {
-            EnvelopeWriter.Reply(type, correlation, reply, static (w, r) => EchoReply.Serializer.Write(w, r));
+            EnvelopeFrames.Reply(type, correlation, reply, static (w, r) => EchoReply.Serializer.Write(w, r));
         }
 
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 1000; i++)
         {
-            EnvelopeWriter.Reply(type, correlation, reply, static (w, r) => EchoReply.Serializer.Write(w, r));
+            EnvelopeFrames.Reply(type, correlation, reply, static (w, r) => EchoReply.Serializer.Write(w, r));
         }
 
         var perReply = (GC.GetAllocatedBytesForCurrentThread() - before) / 1000;

@@ -52,14 +52,29 @@ public sealed class EnvelopeReaderTests
     [Theory]
     [InlineData("""{"type":"t","correlationId":5}""", EnvelopeReader.InvalidCorrelationId)]
     [InlineData("""{"type":"t","data":1,"data":2}""", EnvelopeReader.DuplicateMember)]
-    [InlineData("""{"data":1}""", EnvelopeReader.InvalidType)]
+    [InlineData("""{"data":1}""", EnvelopeReader.MissingType)]
     [InlineData("""{"type":null}""", EnvelopeReader.InvalidType)]
-    [InlineData("""{"type":"t",}""", EnvelopeReader.NotAnObject)]
-    [InlineData("""{"type":"t"}{}""", EnvelopeReader.NotAnObject)]
-    public void Refuses_with_a_reason(string envelope, string reason)
+    [InlineData("""{"type":"t",}""", "The message is not valid JSON (byte 12).")]
+    [InlineData("""{"type":"t"}{}""", EnvelopeReader.TrailingContent)]
+    [InlineData("""[1]""", EnvelopeReader.NotAnObject)]
+    [InlineData("""{"type":"t","data":[[[[1]]]]}""", "The message nests deeper than the limit of 4 levels.")]
+    [InlineData("""{"type":"t","data":[[[1]]]}""", null)]
+    [InlineData("""{"type":"t","data":[[[1}}}""", "The message is not valid JSON (byte 23).")]
+    public void Refuses_with_its_real_reason(string envelope, string? reason)
     {
-        Assert.False(EnvelopeReader.TryRead(Encoding.UTF8.GetBytes(envelope), 32, new byte[128], out _, out var error));
+        Assert.Equal(reason is null, EnvelopeReader.TryRead(Encoding.UTF8.GetBytes(envelope), 4, new byte[128], out _, out var error));
         Assert.Equal(reason, error);
+    }
+
+    [Fact]
+    public void A_refusal_keeps_the_type_and_correlation_id_read_before_it()
+    {
+        var message = """{"type":"a.b","correlationId":"c-1","data":[1,}"""u8.ToArray();
+        var type = new byte[128];
+        Assert.False(EnvelopeReader.TryRead(message, 32, type, out var parts, out _));
+        Assert.Equal("a.b", Encoding.UTF8.GetString(type, 0, parts.TypeLength));
+        Assert.Equal("\"c-1\"", Encoding.UTF8.GetString(message, parts.CorrelationStart, parts.CorrelationLength));
+        Assert.False(parts.HasData);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -23,22 +24,39 @@ internal struct EnvelopeParts
 }
 
 /// <summary>
-/// Reads a client envelope with <see cref="Utf8JsonReader"/>. Nothing is allocated for a valid
-/// envelope: the type is copied into a fixed buffer and <c>data</c> stays a slice of the message.
+/// Reads a client envelope (protocol section 2) with <see cref="Utf8JsonReader"/>. Nothing is allocated for
+/// a valid envelope: the type is copied into a fixed buffer and <c>data</c> stays a slice of the message.
+/// A refusal names its real reason, and keeps the type and correlation id when they were read before it,
+/// so that the error reply reaches the request that caused it.
 /// </summary>
 internal static class EnvelopeReader
 {
     public const string NotAnObject = "A message must be a JSON object with a 'type' member, or the heartbeat '2'.";
-    public const string InvalidType = "'type' must be a string of 1-128 characters of A-Z a-z 0-9 _ . : -.";
+    public const string MissingType = "The envelope has no 'type' member.";
+    public const string InvalidType = "'type' must be a string of " + SocketNames.TypeRule + ".";
     public const string InvalidCorrelationId = "'correlationId' must be a string of at most 128 characters.";
     public const string DuplicateMember = "The envelope repeats a member.";
+    public const string TrailingContent = "The message has content after its JSON object.";
 
-    /// <summary>Parses <paramref name="message"/>. On failure, <paramref name="error"/> says why for the client.</summary>
+    /// <summary>The refusal for a message nested deeper than <paramref name="maxDepth"/>.</summary>
+    public static string TooDeep(int maxDepth) =>
+        string.Create(CultureInfo.InvariantCulture, $"The message nests deeper than the limit of {maxDepth} levels.");
+
+    /// <summary>The refusal for a message that is not valid JSON where the reader stopped (zero-based line and byte in it).</summary>
+    public static string InvalidJson(long line, long byteInLine) => line == 0
+        ? string.Create(CultureInfo.InvariantCulture, $"The message is not valid JSON (byte {byteInLine}).")
+        : string.Create(CultureInfo.InvariantCulture, $"The message is not valid JSON (line {line + 1}, byte {byteInLine}).");
+
+    /// <summary>
+    /// Parses <paramref name="message"/>. On failure, <paramref name="error"/> says why for the client, and
+    /// <paramref name="parts"/> keeps the type and the correlation id if they had been read.
+    /// </summary>
     public static bool TryRead(ReadOnlySpan<byte> message, int maxDepth, Span<byte> typeBuffer, out EnvelopeParts parts, out string? error)
     {
         parts = default;
         error = null;
         var reader = new Utf8JsonReader(message, new JsonReaderOptions { MaxDepth = maxDepth });
+        var objectEnded = false;
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -51,19 +69,25 @@ internal static class EnvelopeReader
             var sawCorrelation = false;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("type"u8))
+                if (reader.ValueTextEquals(WireNames.Members.Type))
                 {
                     reader.Read();
-                    if (sawType || reader.TokenType != JsonTokenType.String || !TryCopyType(ref reader, typeBuffer, out parts.TypeLength))
+                    if (sawType)
+                    {
+                        error = DuplicateMember;
+                        return false;
+                    }
+
+                    if (reader.TokenType != JsonTokenType.String || !TryCopyType(ref reader, typeBuffer, out parts.TypeLength))
                     {
                         parts.TypeLength = 0;
-                        error = sawType ? DuplicateMember : InvalidType;
+                        error = InvalidType;
                         return false;
                     }
 
                     sawType = true;
                 }
-                else if (reader.ValueTextEquals("correlationId"u8))
+                else if (reader.ValueTextEquals(WireNames.Members.CorrelationId))
                 {
                     reader.Read();
                     if (sawCorrelation)
@@ -88,7 +112,7 @@ internal static class EnvelopeReader
                     parts.CorrelationStart = (int)reader.TokenStartIndex;
                     parts.CorrelationLength = reader.ValueSpan.Length + 2;
                 }
-                else if (reader.ValueTextEquals("data"u8))
+                else if (reader.ValueTextEquals(WireNames.Members.Data))
                 {
                     reader.Read();
                     if (parts.HasData)
@@ -111,26 +135,30 @@ internal static class EnvelopeReader
             }
 
             // Anything after the object other than white space makes Read throw.
+            objectEnded = true;
             if (reader.Read())
             {
-                parts = default;
-                error = NotAnObject;
+                error = TrailingContent;
                 return false;
             }
 
             if (!sawType)
             {
-                error = InvalidType;
+                error = MissingType;
                 return false;
             }
 
             return true;
         }
-        catch (JsonException)
+        catch (JsonException ex)
         {
-            // Not JSON as a whole: nothing read from it (type, correlation id) is trusted for the reply.
-            parts = default;
-            error = NotAnObject;
+            // The type and the correlation id read before the fault were whole, valid tokens: they stay,
+            // so that the reply pairs with the request. The data does not.
+            parts.HasData = false;
+            parts.HasOtherMembers = false;
+            error = objectEnded ? TrailingContent
+                : IsDepthFault(message, maxDepth, reader.BytesConsumed) ? TooDeep(maxDepth)
+                : InvalidJson(ex.LineNumber ?? 0, ex.BytePositionInLine ?? reader.BytesConsumed);
             return false;
         }
     }
@@ -138,7 +166,8 @@ internal static class EnvelopeReader
     /// <summary>
     /// Writes the flattened form's data: the envelope object without its <c>type</c> and
     /// <c>correlationId</c> members, copied as raw member text. Returns the number of bytes written;
-    /// <paramref name="destination"/> must be at least as long as <paramref name="message"/>.
+    /// <paramref name="destination"/> must be at least as long as <paramref name="message"/>. The
+    /// message must have been accepted by <see cref="TryRead"/>.
     /// </summary>
     public static int WriteFlattenedData(ReadOnlySpan<byte> message, int maxDepth, Span<byte> destination)
     {
@@ -150,7 +179,7 @@ internal static class EnvelopeReader
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var memberStart = (int)reader.TokenStartIndex;
-            var skip = reader.ValueTextEquals("type"u8) || reader.ValueTextEquals("correlationId"u8);
+            var skip = reader.ValueTextEquals(WireNames.Members.Type) || reader.ValueTextEquals(WireNames.Members.CorrelationId);
             reader.Read();
             reader.Skip();
             if (skip)
@@ -171,6 +200,31 @@ internal static class EnvelopeReader
 
         destination[written++] = (byte)'}';
         return written;
+    }
+
+    /// <summary>
+    /// Whether the reader failed because of the depth limit: a reader allowed one more level gets past the
+    /// point where the first one stopped. Runs only for refused messages.
+    /// </summary>
+    private static bool IsDepthFault(ReadOnlySpan<byte> message, int maxDepth, long failedAt)
+    {
+        var reader = new Utf8JsonReader(message, new JsonReaderOptions { MaxDepth = maxDepth + 1 });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.BytesConsumed > failedAt)
+                {
+                    return true;
+                }
+            }
+
+            return reader.BytesConsumed > failedAt;
+        }
+        catch (JsonException)
+        {
+            return reader.BytesConsumed > failedAt;
+        }
     }
 
     private static bool TryCopyType(ref Utf8JsonReader reader, Span<byte> typeBuffer, out int length)

@@ -1,11 +1,11 @@
 using System.Text.Json;
 
-namespace Ori.Sockets.Client;
+namespace Ori.Sockets.Protocol;
 
-/// <summary>What the server sent: a push (name, data), a reply (type, correlation id, data) or an error reply.</summary>
-internal readonly record struct IncomingEnvelope(string? Name, string? CorrelationId, string? ErrorCode, string? ErrorMessage, IReadOnlyList<SocketValidationError> Details, ReadOnlyMemory<byte> Data)
+/// <summary>What the server sent, as a client reads it (protocol section 3): a push (name, data), a reply (type, correlation id, data) or an error reply.</summary>
+internal readonly record struct ServerEnvelope(string? Name, string? CorrelationId, string? ErrorCode, string? ErrorMessage, IReadOnlyList<SocketValidationError> Details, ReadOnlyMemory<byte> Data)
 {
-    public static bool TryParse(ReadOnlyMemory<byte> message, out IncomingEnvelope envelope)
+    public static bool TryParse(ReadOnlyMemory<byte> message, out ServerEnvelope envelope)
     {
         envelope = default;
         string? name = null, correlationId = null, error = null, errorMessage = null;
@@ -21,34 +21,34 @@ internal readonly record struct IncomingEnvelope(string? Name, string? Correlati
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("name"u8))
+                if (reader.ValueTextEquals(WireNames.Members.Name))
                 {
                     reader.Read();
                     name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                 }
-                else if (reader.ValueTextEquals("correlationId"u8))
+                else if (reader.ValueTextEquals(WireNames.Members.CorrelationId))
                 {
                     reader.Read();
                     correlationId = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                 }
-                else if (reader.ValueTextEquals("error"u8))
+                else if (reader.ValueTextEquals(WireNames.Members.Error))
                 {
                     reader.Read();
                     error = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                 }
-                else if (reader.ValueTextEquals("message"u8))
+                else if (reader.ValueTextEquals(WireNames.Members.Message))
                 {
                     reader.Read();
                     errorMessage = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                 }
-                else if (reader.ValueTextEquals("data"u8))
+                else if (reader.ValueTextEquals(WireNames.Members.Data))
                 {
                     reader.Read();
                     var start = (int)reader.TokenStartIndex;
                     reader.Skip();
                     data = message[start..(int)reader.BytesConsumed];
                 }
-                else if (reader.ValueTextEquals("details"u8))
+                else if (reader.ValueTextEquals(WireNames.Members.Details))
                 {
                     reader.Read();
                     details = ReadDetails(ref reader);
@@ -65,7 +65,7 @@ internal readonly record struct IncomingEnvelope(string? Name, string? Correlati
             return false;
         }
 
-        envelope = new IncomingEnvelope(name, correlationId, error, errorMessage, (IReadOnlyList<SocketValidationError>?)details ?? [], data);
+        envelope = new ServerEnvelope(name, correlationId, error, errorMessage, (IReadOnlyList<SocketValidationError>?)details ?? [], data);
         return true;
     }
 
@@ -80,7 +80,7 @@ internal readonly record struct IncomingEnvelope(string? Name, string? Correlati
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var isId = reader.ValueTextEquals("socketId"u8);
+            var isId = reader.ValueTextEquals(WireNames.Members.SocketId);
             reader.Read();
             if (isId && reader.TokenType == JsonTokenType.String)
             {
@@ -108,8 +108,8 @@ internal readonly record struct IncomingEnvelope(string? Name, string? Correlati
             string path = "$", message = string.Empty;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var isPath = reader.ValueTextEquals("path"u8);
-                var isMessage = reader.ValueTextEquals("message"u8);
+                var isPath = reader.ValueTextEquals(WireNames.Members.Path);
+                var isMessage = reader.ValueTextEquals(WireNames.Members.Message);
                 reader.Read();
                 if (isPath && reader.TokenType == JsonTokenType.String)
                 {
