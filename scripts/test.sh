@@ -68,14 +68,14 @@ fi
 #    to, and its unit tests run under Node's test runner (counted with the .NET tests).
 node_passed=0
 node_failed=0
-client="$root/src/Ori.Sockets/BrowserClient"
+client="$root/src/browser-client"
 log "browser client: tsc and node --test"
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   if (cd "$client" && npm ci --no-audit --no-fund --silent >/dev/null 2>&1); then
     if (cd "$client" && npx --no-install tsc -p tsconfig.json --outDir "$work/tsc"); then
       for f in ori-sockets-client.js ori-sockets-client.d.ts; do
         if ! cmp -s "$work/tsc/$f" "$client/$f"; then
-          log "$f does not match ori-sockets-client.ts: run 'npm run build' in src/Ori.Sockets/BrowserClient"
+          log "$f does not match ori-sockets-client.ts: run 'npm run build' in src/browser-client"
           failures=$((failures + 1))
         fi
       done
