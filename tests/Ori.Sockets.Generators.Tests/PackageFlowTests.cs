@@ -8,9 +8,11 @@ using Ori.Sockets.Tests.Infrastructure;
 namespace Ori.Sockets.Generators.Tests;
 
 /// <summary>
-/// What a user does: pack Ori.Sockets (the generator inside), create a fresh `dotnet new web` project,
-/// add the package from a folder feed, write a router, build, run and get a routed reply over a
-/// WebSocket; then add an invalid message and see the build fail with its diagnostic ID.
+/// What a user does: pack Ori.Sockets and Ori.Sockets.Abstractions (the generator inside the latter), create a
+/// fresh `dotnet new web` project, add Ori.Sockets from a folder feed, write a router, build, run and get a
+/// routed reply over a WebSocket (the generator ran); add the contracts package too and build again (it still
+/// runs once: twice would declare every generated member twice); then add an invalid message and see the
+/// build fail with its diagnostic ID.
 /// </summary>
 public sealed class PackageFlowTests : IDisposable
 {
@@ -55,9 +57,22 @@ public sealed class PackageFlowTests : IDisposable
             await RunAsync(copy, "pack", $"src/{project}", "-c", "Release", "-o", feed, $"-p:Version={version}", "--disable-build-servers");
         }
 
-        using (var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"Ori.Sockets.{version}.nupkg")))
+        // The generator ships in one package, Ori.Sockets.Abstractions; Ori.Sockets depends on it with all its
+        // assets (analyzers included), and carries no copy of its own.
+        using (var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"Ori.Sockets.Abstractions.{version}.nupkg")))
         {
             Assert.Contains(package.Entries, e => e.FullName == "analyzers/dotnet/cs/Ori.Sockets.Generators.dll");
+            Assert.DoesNotContain(package.Entries, e => e.FullName.StartsWith("build", StringComparison.Ordinal));
+        }
+
+        using (var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"Ori.Sockets.{version}.nupkg")))
+        {
+            Assert.DoesNotContain(package.Entries, e => e.FullName.StartsWith("analyzers/", StringComparison.Ordinal) || e.FullName.StartsWith("build", StringComparison.Ordinal));
+            using var nuspec = new StreamReader(package.GetEntry("Ori.Sockets.nuspec")!.Open());
+            var dependency = System.Xml.Linq.XDocument.Parse(await nuspec.ReadToEndAsync()).Descendants()
+                .Single(e => e.Name.LocalName == "dependency" && (string?)e.Attribute("id") == "Ori.Sockets.Abstractions");
+            Assert.Equal("All", (string?)dependency.Attribute("include"));
+            Assert.Null(dependency.Attribute("exclude"));
         }
 
         var app = Path.Combine(_root, "app");
