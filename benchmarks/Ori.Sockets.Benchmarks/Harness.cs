@@ -1,9 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Ori.Sockets.Connections;
-using Ori.Sockets.Hosting;
-using Ori.Sockets.Routing;
 
 namespace Ori.Sockets.Benchmarks;
 
@@ -21,19 +20,24 @@ internal sealed class Harness : IDisposable
         services.AddOriSockets(o => o.OutboundQueueLimit = 64 * 1024 * 1024).AddSocketRouters();
         _services = services.BuildServiceProvider();
         _scope = _services.CreateScope();
-        Runtime = _services.GetRequiredService<SocketRuntime>();
+        Provider = _services.GetRequiredService<ISocketProvider>();
         Dispatcher = _services.GetServices<ISocketDispatcher>().Single();
         Hub = _services.GetRequiredService<SocketHub>();
     }
 
-    public SocketRuntime Runtime { get; }
+    public ISocketProvider Provider { get; }
 
     public ISocketDispatcher Dispatcher { get; }
 
     public SocketHub Hub { get; }
 
-    public SocketConnection NewConnection(string id) =>
-        new(Runtime, id, new DefaultHttpContext { RequestServices = _scope.ServiceProvider }, Stream.Null, null);
+    /// <summary>A connection whose writer drains to Stream.Null.</summary>
+    public static SocketConnection NewConnection(string id) =>
+        new(id, Stream.Null, new ConnectionLimits(64 * 1024, 64 * 1024 * 1024, TimeSpan.FromSeconds(5)), TimeProvider.System, NullLogger.Instance, static () => { }, static _ => { });
+
+    /// <summary>The invocation the message pipeline would use for <paramref name="connection"/>.</summary>
+    public SocketInvocation NewInvocation(SocketConnection connection) =>
+        new(new SocketContext(connection.Id, new DefaultHttpContext { RequestServices = _scope.ServiceProvider }, null, Provider, Provider, connection.Closing), connection, 32, NullLogger.Instance);
 
     public void Dispose()
     {

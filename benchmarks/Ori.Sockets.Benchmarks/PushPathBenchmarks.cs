@@ -22,7 +22,7 @@ public class PushPathBenchmarks
         _harness = new Harness();
         for (var i = 0; i < Subscribers; i++)
         {
-            var connection = _harness.NewConnection("s" + i);
+            var connection = Harness.NewConnection("s" + i);
             _harness.Hub.Add(connection);
             _harness.Hub.Subscribe(connection.Id, "account:acme");
             _connections.Add(connection);

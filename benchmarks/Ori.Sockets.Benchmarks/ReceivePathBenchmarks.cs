@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using Ori.Sockets.Connections;
 using Ori.Sockets.Protocol;
-using Ori.Sockets.Routing;
 
 namespace Ori.Sockets.Benchmarks;
 
@@ -21,7 +20,7 @@ public class ReceivePathBenchmarks
     private static readonly JsonSerializerOptions s_web = new(JsonSerializerDefaults.Web);
     private readonly byte[] _typeBuffer = new byte[128];
     private Harness _harness = null!;
-    private SocketConnection _connection = null!;
+    private SocketInvocation _invocation = null!;
     private byte[] _message = null!;
     private ReadOnlyMemory<byte> _data;
     private EnvelopeParts _parts;
@@ -37,7 +36,7 @@ public class ReceivePathBenchmarks
     public void Setup()
     {
         _harness = new Harness();
-        _connection = _harness.NewConnection("bench");
+        _invocation = _harness.NewInvocation(Harness.NewConnection("bench"));
         _message = Size == "small" ? Payloads.Small : Payloads.Medium;
         _data = Payloads.DataOf(_message);
         EnvelopeReader.TryRead(_message, 32, _typeBuffer, out _parts, out _);
@@ -61,7 +60,7 @@ public class ReceivePathBenchmarks
     [Benchmark(Description = "2 route lookup (generated table)")]
     public bool RouteLookup()
     {
-        var invocation = _connection.Invocation;
+        var invocation = _invocation;
         _typeBuffer.AsSpan(0, _parts.TypeLength).CopyTo(invocation.TypeBuffer);
         invocation.Reset(_parts.TypeLength, default, default);
         // An unknown name of the same length walks the same switch and comparison without running a handler.
@@ -90,7 +89,7 @@ public class ReceivePathBenchmarks
             return false;
         }
 
-        var invocation = _connection.Invocation;
+        var invocation = _invocation;
         _typeBuffer.AsSpan(0, parts.TypeLength).CopyTo(invocation.TypeBuffer);
         invocation.Reset(parts.TypeLength, _message.AsMemory(parts.CorrelationStart, parts.CorrelationLength), _message.AsMemory(parts.DataStart, parts.DataLength));
         var found = _harness.Dispatcher.TryDispatch(invocation.Type, invocation, out var completion);

@@ -9,11 +9,11 @@ internal static class MetadataNames
     public const string MessageGuardAttribute = "Ori.Sockets.MessageGuardAttribute";
     public const string ISocketMessage = "Ori.Sockets.ISocketMessage`1";
     public const string ISocketRequest = "Ori.Sockets.ISocketRequest`1";
-    public const string SocketContext = "Ori.Sockets.Routing.SocketContext";
-    public const string SocketContextOfT = "Ori.Sockets.Routing.SocketContext`1";
-    public const string IConnectionGuard = "Ori.Sockets.Routing.IConnectionGuard";
-    public const string ConnectionGuardOfT = "Ori.Sockets.Routing.ConnectionGuard`1";
-    public const string IMessageGuard = "Ori.Sockets.Routing.IMessageGuard";
+    public const string SocketContext = "Ori.Sockets.SocketContext";
+    public const string SocketContextOfT = "Ori.Sockets.SocketContext`1";
+    public const string IConnectionGuard = "Ori.Sockets.IConnectionGuard";
+    public const string ConnectionGuardOfT = "Ori.Sockets.ConnectionGuard`1";
+    public const string IMessageGuard = "Ori.Sockets.IMessageGuard";
     public const string JsonPropertyNameAttribute = "System.Text.Json.Serialization.JsonPropertyNameAttribute";
     public const string JsonIgnoreAttribute = "System.Text.Json.Serialization.JsonIgnoreAttribute";
     public const string JsonStringEnumMemberNameAttribute = "System.Text.Json.Serialization.JsonStringEnumMemberNameAttribute";

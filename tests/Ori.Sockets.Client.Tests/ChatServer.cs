@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Ori.Sockets.Routing;
 using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Client.Tests;

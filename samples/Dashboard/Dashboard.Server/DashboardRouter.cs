@@ -1,6 +1,5 @@
 using Dashboard.Contracts;
 using Ori.Sockets;
-using Ori.Sockets.Routing;
 
 namespace Dashboard.Server;
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Primitives;
-using Ori.Sockets.Routing;
+using Ori.Sockets;
 
 namespace Dashboard.Server;
 

@@ -13,7 +13,7 @@ namespace Ori.Sockets.Generators.Emitting;
 /// </summary>
 internal static class DispatcherEmitter
 {
-    private const string Invocation = "global::Ori.Sockets.Routing.SocketInvocation";
+    private const string Invocation = "global::Ori.Sockets.SocketInvocation";
     private const string ValueTask = "global::System.Threading.Tasks.ValueTask";
     private const string Services = "global::Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions";
 
@@ -57,7 +57,7 @@ internal static class DispatcherEmitter
         {
             w.Line("/// <summary>The dispatch table of this compilation's routes.</summary>");
             w.Line(Header.GeneratedCode);
-            using (w.Block("internal sealed class OriSocketsDispatcher : global::Ori.Sockets.Routing.ISocketDispatcher"))
+            using (w.Block("internal sealed class OriSocketsDispatcher : global::Ori.Sockets.ISocketDispatcher"))
             {
                 foreach (var pair in slots.OrderBy(p => p.Value))
                 {
@@ -170,7 +170,7 @@ internal static class DispatcherEmitter
             {
                 ParameterKind.Message => "message",
                 ParameterKind.CancellationToken => "invocation.Aborted",
-                _ => route.Context == ContextKind.Typed ? $"new global::Ori.Sockets.Routing.SocketContext<{route.StateFqn}>(invocation.Context)" : "invocation.Context",
+                _ => route.Context == ContextKind.Typed ? $"new global::Ori.Sockets.SocketContext<{route.StateFqn}>(invocation.Context)" : "invocation.Context",
             }));
             var call = $"{target}.{route.MethodName}({arguments})";
             switch (route.Return)
@@ -217,7 +217,7 @@ internal static class DispatcherEmitter
                     foreach (var guard in guards)
                     {
                         w.Line("global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddEnumerable(builder.Services,");
-                        w.Line($"    global::Microsoft.Extensions.DependencyInjection.ServiceDescriptor.Scoped<global::Ori.Sockets.Routing.IConnectionGuard, {guard.Fqn}>(static services => new {guard.Fqn}({Arguments(guard.ConstructorArguments)})));");
+                        w.Line($"    global::Microsoft.Extensions.DependencyInjection.ServiceDescriptor.Scoped<global::Ori.Sockets.IConnectionGuard, {guard.Fqn}>(static services => new {guard.Fqn}({Arguments(guard.ConstructorArguments)})));");
                     }
 
                     w.Line("return builder;");

@@ -1,576 +1,125 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.IO.Pipelines;
-using System.Text.Unicode;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Ori.Sockets.Hosting;
+using Microsoft.Extensions.Logging;
 using Ori.Sockets.Protocol;
-using Ori.Sockets.Routing;
 using Ori.Sockets.Telemetry;
 
 namespace Ori.Sockets.Connections;
 
-/// <summary>
-/// One WebSocket connection: the RFC 6455 receive loop, the bounded outbound queue and its writer,
-/// and the close handshake. Frames of one connection are handled one at a time, in order.
-/// </summary>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "RunAsync owns the connection's whole life and disposes the deadline as it ends.")]
-internal sealed class SocketConnection : IThreadPoolWorkItem
-{
-    // A write gathers queued frames up to this size into one transport write (one syscall).
-    private const int WriteBatchSize = 16 * 1024;
+/// <summary>The limits one connection works within.</summary>
+/// <param name="ReceiveLimit">The largest message, reassembled, in bytes.</param>
+/// <param name="OutboundQueueLimit">The most bytes that may wait to be written.</param>
+/// <param name="CloseTimeout">How long the close handshake (and the last writes) may take before the transport is cut.</param>
+internal sealed record ConnectionLimits(int ReceiveLimit, long OutboundQueueLimit, TimeSpan CloseTimeout);
 
-    private readonly SocketRuntime _runtime;
+/// <summary>
+/// One WebSocket connection's transport side: the receive loop (frames read by a <see cref="FrameReader"/>,
+/// complete messages handed to an <see cref="IInboundHandler"/> in order), the <see cref="OutboundQueue"/>,
+/// the close handshake and its time limit, and the last-activity stamp. It knows nothing of routing,
+/// topics or hosting.
+/// </summary>
+internal sealed class SocketConnection : IOutboundSocket, IDisposable
+{
     private readonly Stream _stream;
     private readonly PipeReader _reader;
-    private readonly Lock _sync = new();
-    private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    // Outbound state, guarded by _sync.
-    private Queue<SocketFrame>? _queue;
-    private long _queuedBytes;
-    private bool _writerScheduled;
-    private bool _closeQueued;
-    private bool _writerStopped;
-
-    // Subscriptions, guarded by _topicsLock.
-    private readonly Lock _topicsLock = new();
-    private HashSet<string>? _topics;
-    private bool _topicsReleased;
-
-    // Receive state, touched only by the receive loop.
-    private byte[]? _message;
-    private int _messageLength;
-    private bool _inFragmentedMessage;
-
+    private readonly ConnectionLimits _limits;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Action _abortTransport;
+    private readonly Action<string> _closeStarted;
+    private readonly OutboundQueue _outbound;
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Lock _deadlineLock = new();
     private CancellationTokenSource? _closeDeadline;
+    private bool _ended;
     private long _lastActivity;
 
-    public SocketConnection(SocketRuntime runtime, string id, HttpContext httpContext, Stream stream, object? upgradeData)
+    /// <param name="id">The socket's id.</param>
+    /// <param name="stream">The upgraded transport.</param>
+    /// <param name="limits">Receive and send bounds, close time-out.</param>
+    /// <param name="time">The clock for activity stamps and time limits.</param>
+    /// <param name="logger">Where protocol faults and closes are logged.</param>
+    /// <param name="abortTransport">Tears the transport down (the peer vanished or overstayed its close).</param>
+    /// <param name="closeStarted">Told the socket's id, synchronously, when a close starts.</param>
+    public SocketConnection(string id, Stream stream, ConnectionLimits limits, TimeProvider time, ILogger logger, Action abortTransport, Action<string> closeStarted)
     {
-        _runtime = runtime;
         Id = id;
         _stream = stream;
+        _limits = limits;
+        _time = time;
+        _logger = logger;
+        _abortTransport = abortTransport;
+        _closeStarted = closeStarted;
+
         // Zero-byte reads: an idle connection holds no receive buffer.
         _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
-        Context = new SocketContext(id, httpContext, upgradeData, runtime.Provider, runtime.Emitter);
-        Invocation = new SocketInvocation(this);
+        _outbound = new OutboundQueue(stream, limits.OutboundQueueLimit, Abort);
         Touch();
     }
 
+    /// <inheritdoc />
     public string Id { get; }
 
-    public SocketContext Context { get; }
+    /// <summary>Canceled when the connection starts closing (or is aborted): its work should stop.</summary>
+    public CancellationToken Closing => _closing.Token;
 
-    public SocketInvocation Invocation { get; }
+    /// <summary>Whether a close has started.</summary>
+    public bool IsClosing => _outbound.IsClosing;
 
-    public SocketRuntime Runtime => _runtime;
-
-    /// <summary>The connection's message guards, resolved once when its guards pass.</summary>
-    public IMessageGuard[] MessageGuards { get; private set; } = [];
-
-    private ISocketConnectionHandler[] _handlers = [];
-
-    // The connection whose receive loop runs synchronously on this thread: what it enqueues (replies)
-    // is written when the batch of frames it read is handled, on the same thread, in one write.
-#pragma warning disable IDE1006 // t_ marks a thread static, as in the .NET runtime.
-    [ThreadStatic]
-    private static SocketConnection? t_receiving;
-#pragma warning restore IDE1006
-
-    private bool _flushDeferred;
-
+    /// <summary>When a frame last arrived, as a <see cref="TimeProvider"/> timestamp.</summary>
     public long LastActivity => Volatile.Read(ref _lastActivity);
 
-    public bool IsClosing
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _closeQueued;
-            }
-        }
-    }
+    /// <summary>The outbound queue, for tests and the writer's own use.</summary>
+    internal OutboundQueue Outbound => _outbound;
 
-    /// <summary>Runs the connection until it closes: guards, <c>ori.ready</c>, then the receive loop.</summary>
-    public async Task RunAsync()
-    {
-        _runtime.Track(this);
-        var joinedHub = false;
-        try
-        {
-            var verdict = await RunGuardsAsync().ConfigureAwait(false);
-            if (verdict == GuardVerdict.Passed)
-            {
-                MessageGuards = [.. Context.Services.GetServices<IMessageGuard>()];
-
-                // ori.ready is queued before the socket joins the hub so that it is the first frame out.
-                TryEnqueue(EnvelopeFrames.Ready(Id, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
-                _runtime.Hub.Add(this);
-                joinedHub = true;
-                if (IsClosing)
-                {
-                    // Closed while its guards ran (shutdown, say): it must not stay in the hub.
-                    _runtime.Hub.Remove(this);
-                }
-
-                SocketLog.Connected(_runtime.Logger, Id);
-                _handlers = [.. Context.Services.GetServices<ISocketConnectionHandler>()];
-                foreach (var handler in _handlers)
-                {
-                    if (!await TryRunHandlerAsync(handler, connected: true).ConfigureAwait(false))
-                    {
-                        Close(SocketCloseCodes.InternalError, "Connection handler failed");
-                        break;
-                    }
-                }
-            }
-            else
-            {
-                var (code, reason) = verdict == GuardVerdict.Refused
-                    ? (SocketCloseCodes.PolicyViolation, "Connection rejected by guard")
-                    : (SocketCloseCodes.InternalError, "Connection guard failed");
-                Close(code, reason);
-            }
-
-            await ReceiveLoopAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            Context.Abort();
-            if (joinedHub)
-            {
-                _runtime.Hub.Remove(this);
-                try
-                {
-                    await _runtime.Provider.ReleaseAsync(Id).ConfigureAwait(false);
-                }
-#pragma warning disable CA1031 // A provider failure must not keep the connection from ending.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    SocketLog.ProviderReleaseFailed(_runtime.Logger, Id, ex);
-                }
-
-                _runtime.Hub.Forget(this);
-                foreach (var handler in _handlers)
-                {
-                    await TryRunHandlerAsync(handler, connected: false).ConfigureAwait(false);
-                }
-            }
-
-            await FinishWritesAsync().ConfigureAwait(false);
-            ReturnMessageBuffer();
-            await _reader.CompleteAsync().ConfigureAwait(false);
-            lock (_sync)
-            {
-                // Ended: no close may start now, and the abort deadline must not fire on a finished request.
-                _closeQueued = true;
-                _closeDeadline?.Dispose();
-                _closeDeadline = null;
-            }
-
-            Context.DisposeResources();
-            _runtime.Untrack(this);
-            SocketLog.Disconnected(_runtime.Logger, Id);
-        }
-    }
-
-    private async ValueTask<bool> TryRunHandlerAsync(ISocketConnectionHandler handler, bool connected)
-    {
-        try
-        {
-            if (connected)
-            {
-                await handler.OnConnectedAsync(Context).ConfigureAwait(false);
-            }
-            else
-            {
-                await handler.OnDisconnectedAsync(Context).ConfigureAwait(false);
-            }
-
-            return true;
-        }
-#pragma warning disable CA1031 // User code: its failure is logged and must not tear down the server.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            SocketLog.ConnectionHandlerFailed(_runtime.Logger, Id, handler.GetType().Name, ex);
-            return false;
-        }
-    }
-
-    /// <summary>Starts the close handshake. Frames queued before it are still sent; nothing after it is.</summary>
-    public void Close(int code, string reason) => Close(code, reason, dropQueued: false);
-
-    /// <summary>Queues a frame for the writer. Returns false when the socket is closing.</summary>
+    /// <inheritdoc />
     public bool TryEnqueue(SocketFrame frame)
     {
-        var schedule = false;
-        var accepted = false;
-        var closeStarted = false;
-        lock (_sync)
+        switch (_outbound.TryEnqueue(frame))
         {
-            if (_closeQueued)
-            {
+            case EnqueueResult.Queued:
+                return true;
+            case EnqueueResult.Overflowed:
+                SocketLog.SlowConsumer(_logger, Id, _limits.OutboundQueueLimit);
+                OnCloseStarted(SocketCloseCodes.SlowConsumer);
                 return false;
-            }
-
-            if (_queuedBytes + frame.Length > _runtime.Options.OutboundQueueLimit)
-            {
-                // Slow consumer: drop what it has not read rather than grow, and close it.
-                SocketLog.SlowConsumer(_runtime.Logger, Id, _queuedBytes);
-                closeStarted = CloseLocked(SocketCloseCodes.SlowConsumer, "Slow consumer", dropQueued: true, ref schedule);
-            }
-            else
-            {
-                (_queue ??= new Queue<SocketFrame>()).Enqueue(frame);
-                _queuedBytes += frame.Length;
-                if (t_receiving == this && !_writerScheduled && !_writerStopped)
-                {
-                    // Written by the receive loop at the end of its batch: no thread hop per reply.
-                    _flushDeferred = true;
-                }
-                else
-                {
-                    schedule = ScheduleLocked();
-                }
-
-                accepted = true;
-            }
+            default:
+                return false;
         }
-
-        if (schedule)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-
-        if (closeStarted)
-        {
-            OnCloseStarted();
-        }
-
-        return accepted;
     }
 
-    /// <summary>Adds a topic to this socket's own list; false when already there or released.</summary>
-    public bool TryTrackTopic(string topic)
+    /// <inheritdoc />
+    public void Close(int code, string reason)
     {
-        lock (_topicsLock)
+        if (_outbound.TryClose(code, reason, dropQueued: false))
         {
-            return !_topicsReleased && (_topics ??= new HashSet<string>(StringComparer.Ordinal)).Add(topic);
+            OnCloseStarted(code);
         }
     }
 
-    public bool TryUntrackTopic(string topic)
-    {
-        lock (_topicsLock)
-        {
-            return _topics is not null && _topics.Remove(topic);
-        }
-    }
-
-    /// <summary>Takes the list of subscribed topics for good: later subscriptions are refused.</summary>
-    public string[] ReleaseTopics()
-    {
-        lock (_topicsLock)
-        {
-            _topicsReleased = true;
-            var topics = _topics is null ? [] : _topics.ToArray();
-            _topics = null;
-            return topics;
-        }
-    }
-
+    /// <summary>Cuts the transport at once: no close handshake.</summary>
     public void Abort()
     {
-        Context.Abort();
+        Cancel();
         try
         {
-            Context.HttpContext.Abort();
+            _abortTransport();
         }
-#pragma warning disable CA1031 // Aborting an already torn-down connection may throw; it is gone either way.
+#pragma warning disable CA1031 // Aborting an already torn-down transport may throw; it is gone either way.
         catch (Exception)
 #pragma warning restore CA1031
         {
         }
-    }
-
-    void IThreadPoolWorkItem.Execute() => _ = DrainAsync();
-
-    private void Touch() => Volatile.Write(ref _lastActivity, Environment.TickCount64);
-
-    private void Close(int code, string reason, bool dropQueued)
-    {
-        var schedule = false;
-        bool started;
-        lock (_sync)
-        {
-            started = CloseLocked(code, reason, dropQueued, ref schedule);
-        }
-
-        if (schedule)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-
-        if (started)
-        {
-            OnCloseStarted();
-        }
-    }
-
-    private bool CloseLocked(int code, string reason, bool dropQueued, ref bool schedule)
-    {
-        if (_closeQueued)
-        {
-            return false;
-        }
-
-        _closeQueued = true;
-        if (dropQueued && _queue is not null)
-        {
-            _queue.Clear();
-            _queuedBytes = 0;
-        }
-
-        (_queue ??= new Queue<SocketFrame>()).Enqueue(SocketFrame.Close(code, reason));
-        schedule = ScheduleLocked();
-        Context.Abort();
-        SocketLog.Closing(_runtime.Logger, Id, code);
-
-        // A peer that never completes the handshake (or never reads) is cut off after the close time-out.
-        _closeDeadline = new CancellationTokenSource(_runtime.Options.CloseTimeout);
-        _closeDeadline.Token.UnsafeRegister(static state => ((SocketConnection)state!).Abort(), this);
-        return true;
-    }
-
-    /// <summary>A closing socket is no longer connected: it leaves the broadcast set and direct sends at once.</summary>
-    private void OnCloseStarted() => _runtime.Hub.Remove(this);
-
-    /// <summary>Writes what the receive loop's batch queued: on this thread when it goes on reading, else by the writer.</summary>
-    private async ValueTask FlushDeferredAsync(bool inline)
-    {
-        bool run;
-        lock (_sync)
-        {
-            if (!_flushDeferred)
-            {
-                return;
-            }
-
-            _flushDeferred = false;
-            run = ScheduleLocked();
-        }
-
-        if (!run)
-        {
-            return;
-        }
-
-        if (inline)
-        {
-            await DrainAsync().ConfigureAwait(false);
-        }
-        else
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-    }
-
-    private bool ScheduleLocked()
-    {
-        if (_writerScheduled || _writerStopped)
-        {
-            return false;
-        }
-
-        _writerScheduled = true;
-        return true;
     }
 
     /// <summary>
-    /// Makes one write of what is queued (frames coalesced up to <see cref="WriteBatchSize"/>), then hands the
-    /// rest to the thread pool instead of looping: under fan-out every socket's writer gets a turn before any
-    /// writes twice, so the transport sends each batch before the next is added (its buffers are reused
-    /// instead of growing by the whole backlog of every socket) and early messages reach every subscriber first.
+    /// Reads frames until the connection ends: messages go to <paramref name="handler"/> one at a time, in
+    /// order (a message is read only after the previous one was handled); pings are answered; a close frame
+    /// is answered and ends the loop; a protocol fault closes with its code and ends it.
     /// </summary>
-    private async Task DrainAsync()
+    public async Task ReceiveAsync(IInboundHandler handler)
     {
-        byte[]? batch = null;
-        try
-        {
-            SocketFrame? single = null;
-            var length = 0;
-            var sentClose = false;
-            lock (_sync)
-            {
-                if (_queue is null || _queue.Count == 0)
-                {
-                    _writerScheduled = false;
-                    return;
-                }
-
-                // Coalesce: frames that fit go into one buffer and one write; a large frame goes alone.
-                while (_queue.TryPeek(out var frame))
-                {
-                    if (length == 0 && frame.Length > WriteBatchSize)
-                    {
-                        single = _queue.Dequeue();
-                        _queuedBytes -= frame.Length;
-                        sentClose = IsCloseFrame(frame);
-                        break;
-                    }
-
-                    if (length + frame.Length > WriteBatchSize)
-                    {
-                        break;
-                    }
-
-                    batch ??= ArrayPool<byte>.Shared.Rent(WriteBatchSize);
-                    frame.Buffer.CopyTo(batch, length);
-                    length += frame.Length;
-                    _queue.Dequeue();
-                    _queuedBytes -= frame.Length;
-                    if (IsCloseFrame(frame))
-                    {
-                        sentClose = true;
-                        _queue.Clear();
-                        _queuedBytes = 0;
-                        break;
-                    }
-                }
-            }
-
-            if (single is not null)
-            {
-                await _stream.WriteAsync(single.Buffer).ConfigureAwait(false);
-            }
-            else
-            {
-                await _stream.WriteAsync(batch.AsMemory(0, length)).ConfigureAwait(false);
-            }
-
-            if (sentClose)
-            {
-                // Nothing goes out after a close frame (RFC 6455 5.5.1).
-                StopWriter();
-                return;
-            }
-
-            lock (_sync)
-            {
-                if (_queue.Count == 0)
-                {
-                    _writerScheduled = false;
-                    return;
-                }
-            }
-
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-#pragma warning disable CA1031 // The transport failed (peer gone, aborted): the writer stops, the receive loop ends the connection.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            StopWriter();
-            Abort();
-        }
-        finally
-        {
-            if (batch is not null)
-            {
-                ArrayPool<byte>.Shared.Return(batch);
-            }
-        }
-    }
-
-    private void StopWriter()
-    {
-        lock (_sync)
-        {
-            _writerStopped = true;
-            _writerScheduled = false;
-            _closeQueued = true;
-            _queue?.Clear();
-            _queuedBytes = 0;
-        }
-
-        _writerDone.TrySetResult();
-    }
-
-    private static bool IsCloseFrame(SocketFrame frame) => (frame.Buffer[0] & 0x0F) == (byte)Opcode.Close;
-
-    private async Task FinishWritesAsync()
-    {
-        bool idle;
-        lock (_sync)
-        {
-            idle = !_writerScheduled;
-            if (idle)
-            {
-                _writerStopped = true;
-            }
-        }
-
-        if (!idle)
-        {
-            // Let the writer send what is queued (the close frame above all), within the close time-out.
-            try
-            {
-                await _writerDone.Task.WaitAsync(_runtime.Options.CloseTimeout).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                Abort();
-            }
-        }
-    }
-
-    private async Task<GuardVerdict> RunGuardsAsync()
-    {
-        // Guards are created in the connection's scope, in the order they were added.
-        var guards = Context.Services.GetServices<IConnectionGuard>().ToArray();
-        if (guards.Length == 0)
-        {
-            return GuardVerdict.Passed;
-        }
-
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Context.Aborted);
-        timeout.CancelAfter(_runtime.Options.GuardTimeout);
-        var guardContext = new ConnectionGuardContext(Context, timeout.Token);
-        foreach (var guard in guards)
-        {
-            try
-            {
-                var allowed = await guard.CanConnectAsync(guardContext).AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
-                if (!allowed)
-                {
-                    SocketLog.GuardRefused(_runtime.Logger, Id, guard.GetType().Name);
-                    return GuardVerdict.Refused;
-                }
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-            {
-                SocketLog.GuardTimedOut(_runtime.Logger, Id);
-                return GuardVerdict.Failed;
-            }
-#pragma warning disable CA1031 // A guard that throws fails the connection with 1011; the exception is logged, never sent.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                SocketLog.GuardFailed(_runtime.Logger, Id, ex);
-                return GuardVerdict.Failed;
-            }
-        }
-
-        return GuardVerdict.Passed;
-    }
-
-    private async Task ReceiveLoopAsync()
-    {
+        using var frames = new FrameReader(_limits.ReceiveLimit);
         while (true)
         {
             ReadResult result;
@@ -587,56 +136,56 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
 
             var buffer = result.Buffer;
             var done = false;
-            t_receiving = this;
+            _outbound.BeginDeferring();
             try
             {
-                while (!done && FrameHeader.TryRead(buffer, out var header))
+                while (!done)
                 {
-                    var failure = Check(header);
-                    if (failure != 0)
-                    {
-                        FailConnection(failure);
-                        return;
-                    }
-
-                    var frameLength = header.HeaderLength + header.PayloadLength;
-                    if (buffer.Length < frameLength)
+                    var frame = ReadFrame(frames, ref buffer, out var value);
+                    if (frame == FrameEvent.NeedMore)
                     {
                         break;
                     }
 
                     Touch();
-                    var payload = buffer.Slice(header.HeaderLength, header.PayloadLength);
-                    if (header.IsControl)
+                    switch (frame)
                     {
-                        done = HandleControlFrame(header, payload);
-                    }
-                    else
-                    {
-                        AppendToMessage(payload, header);
-                        if (header.Fin)
-                        {
-                            _inFragmentedMessage = false;
-                            var completion = CompleteMessageAsync();
-                            if (completion.IsCompletedSuccessfully)
+                        case FrameEvent.Message:
+                            if (IsClosing)
                             {
-                                done = completion.Result;
+                                // Closing: messages that were already on their way are dropped, not handled.
+                                frames.ReleaseMessage();
+                                break;
                             }
-                            else
+
+                            var handled = handler.OnMessageAsync(frames.Message);
+                            if (!handled.IsCompletedSuccessfully)
                             {
                                 // The handler went asynchronous: this thread runs other work meanwhile.
-                                t_receiving = null;
-                                done = await completion.ConfigureAwait(false);
-                                t_receiving = this;
+                                OutboundQueue.EndDeferring();
+                                try
+                                {
+                                    await handled.ConfigureAwait(false);
+                                }
+                                finally
+                                {
+                                    _outbound.BeginDeferring();
+                                }
                             }
-                        }
-                        else
-                        {
-                            _inFragmentedMessage = true;
-                        }
-                    }
 
-                    buffer = buffer.Slice(frameLength);
+                            // An idle connection keeps no message buffer.
+                            frames.ReleaseMessage();
+                            break;
+                        case FrameEvent.Close:
+                            // The peer's answer to our close completes the handshake; otherwise answer it.
+                            Close(value, string.Empty);
+                            done = true;
+                            break;
+                        case FrameEvent.Fault:
+                            Fail(value);
+                            done = true;
+                            break;
+                    }
                 }
 
                 if (result.IsCompleted || result.IsCanceled)
@@ -646,11 +195,11 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
             }
             finally
             {
-                t_receiving = null;
+                OutboundQueue.EndDeferring();
                 _reader.AdvanceTo(buffer.Start, buffer.End);
             }
 
-            await FlushDeferredAsync(inline: !done).ConfigureAwait(false);
+            await _outbound.FlushDeferredAsync(inline: !done).ConfigureAwait(false);
             if (done)
             {
                 return;
@@ -658,33 +207,50 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Checks a client frame header; returns the close code that fails the connection, or 0.</summary>
-    private int Check(in FrameHeader header)
+    /// <summary>
+    /// Ends the connection after its receive loop: no new close may start, what is queued (the close frame
+    /// above all) is written within the close time-out or the transport is cut, and the reader is completed.
+    /// </summary>
+    public async Task EndAsync()
     {
-        if (header.Rsv != 0 || !header.Masked)
+        Cancel();
+        if (!await _outbound.FinishAsync(_limits.CloseTimeout, _time).ConfigureAwait(false))
         {
-            return SocketCloseCodes.ProtocolError;
+            Abort();
         }
 
-        switch (header.Opcode)
+        await _reader.CompleteAsync().ConfigureAwait(false);
+        lock (_deadlineLock)
         {
-            case Opcode.Binary:
-                return SocketCloseCodes.UnsupportedData;
-            case Opcode.Text:
-                return _inFragmentedMessage ? SocketCloseCodes.ProtocolError : CheckSize(header);
-            case Opcode.Continuation:
-                return _inFragmentedMessage ? CheckSize(header) : SocketCloseCodes.ProtocolError;
-            case Opcode.Close or Opcode.Ping or Opcode.Pong:
-                return header.Fin && header.PayloadLength <= 125 ? 0 : SocketCloseCodes.ProtocolError;
-            default:
-                return SocketCloseCodes.ProtocolError;
+            // Ended: the abort deadline must not fire on a finished request.
+            _ended = true;
+            _closeDeadline?.Dispose();
+            _closeDeadline = null;
         }
     }
 
-    private int CheckSize(in FrameHeader header) =>
-        _messageLength + header.PayloadLength > _runtime.Options.ReceiveLimit ? SocketCloseCodes.MessageTooBig : 0;
+    /// <summary>Cancels <see cref="Closing"/> without a close handshake: the receive loop has ended and the connection's work is over.</summary>
+    public void StopWork() => Cancel();
 
-    private void FailConnection(int code)
+    /// <inheritdoc />
+    public void Dispose() => _closing.Dispose();
+
+    /// <summary>Reads one frame; a ping is answered here, from a stack buffer (an idle connection keeps none).</summary>
+    private FrameEvent ReadFrame(FrameReader frames, ref ReadOnlySequence<byte> buffer, out int value)
+    {
+        Span<byte> control = stackalloc byte[FrameReader.MaxControlPayload];
+        var frame = frames.Read(ref buffer, control, out value);
+        if (frame == FrameEvent.Ping)
+        {
+            TryEnqueue(SocketFrame.Create(Opcode.Pong, control[..value]));
+        }
+
+        return frame;
+    }
+
+    private void Touch() => Volatile.Write(ref _lastActivity, _time.GetTimestamp());
+
+    private void Fail(int code)
     {
         var reason = code switch
         {
@@ -693,117 +259,41 @@ internal sealed class SocketConnection : IThreadPoolWorkItem
             SocketCloseCodes.InvalidPayload => "Invalid UTF-8",
             _ => "Protocol error",
         };
-        SocketLog.ProtocolViolation(_runtime.Logger, Id, code);
+        SocketLog.ProtocolViolation(_logger, Id, code);
 
         // The stream can no longer be parsed: send the close frame and stop reading.
         Close(code, reason);
     }
 
-    private bool HandleControlFrame(in FrameHeader header, in ReadOnlySequence<byte> payload)
+    private void OnCloseStarted(int code)
     {
-        Span<byte> bytes = stackalloc byte[125];
-        var length = (int)header.PayloadLength;
-        Masking.CopyUnmasked(payload, bytes, header.Mask, 0);
-        switch (header.Opcode)
+        SocketLog.Closing(_logger, Id, code);
+        _closeStarted(Id);
+        lock (_deadlineLock)
         {
-            case Opcode.Ping:
-                TryEnqueue(SocketFrame.Create(Opcode.Pong, bytes[..length]));
-                return false;
-            case Opcode.Pong:
-                return false;
-            default:
-                if (IsClosing)
-                {
-                    // The answer to our close frame: the handshake is complete once ours is written.
-                    return true;
-                }
-
-                var code = ReadCloseCode(bytes[..length]);
-                Close(code, string.Empty);
-                return true;
-        }
-    }
-
-    private static int ReadCloseCode(ReadOnlySpan<byte> payload)
-    {
-        if (payload.Length == 0)
-        {
-            return SocketCloseCodes.Normal;
-        }
-
-        if (payload.Length == 1 || !Utf8.IsValid(payload[2..]))
-        {
-            return SocketCloseCodes.ProtocolError;
-        }
-
-        // Echo the peer's code when it is one that may be sent on the wire (RFC 6455 7.4).
-        var code = BinaryPrimitives.ReadUInt16BigEndian(payload);
-        return code is (>= 1000 and <= 1003) or (>= 1007 and <= 1014) or (>= 3000 and <= 4999)
-            ? code
-            : SocketCloseCodes.ProtocolError;
-    }
-
-    private void AppendToMessage(in ReadOnlySequence<byte> payload, in FrameHeader header)
-    {
-        var needed = _messageLength + (int)header.PayloadLength;
-        if (_message is null || _message.Length < needed)
-        {
-            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, 256));
-            if (_message is not null)
+            if (!_ended && _closeDeadline is null)
             {
-                _message.AsSpan(0, _messageLength).CopyTo(grown);
-                ArrayPool<byte>.Shared.Return(_message);
+                // A peer that never completes the handshake (or never reads) is cut off after the close time-out.
+                _closeDeadline = new CancellationTokenSource(_limits.CloseTimeout, _time);
+                _closeDeadline.Token.UnsafeRegister(static state => ((SocketConnection)state!).Abort(), this);
             }
-
-            _message = grown;
         }
 
-        Masking.CopyUnmasked(payload, _message.AsSpan(_messageLength), header.Mask, 0);
-        _messageLength = needed;
+        Cancel();
     }
 
-    private async ValueTask<bool> CompleteMessageAsync()
+    private void Cancel()
     {
-        var length = _messageLength;
-        _messageLength = 0;
-        var message = _message!.AsMemory(0, length);
         try
         {
-            if (!Utf8.IsValid(message.Span))
-            {
-                FailConnection(SocketCloseCodes.InvalidPayload);
-                return true;
-            }
-
-            if (IsClosing)
-            {
-                // Closing: messages that were already on their way are dropped, not handled.
-                return false;
-            }
-
-            await _runtime.Processor.ProcessAsync(this, message).ConfigureAwait(false);
-            return false;
+            _closing.Cancel();
         }
-        finally
+        catch (AggregateException)
         {
-            // An idle connection keeps no message buffer.
-            ReturnMessageBuffer();
+            // A callback on Closing threw; the connection is closing regardless.
         }
-    }
-
-    private void ReturnMessageBuffer()
-    {
-        if (_message is not null)
+        catch (ObjectDisposedException)
         {
-            ArrayPool<byte>.Shared.Return(_message);
-            _message = null;
         }
-    }
-
-    private enum GuardVerdict
-    {
-        Passed,
-        Refused,
-        Failed,
     }
 }

@@ -31,7 +31,9 @@ public static class OriSocketsServiceCollectionExtensions
         services.TryAddSingleton(_ => new SocketHub());
         services.TryAddSingleton<ISocketProvider, InProcessSocketProvider>();
         services.TryAddSingleton<ISocketEmitter>(sp => sp.GetRequiredService<ISocketProvider>());
-        services.TryAddSingleton<SocketRuntime>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ConnectionRegistry>();
+        services.TryAddSingleton<ConnectionLifecycle>();
         services.TryAddSingleton<SocketEndpointHandler>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, OriSocketsHostedService>());
         return new OriSocketsBuilder(services);

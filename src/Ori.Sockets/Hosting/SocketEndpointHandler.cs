@@ -1,15 +1,19 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
-using Ori.Sockets.Connections;
 using Ori.Sockets.Protocol;
 using Ori.Sockets.Telemetry;
 
 namespace Ori.Sockets.Hosting;
 
-/// <summary>The endpoint behind <c>MapOriSockets</c>: origin check, upgrade hook, handshake, then the connection.</summary>
-internal sealed class SocketEndpointHandler(SocketRuntime runtime)
+/// <summary>The endpoint behind <c>MapOriSockets</c>: origin check, upgrade hook, handshake, then the connection's life.</summary>
+internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options, ConnectionRegistry registry, ConnectionLifecycle lifecycle, TimeProvider time, ILoggerFactory loggerFactory)
 {
+    private readonly OriSocketsOptions _options = options.Value;
+    private readonly ILogger _logger = loggerFactory.CreateLogger(SocketLog.Category);
+
     public async Task HandleAsync(HttpContext http)
     {
         var request = http.Request;
@@ -33,38 +37,38 @@ internal sealed class SocketEndpointHandler(SocketRuntime runtime)
 
         if (!IsOriginAllowed(request))
         {
-            SocketLog.OriginRefused(runtime.Logger, request.Headers.Origin.ToString());
+            SocketLog.OriginRefused(_logger, request.Headers.Origin.ToString());
             http.Response.StatusCode = StatusCodes.Status403Forbidden;
             return;
         }
 
-        if (runtime.IsStopping)
+        if (registry.IsStopping)
         {
             http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return;
         }
 
         object? upgradeData = null;
-        if (runtime.Options.OnUpgrade is { } hook)
+        if (_options.OnUpgrade is { } hook)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
-            timeout.CancelAfter(runtime.Options.UpgradeTimeout);
+            using var deadline = new CancellationTokenSource(_options.UpgradeTimeout, time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, http.RequestAborted);
             var context = new SocketUpgradeContext(http, timeout.Token);
             bool allowed;
             try
             {
                 allowed = await hook(context).AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !http.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !http.RequestAborted.IsCancellationRequested)
             {
-                SocketLog.UpgradeTimedOut(runtime.Logger);
+                SocketLog.UpgradeTimedOut(_logger);
                 http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
                 return;
             }
 
             if (!allowed)
             {
-                SocketLog.UpgradeRefused(runtime.Logger);
+                SocketLog.UpgradeRefused(_logger);
                 http.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 return;
             }
@@ -82,8 +86,7 @@ internal sealed class SocketEndpointHandler(SocketRuntime runtime)
         http.Response.Headers.Upgrade = "websocket";
         http.Response.Headers.SecWebSocketAccept = accept;
         var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
-        var connection = new SocketConnection(runtime, SocketIds.NewId(), http, stream, upgradeData);
-        await connection.RunAsync().ConfigureAwait(false);
+        await lifecycle.RunAsync(http, stream, upgradeData).ConfigureAwait(false);
     }
 
     private bool IsOriginAllowed(HttpRequest request)
@@ -96,7 +99,7 @@ internal sealed class SocketEndpointHandler(SocketRuntime runtime)
         }
 
         origin = origin.TrimEnd('/');
-        var allowed = runtime.Options.AllowedOrigins;
+        var allowed = _options.AllowedOrigins;
         if (allowed.Count == 0)
         {
             var self = $"{request.Scheme}://{request.Host.Value}";

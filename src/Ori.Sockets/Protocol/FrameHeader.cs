@@ -25,6 +25,7 @@ internal readonly struct FrameHeader
 
     public bool Masked { get; }
 
+    /// <summary>The payload length; -1 when the 64-bit length had its most significant bit set (a protocol error).</summary>
     public long PayloadLength { get; }
 
     /// <summary>The masking key in network byte order, as read.</summary>
@@ -79,8 +80,8 @@ internal readonly struct FrameHeader
         else if (length == 127)
         {
             var raw = BinaryPrimitives.ReadUInt64BigEndian(bytes[2..]);
-            // The most significant bit must be 0 (RFC 6455 5.2); anything that large is refused later anyway.
-            length = raw > long.MaxValue ? long.MaxValue : (long)raw;
+            // The most significant bit must be 0 (RFC 6455 5.2): such a length is -1, a protocol error.
+            length = raw > long.MaxValue ? -1 : (long)raw;
         }
 
         var mask = masked ? BinaryPrimitives.ReadUInt32LittleEndian(bytes[(headerLength - 4)..]) : 0u;

@@ -1,4 +1,4 @@
-namespace Ori.Sockets;
+namespace Ori.Sockets.Protocol;
 
 /// <summary>WebSocket frame opcodes (RFC 6455 5.2).</summary>
 internal enum Opcode : byte

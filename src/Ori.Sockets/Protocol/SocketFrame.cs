@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Ori.Sockets.Protocol;
 
 namespace Ori.Sockets;
 
@@ -26,6 +27,9 @@ public sealed class SocketFrame
     internal byte[] Buffer { get; }
 
     internal int HeaderLength { get; }
+
+    /// <summary>Whether this is a close frame (nothing may be written after it).</summary>
+    internal bool IsClose => (Buffer[0] & 0x0F) == (byte)Opcode.Close;
 
     /// <summary>Encodes a text message.</summary>
     /// <param name="text">The message text.</param>

@@ -24,12 +24,19 @@ public enum SubscriptionChange
 /// they subscribe to, and local delivery. Delivery only queues the (already encoded) frame on each
 /// socket's bounded outbound queue; it never waits for a socket. Providers deliver through it.
 /// </summary>
+/// <remarks>
+/// Membership is kept here and only here: each socket's entry holds its topics, each topic holds its
+/// entries. Both sides change under the socket entry's lock, so they always agree.
+/// </remarks>
 public sealed class SocketHub
 {
-    private readonly ConcurrentDictionary<string, SocketConnection> _sockets = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Member> _sockets = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Topic> _topics = new(StringComparer.Ordinal);
+
+    // Sockets that left the broadcast set but whose subscriptions the provider has not released yet.
+    private readonly ConcurrentDictionary<string, Member> _released = new(StringComparer.Ordinal);
     private readonly Lock _allLock = new();
-    private SocketConnection[]? _all;
+    private IOutboundSocket[]? _all;
 
     internal SocketHub()
     {
@@ -73,23 +80,31 @@ public sealed class SocketHub
     public SubscriptionChange Subscribe(string socketId, string topic)
     {
         ThrowIfInvalidTopic(topic);
-        if (!_sockets.TryGetValue(socketId, out var connection) || !connection.TryTrackTopic(topic))
+        if (!_sockets.TryGetValue(socketId, out var member))
         {
             return SubscriptionChange.None;
         }
 
-        while (true)
+        lock (member.Lock)
         {
-            var entry = _topics.GetOrAdd(topic, static _ => new Topic());
-            switch (entry.Add(connection))
+            if (member.Released || !(member.Topics ??= new HashSet<string>(StringComparer.Ordinal)).Add(topic))
             {
-                case Topic.AddResult.Added:
-                    return SubscriptionChange.Changed;
-                case Topic.AddResult.AddedFirst:
-                    return SubscriptionChange.TopicActivated;
-                default:
-                    // The entry emptied and left the dictionary between GetOrAdd and Add: take a fresh one.
-                    continue;
+                return SubscriptionChange.None;
+            }
+
+            while (true)
+            {
+                var entry = _topics.GetOrAdd(topic, static _ => new Topic());
+                switch (entry.Add(member))
+                {
+                    case Topic.AddResult.Added:
+                        return SubscriptionChange.Changed;
+                    case Topic.AddResult.AddedFirst:
+                        return SubscriptionChange.TopicActivated;
+                    default:
+                        // The entry emptied and left the dictionary between GetOrAdd and Add: take a fresh one.
+                        continue;
+                }
             }
         }
     }
@@ -102,12 +117,20 @@ public sealed class SocketHub
     public SubscriptionChange Unsubscribe(string socketId, string topic)
     {
         ThrowIfInvalidTopic(topic);
-        if (!_sockets.TryGetValue(socketId, out var connection) || !connection.TryUntrackTopic(topic))
+        if (!_sockets.TryGetValue(socketId, out var member))
         {
             return SubscriptionChange.None;
         }
 
-        return RemoveFromTopic(connection, topic) ? SubscriptionChange.TopicVacated : SubscriptionChange.Changed;
+        lock (member.Lock)
+        {
+            if (member.Topics is null || !member.Topics.Remove(topic))
+            {
+                return SubscriptionChange.None;
+            }
+
+            return RemoveFromTopic(member, topic) ? SubscriptionChange.TopicVacated : SubscriptionChange.Changed;
+        }
     }
 
     /// <summary>Removes a socket that closed from every topic it subscribed to.</summary>
@@ -115,27 +138,33 @@ public sealed class SocketHub
     /// <returns>The topics that lost their last local subscriber.</returns>
     public IReadOnlyList<string> RemoveSubscriptions(string socketId)
     {
-        if (!_sockets.TryGetValue(socketId, out var connection) && !_released.TryRemove(socketId, out connection))
+        if (!_sockets.TryGetValue(socketId, out var member) && !_released.TryGetValue(socketId, out member))
         {
             return [];
         }
 
-        var topics = connection.ReleaseTopics();
-        if (topics.Length == 0)
+        List<string>? vacated = null;
+        lock (member.Lock)
         {
-            return [];
-        }
-
-        var vacated = new List<string>();
-        foreach (var topic in topics)
-        {
-            if (RemoveFromTopic(connection, topic))
+            // Released for good: later subscriptions of this socket are refused.
+            member.Released = true;
+            if (member.Topics is null)
             {
-                vacated.Add(topic);
+                return [];
             }
+
+            foreach (var topic in member.Topics)
+            {
+                if (RemoveFromTopic(member, topic))
+                {
+                    (vacated ??= []).Add(topic);
+                }
+            }
+
+            member.Topics = null;
         }
 
-        return vacated;
+        return vacated ?? (IReadOnlyList<string>)[];
     }
 
     /// <summary>Queues a frame for every local subscriber of a topic.</summary>
@@ -151,7 +180,7 @@ public sealed class SocketHub
             return 0;
         }
 
-        return DeliverTo(entry.Snapshot(), frame, Resolve(exceptSocketId));
+        return DeliverTo(entry.Snapshot(), frame, exceptSocketId);
     }
 
     /// <summary>Queues a frame for one local socket.</summary>
@@ -161,7 +190,7 @@ public sealed class SocketHub
     public bool DeliverToSocket(string socketId, SocketFrame frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
-        return _sockets.TryGetValue(socketId, out var connection) && connection.TryEnqueue(frame);
+        return _sockets.TryGetValue(socketId, out var member) && member.Socket.TryEnqueue(frame);
     }
 
     /// <summary>Queues a frame for every local socket that passed its guards.</summary>
@@ -176,11 +205,11 @@ public sealed class SocketHub
         {
             lock (_allLock)
             {
-                all = _all ??= [.. _sockets.Values];
+                all = _all ??= [.. _sockets.Values.Select(static m => m.Socket)];
             }
         }
 
-        return DeliverTo(all, frame, Resolve(exceptSocketId));
+        return DeliverTo(all, frame, exceptSocketId);
     }
 
     /// <summary>Closes a local socket with a normal close (1000).</summary>
@@ -188,32 +217,34 @@ public sealed class SocketHub
     /// <returns><see langword="false"/> when the socket is not connected here.</returns>
     public bool Disconnect(string socketId)
     {
-        if (!_sockets.TryGetValue(socketId, out var connection))
+        if (!_sockets.TryGetValue(socketId, out var member))
         {
             return false;
         }
 
-        connection.Close(SocketCloseCodes.Normal, "Disconnected by the server");
+        member.Socket.Close(SocketCloseCodes.Normal, "Disconnected by the server");
         return true;
     }
 
-    // Sockets that left the broadcast set but whose subscriptions the provider has not released yet.
-    private readonly ConcurrentDictionary<string, SocketConnection> _released = new(StringComparer.Ordinal);
-
-    internal void Add(SocketConnection connection)
+    /// <summary>A socket passed its guards: it receives broadcasts and direct sends and may subscribe.</summary>
+    internal void Add(IOutboundSocket socket)
     {
-        _sockets[connection.Id] = connection;
+        _sockets[socket.Id] = new Member(socket);
         lock (_allLock)
         {
             _all = null;
         }
     }
 
-    internal void Remove(SocketConnection connection)
+    /// <summary>
+    /// A socket started closing: it leaves the broadcast set and direct sends at once; its subscriptions stay
+    /// until the provider releases them (<see cref="RemoveSubscriptions"/>), then <see cref="Forget"/>.
+    /// </summary>
+    internal void Remove(string socketId)
     {
-        if (_sockets.TryRemove(connection.Id, out _))
+        if (_sockets.TryRemove(socketId, out var member))
         {
-            _released[connection.Id] = connection;
+            _released[socketId] = member;
             lock (_allLock)
             {
                 _all = null;
@@ -221,16 +252,15 @@ public sealed class SocketHub
         }
     }
 
-    internal void Forget(SocketConnection connection) => _released.TryRemove(connection.Id, out _);
+    /// <summary>The socket has ended and its subscriptions were released.</summary>
+    internal void Forget(string socketId) => _released.TryRemove(socketId, out _);
 
-    internal IEnumerable<SocketConnection> Connections => _sockets.Values;
-
-    private static int DeliverTo(SocketConnection[] targets, SocketFrame frame, SocketConnection? except)
+    private static int DeliverTo(IOutboundSocket[] targets, SocketFrame frame, string? exceptSocketId)
     {
         var delivered = 0;
-        foreach (var connection in targets)
+        foreach (var socket in targets)
         {
-            if (!ReferenceEquals(connection, except) && connection.TryEnqueue(frame))
+            if ((exceptSocketId is null || !string.Equals(socket.Id, exceptSocketId, StringComparison.Ordinal)) && socket.TryEnqueue(frame))
             {
                 delivered++;
             }
@@ -239,12 +269,9 @@ public sealed class SocketHub
         return delivered;
     }
 
-    private SocketConnection? Resolve(string? socketId) =>
-        socketId is not null && _sockets.TryGetValue(socketId, out var connection) ? connection : null;
-
-    private bool RemoveFromTopic(SocketConnection connection, string topic)
+    private bool RemoveFromTopic(Member member, string topic)
     {
-        if (!_topics.TryGetValue(topic, out var entry) || !entry.Remove(connection, out var vacated))
+        if (!_topics.TryGetValue(topic, out var entry) || !entry.Remove(member, out var vacated))
         {
             return false;
         }
@@ -263,18 +290,30 @@ public sealed class SocketHub
         ArgumentNullException.ThrowIfNull(topic);
         if (!SocketNames.IsValidTopic(topic))
         {
-            throw new ArgumentException($"'{Truncate(topic)}' is not a valid topic: use 1-256 characters of A-Z a-z 0-9 _ : . -.", nameof(topic));
+            throw new ArgumentException($"'{Truncate(topic)}' is not a valid topic: use {SocketNames.TopicRule}.", nameof(topic));
         }
     }
 
     private static string Truncate(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 64), "...");
 
+    /// <summary>One socket's entry: the socket and the topics it subscribes to, changed under <see cref="Lock"/>.</summary>
+    private sealed class Member(IOutboundSocket socket)
+    {
+        public readonly Lock Lock = new();
+
+        public IOutboundSocket Socket { get; } = socket;
+
+        public HashSet<string>? Topics { get; set; }
+
+        public bool Released { get; set; }
+    }
+
     /// <summary>One topic's local subscribers; the array snapshot makes publishing lock-free.</summary>
     private sealed class Topic
     {
         private readonly Lock _lock = new();
-        private readonly HashSet<SocketConnection> _members = [];
-        private SocketConnection[]? _snapshot;
+        private readonly HashSet<Member> _members = [];
+        private IOutboundSocket[]? _snapshot;
         private bool _removed;
 
         public enum AddResult
@@ -295,7 +334,7 @@ public sealed class SocketHub
             }
         }
 
-        public AddResult Add(SocketConnection connection)
+        public AddResult Add(Member member)
         {
             lock (_lock)
             {
@@ -304,18 +343,18 @@ public sealed class SocketHub
                     return AddResult.Removed;
                 }
 
-                _members.Add(connection);
+                _members.Add(member);
                 _snapshot = null;
                 return _members.Count == 1 ? AddResult.AddedFirst : AddResult.Added;
             }
         }
 
-        public bool Remove(SocketConnection connection, out bool vacated)
+        public bool Remove(Member member, out bool vacated)
         {
             lock (_lock)
             {
                 vacated = false;
-                if (!_members.Remove(connection))
+                if (!_members.Remove(member))
                 {
                     return false;
                 }
@@ -331,7 +370,7 @@ public sealed class SocketHub
             }
         }
 
-        public SocketConnection[] Snapshot()
+        public IOutboundSocket[] Snapshot()
         {
             var snapshot = _snapshot;
             if (snapshot is not null)
@@ -341,7 +380,7 @@ public sealed class SocketHub
 
             lock (_lock)
             {
-                return _snapshot ??= [.. _members];
+                return _snapshot ??= [.. _members.Select(static m => m.Socket)];
             }
         }
     }

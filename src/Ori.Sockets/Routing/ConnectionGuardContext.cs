@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
 
-namespace Ori.Sockets.Routing;
+namespace Ori.Sockets;
 
 /// <summary>What a connection guard sees of the connection it decides on.</summary>
 public sealed class ConnectionGuardContext

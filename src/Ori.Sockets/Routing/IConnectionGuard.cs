@@ -1,4 +1,4 @@
-namespace Ori.Sockets.Routing;
+namespace Ori.Sockets;
 
 /// <summary>
 /// Runs once per connection, after the WebSocket upgrade and before any client frame is handled.

@@ -1,4 +1,4 @@
-namespace Ori.Sockets.Routing;
+namespace Ori.Sockets;
 
 /// <summary>What a message guard decides about one message.</summary>
 public enum MessageGuardVerdict

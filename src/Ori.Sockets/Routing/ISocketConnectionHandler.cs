@@ -1,4 +1,4 @@
-namespace Ori.Sockets.Routing;
+namespace Ori.Sockets;
 
 /// <summary>
 /// Hears when a connection becomes ready (its guards passed and <c>ori.ready</c> was sent) and when it

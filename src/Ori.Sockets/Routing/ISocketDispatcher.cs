@@ -1,4 +1,4 @@
-namespace Ori.Sockets.Routing;
+namespace Ori.Sockets;
 
 /// <summary>
 /// The dispatch table of an application: maps a route name to its handler. The source generator

@@ -1,4 +1,4 @@
-namespace Ori.Sockets.Routing;
+namespace Ori.Sockets;
 
 /// <summary>
 /// Decides which rooms (topics) a client may join with <c>room.join</c>. With no rule registered,

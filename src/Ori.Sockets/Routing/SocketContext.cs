@@ -1,26 +1,24 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
 
-namespace Ori.Sockets.Routing;
+namespace Ori.Sockets;
 
 /// <summary>
 /// One connection as its handlers see it: its id, the state its guards set, its user, its
 /// subscriptions and the emitter. One instance lives as long as the connection.
 /// </summary>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The connection that creates the context disposes its token source when it ends.")]
 public sealed class SocketContext
 {
     private readonly ISocketProvider _provider;
-    private readonly CancellationTokenSource _aborted;
 
-    internal SocketContext(string socketId, HttpContext httpContext, object? upgradeData, ISocketProvider provider, ISocketEmitter emitter)
+    internal SocketContext(string socketId, HttpContext httpContext, object? upgradeData, ISocketProvider provider, ISocketEmitter emitter, CancellationToken aborted)
     {
         SocketId = socketId;
         HttpContext = httpContext;
         UpgradeData = upgradeData;
         _provider = provider;
         Emitter = emitter;
-        _aborted = new CancellationTokenSource();
+        Aborted = aborted;
     }
 
     /// <summary>The socket's id: a random UUID v4, the address for direct sends.</summary>
@@ -45,7 +43,7 @@ public sealed class SocketContext
     public ISocketEmitter Emitter { get; }
 
     /// <summary>Canceled when the socket starts closing.</summary>
-    public CancellationToken Aborted => _aborted.Token;
+    public CancellationToken Aborted { get; }
 
     /// <summary>The guard-set state as <typeparamref name="TState"/>.</summary>
     /// <typeparam name="TState">The state type the guards set.</typeparam>
@@ -92,20 +90,6 @@ public sealed class SocketContext
 
         return (T)(_slots[slot] ??= create(Services));
     }
-
-    internal void Abort()
-    {
-        try
-        {
-            _aborted.Cancel();
-        }
-        catch (AggregateException)
-        {
-            // A user's callback on Aborted threw; the connection is closing regardless.
-        }
-    }
-
-    internal void DisposeResources() => _aborted.Dispose();
 }
 
 /// <summary>

@@ -1,10 +1,12 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Ori.Sockets.Connections;
 using Ori.Sockets.Protocol;
+using Ori.Sockets.Telemetry;
 
-namespace Ori.Sockets.Routing;
+namespace Ori.Sockets;
 
 /// <summary>
 /// One routed message being handled: its type, its raw <c>data</c>, its connection, and the way to
@@ -14,14 +16,22 @@ namespace Ori.Sockets.Routing;
 /// </summary>
 public sealed class SocketInvocation
 {
-    private readonly SocketConnection _connection;
+    private readonly IOutboundSocket _socket;
+    private readonly int _maxJsonDepth;
+    private readonly ILogger _logger;
     private readonly byte[] _type = new byte[SocketNames.MaxTypeLength];
     private readonly SocketValidationContext _validation = new("$.data");
     private int _typeLength;
     private ReadOnlyMemory<byte> _correlationId;
     private string? _typeName;
 
-    internal SocketInvocation(SocketConnection connection) => _connection = connection;
+    internal SocketInvocation(SocketContext context, IOutboundSocket socket, int maxJsonDepth, ILogger logger)
+    {
+        Context = context;
+        _socket = socket;
+        _maxJsonDepth = maxJsonDepth;
+        _logger = logger;
+    }
 
     /// <summary>The envelope's <c>type</c>, as UTF-8.</summary>
     public ReadOnlySpan<byte> Type => _type.AsSpan(0, _typeLength);
@@ -39,13 +49,13 @@ public sealed class SocketInvocation
     public bool HasReplied { get; private set; }
 
     /// <summary>The connection the message came from.</summary>
-    public SocketContext Context => _connection.Context;
+    public SocketContext Context { get; }
 
     /// <summary>The connection's services.</summary>
-    public IServiceProvider Services => _connection.Context.Services;
+    public IServiceProvider Services => Context.Services;
 
     /// <summary>Canceled when the socket starts closing.</summary>
-    public CancellationToken Aborted => _connection.Context.Aborted;
+    public CancellationToken Aborted => Context.Aborted;
 
     /// <summary>
     /// Reads and validates <see cref="Data"/>. When it is not valid, replies <c>validation_failed</c>
@@ -62,7 +72,7 @@ public sealed class SocketInvocation
         value = default;
         try
         {
-            var reader = new Utf8JsonReader(Data.Span, new JsonReaderOptions { MaxDepth = _connection.Runtime.Options.MaxJsonDepth });
+            var reader = new Utf8JsonReader(Data.Span, new JsonReaderOptions { MaxDepth = _maxJsonDepth });
             reader.Read();
             value = serializer.Read(ref reader, _validation);
         }
@@ -105,7 +115,7 @@ public sealed class SocketInvocation
         ArgumentNullException.ThrowIfNull(serializer);
         ThrowIfReplied();
         HasReplied = true;
-        _connection.TryEnqueue(EnvelopeFrames.Reply(Type, _correlationId.Span, (value, serializer), static (writer, state) => state.serializer.Write(writer, state.value)));
+        _socket.TryEnqueue(EnvelopeFrames.Reply(Type, _correlationId.Span, (value, serializer), static (writer, state) => state.serializer.Write(writer, state.value)));
     }
 
     /// <summary>
@@ -118,7 +128,7 @@ public sealed class SocketInvocation
         HasReplied = true;
         if (HasCorrelationId)
         {
-            _connection.TryEnqueue(EnvelopeFrames.Reply(Type, _correlationId.Span, 0, static (writer, _) => writer.WriteNullValue()));
+            _socket.TryEnqueue(EnvelopeFrames.Reply(Type, _correlationId.Span, 0, static (writer, _) => writer.WriteNullValue()));
         }
     }
 
@@ -130,7 +140,7 @@ public sealed class SocketInvocation
     {
         ThrowIfReplied();
         HasReplied = true;
-        _connection.TryEnqueue(EnvelopeFrames.Error(Type, _correlationId.Span, code, message, details));
+        _socket.TryEnqueue(EnvelopeFrames.Error(Type, _correlationId.Span, code, message, details));
     }
 
     /// <summary>Replies with the result of a handler once it completes; no allocation when it already has.</summary>
@@ -206,8 +216,8 @@ public sealed class SocketInvocation
                 ReplyError(SocketErrorCodes.RateLimited, "Too many messages; slow down.");
                 return false;
             default:
-                Ori.Sockets.Telemetry.SocketLog.MessageGuardClosed(_connection.Runtime.Logger, _connection.Id, guard.GetType().Name);
-                _connection.Close(SocketCloseCodes.PolicyViolation, "Policy violation");
+                SocketLog.MessageGuardClosed(_logger, _socket.Id, guard.GetType().Name);
+                _socket.Close(SocketCloseCodes.PolicyViolation, "Policy violation");
                 return false;
         }
     }
@@ -233,11 +243,17 @@ public sealed class SocketInvocation
 
     internal Span<byte> TypeBuffer => _type;
 
+    /// <summary>The socket replies are queued on.</summary>
+    internal IOutboundSocket Socket => _socket;
+
+    /// <summary>The connection's message guards, resolved once when its guards passed.</summary>
+    internal IMessageGuard[] MessageGuards { get; set; } = [];
+
     internal void ReplyWith<TState>(TState state, Action<Utf8JsonWriter, TState> writeData)
     {
         ThrowIfReplied();
         HasReplied = true;
-        _connection.TryEnqueue(EnvelopeFrames.Reply(Type, _correlationId.Span, state, writeData));
+        _socket.TryEnqueue(EnvelopeFrames.Reply(Type, _correlationId.Span, state, writeData));
     }
 
     internal void Clear()

@@ -5,6 +5,9 @@ namespace Ori.Sockets.Telemetry;
 /// <summary>Log messages of connections. Never payloads, tokens or exception text for clients.</summary>
 internal static partial class SocketLog
 {
+    /// <summary>The category every Ori.Sockets runtime log is written under.</summary>
+    public const string Category = "Ori.Sockets";
+
     [LoggerMessage(1, LogLevel.Debug, "Socket {SocketId} connected and passed its guards.")]
     public static partial void Connected(ILogger logger, string socketId);
 

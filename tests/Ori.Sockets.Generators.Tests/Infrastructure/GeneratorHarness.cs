@@ -27,7 +27,6 @@ internal static class GeneratorHarness
         global using System.Threading;
         global using System.Threading.Tasks;
         global using Ori.Sockets;
-        global using Ori.Sockets.Routing;
         """;
 
     public static CSharpCompilation Compile(params string[] sources) =>

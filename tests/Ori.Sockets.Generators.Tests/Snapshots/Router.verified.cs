@@ -7,7 +7,7 @@ namespace Ori.Sockets.Generated
 {
     /// <summary>The dispatch table of this compilation's routes.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Ori.Sockets.Generators", "0.1.0")]
-    internal sealed class OriSocketsDispatcher : global::Ori.Sockets.Routing.ISocketDispatcher
+    internal sealed class OriSocketsDispatcher : global::Ori.Sockets.ISocketDispatcher
     {
         // Lives as long as the connection: created once per connection from its services.
         private static readonly global::System.Func<global::System.IServiceProvider, global::Shop.Server.ShopRouter> s_create0 = static services => new global::Shop.Server.ShopRouter(global::Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<global::Shop.Server.OrderBook>(services));
@@ -19,7 +19,7 @@ namespace Ori.Sockets.Generated
         private static readonly global::Ori.Sockets.SocketSerializer<global::Shop.Contracts.OrderShipped> s_message3 = global::Shop.Contracts.OrderShipped.Serializer;
 
         /// <inheritdoc />
-        public bool TryDispatch(global::System.ReadOnlySpan<byte> type, global::Ori.Sockets.Routing.SocketInvocation invocation, out global::System.Threading.Tasks.ValueTask completion)
+        public bool TryDispatch(global::System.ReadOnlySpan<byte> type, global::Ori.Sockets.SocketInvocation invocation, out global::System.Threading.Tasks.ValueTask completion)
         {
             switch (type.Length)
             {
@@ -60,13 +60,13 @@ namespace Ori.Sockets.Generated
         }
 
         // 'order.count' → Shop.Server.ShopRouter.Count
-        private static async global::System.Threading.Tasks.ValueTask Route0(global::Ori.Sockets.Routing.SocketInvocation invocation)
+        private static async global::System.Threading.Tasks.ValueTask Route0(global::Ori.Sockets.SocketInvocation invocation)
         {
             if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(1, s_create1)).ConfigureAwait(false)) { return; }
             await Route0Handler(invocation).ConfigureAwait(false);
         }
 
-        private static global::System.Threading.Tasks.ValueTask Route0Handler(global::Ori.Sockets.Routing.SocketInvocation invocation)
+        private static global::System.Threading.Tasks.ValueTask Route0Handler(global::Ori.Sockets.SocketInvocation invocation)
         {
             var router = invocation.Context.GetConnectionService(0, s_create0);
             invocation.Reply(router.Count(), s_reply0);
@@ -74,13 +74,13 @@ namespace Ori.Sockets.Generated
         }
 
         // 'order.ping' → Shop.Server.ShopRouter.Ping
-        private static async global::System.Threading.Tasks.ValueTask Route1(global::Ori.Sockets.Routing.SocketInvocation invocation)
+        private static async global::System.Threading.Tasks.ValueTask Route1(global::Ori.Sockets.SocketInvocation invocation)
         {
             if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(1, s_create1)).ConfigureAwait(false)) { return; }
             await Route1Handler(invocation).ConfigureAwait(false);
         }
 
-        private static global::System.Threading.Tasks.ValueTask Route1Handler(global::Ori.Sockets.Routing.SocketInvocation invocation)
+        private static global::System.Threading.Tasks.ValueTask Route1Handler(global::Ori.Sockets.SocketInvocation invocation)
         {
             global::Shop.Server.ShopRouter.Ping(invocation.Context);
             invocation.Complete();
@@ -88,28 +88,28 @@ namespace Ori.Sockets.Generated
         }
 
         // 'order.place' → Shop.Server.ShopRouter.Place
-        private static async global::System.Threading.Tasks.ValueTask Route2(global::Ori.Sockets.Routing.SocketInvocation invocation)
+        private static async global::System.Threading.Tasks.ValueTask Route2(global::Ori.Sockets.SocketInvocation invocation)
         {
             if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(1, s_create1)).ConfigureAwait(false)) { return; }
             await Route2Handler(invocation).ConfigureAwait(false);
         }
 
-        private static global::System.Threading.Tasks.ValueTask Route2Handler(global::Ori.Sockets.Routing.SocketInvocation invocation)
+        private static global::System.Threading.Tasks.ValueTask Route2Handler(global::Ori.Sockets.SocketInvocation invocation)
         {
             // Reads and validates the data; on failure it has replied validation_failed with the paths.
             if (!invocation.TryReadData(s_message2, out var message)) { return default; }
             var router = invocation.Context.GetConnectionService(0, s_create0);
-            return invocation.ReplyWhenDone(router.Place(message, new global::Ori.Sockets.Routing.SocketContext<global::Shop.Server.Shopper>(invocation.Context), invocation.Aborted), s_reply2);
+            return invocation.ReplyWhenDone(router.Place(message, new global::Ori.Sockets.SocketContext<global::Shop.Server.Shopper>(invocation.Context), invocation.Aborted), s_reply2);
         }
 
         // 'order.shipped' → Shop.Server.ShopRouter.Shipped
-        private static async global::System.Threading.Tasks.ValueTask Route3(global::Ori.Sockets.Routing.SocketInvocation invocation)
+        private static async global::System.Threading.Tasks.ValueTask Route3(global::Ori.Sockets.SocketInvocation invocation)
         {
             if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(1, s_create1)).ConfigureAwait(false)) { return; }
             await Route3Handler(invocation).ConfigureAwait(false);
         }
 
-        private static global::System.Threading.Tasks.ValueTask Route3Handler(global::Ori.Sockets.Routing.SocketInvocation invocation)
+        private static global::System.Threading.Tasks.ValueTask Route3Handler(global::Ori.Sockets.SocketInvocation invocation)
         {
             // Reads and validates the data; on failure it has replied validation_failed with the paths.
             if (!invocation.TryReadData(s_message3, out var message)) { return default; }
@@ -228,7 +228,7 @@ namespace Ori.Sockets
         {
             builder.AddDispatcher<global::Ori.Sockets.Generated.OriSocketsDispatcher>();
             global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddEnumerable(builder.Services,
-                global::Microsoft.Extensions.DependencyInjection.ServiceDescriptor.Scoped<global::Ori.Sockets.Routing.IConnectionGuard, global::Shop.Server.ShopperGuard>(static services => new global::Shop.Server.ShopperGuard()));
+                global::Microsoft.Extensions.DependencyInjection.ServiceDescriptor.Scoped<global::Ori.Sockets.IConnectionGuard, global::Shop.Server.ShopperGuard>(static services => new global::Shop.Server.ShopperGuard()));
             return builder;
         }
     }

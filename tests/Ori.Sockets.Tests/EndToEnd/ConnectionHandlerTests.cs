@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
-using Ori.Sockets.Routing;
 using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Tests.EndToEnd;

@@ -3,7 +3,6 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Ori.Sockets.Routing;
 using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Tests.EndToEnd;

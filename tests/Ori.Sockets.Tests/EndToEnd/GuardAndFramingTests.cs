@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
-using Ori.Sockets.Routing;
 using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Tests.EndToEnd;

@@ -367,9 +367,9 @@ public sealed class PubSubTests
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private sealed class GateGuard(GateGuardGate gate) : Ori.Sockets.Routing.IConnectionGuard
+    private sealed class GateGuard(GateGuardGate gate) : IConnectionGuard
     {
-        public async ValueTask<bool> CanConnectAsync(Ori.Sockets.Routing.ConnectionGuardContext context)
+        public async ValueTask<bool> CanConnectAsync(ConnectionGuardContext context)
         {
             if (context.HttpContext.Request.Query["open"] == "1")
             {

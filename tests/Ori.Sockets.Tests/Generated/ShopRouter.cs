@@ -1,4 +1,3 @@
-using Ori.Sockets.Routing;
 
 namespace Ori.Sockets.Tests.Generated;
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
-using Ori.Sockets.Routing;
 
 namespace Ori.Sockets.Tests.Infrastructure;
 

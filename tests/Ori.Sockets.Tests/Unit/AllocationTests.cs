@@ -1,10 +1,6 @@
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Ori.Sockets.Connections;
 using Ori.Sockets.Generated;
-using Ori.Sockets.Hosting;
 using Ori.Sockets.Protocol;
-using Ori.Sockets.Routing;
 using Ori.Sockets.Tests.Generated;
 using Ori.Sockets.Tests.Infrastructure;
 
@@ -64,9 +60,7 @@ public sealed class AllocationTests
             builder: b => b.Services.AddSingleton<OrderBook>());
         var dispatcher = server.Services.GetServices<ISocketDispatcher>().OfType<OriSocketsDispatcher>().Single();
         using var scope = server.Services.CreateScope();
-        var connection = new SocketConnection(
-            server.Services.GetRequiredService<SocketRuntime>(), "alloc", new DefaultHttpContext { RequestServices = scope.ServiceProvider }, Stream.Null, null);
-        var invocation = connection.Invocation;
+        var invocation = new RecordingSocket("alloc").NewInvocation(scope.ServiceProvider);
 
         // No correlation id and nothing returned: no reply, so the whole path must be free.
         Assert.Equal(0, Measure(invocation, dispatcher, "order.ping"u8, default, default));
@@ -74,7 +68,7 @@ public sealed class AllocationTests
         // Reading and validating a value-type message, then calling the handler.
         var data = """{"count":7,"urgent":true}"""u8.ToArray();
         Assert.Equal(0, Measure(invocation, dispatcher, "stock.check"u8, default, data));
-        var router = connection.Context.GetConnectionService<ShopRouter>(0, static _ => throw new InvalidOperationException("created by the dispatcher"));
+        var router = invocation.Context.GetConnectionService<ShopRouter>(0, static _ => throw new InvalidOperationException("created by the dispatcher"));
         Assert.Equal(7 * 1100, router.Checked);
 
         // An unknown route is refused without allocating either.

@@ -2,56 +2,34 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Ori.Sockets.Connections;
-using Ori.Sockets.Routing;
 using Ori.Sockets.Telemetry;
 
 namespace Ori.Sockets.Hosting;
 
-/// <summary>What every connection of the server shares: options, hub, provider, dispatchers, and the set of live connections.</summary>
-internal sealed class SocketRuntime : IDisposable
+/// <summary>
+/// The server's live connections (from the upgrade to the end, guards included): the idle sweeper that
+/// closes the silent ones with 4000, and the shutdown that closes all with 1001 and waits for them.
+/// </summary>
+internal sealed class ConnectionRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<SocketConnection, byte> _live = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TimeSpan _idleTimeout;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private ITimer? _idleSweeper;
     private volatile bool _stopping;
 
-    public SocketRuntime(
-        IOptions<OriSocketsOptions> options,
-        SocketHub hub,
-        ISocketProvider provider,
-        ISocketEmitter emitter,
-        IEnumerable<ISocketDispatcher> dispatchers,
-        ILoggerFactory loggerFactory,
-        TimeProvider? timeProvider = null)
+    public ConnectionRegistry(IOptions<OriSocketsOptions> options, TimeProvider time, ILoggerFactory loggerFactory)
     {
-        Options = options.Value;
-        Hub = hub;
-        Provider = provider;
-        Emitter = emitter;
-        Dispatchers = [.. dispatchers];
-        Logger = loggerFactory.CreateLogger("Ori.Sockets");
-        Processor = new MessageProcessor(this);
-        TimeProvider = timeProvider ?? TimeProvider.System;
+        _idleTimeout = options.Value.IdleTimeout;
+        _time = time;
+        _logger = loggerFactory.CreateLogger(SocketLog.Category);
     }
 
-    public OriSocketsOptions Options { get; }
+    public int Count => _live.Count;
 
-    public SocketHub Hub { get; }
-
-    public ISocketProvider Provider { get; }
-
-    public ISocketEmitter Emitter { get; }
-
-    public ISocketDispatcher[] Dispatchers { get; }
-
-    public ILogger Logger { get; }
-
-    public MessageProcessor Processor { get; }
-
-    public TimeProvider TimeProvider { get; }
-
-    public int LiveConnections => _live.Count;
-
+    /// <summary>Whether the server is shutting down: new upgrades are refused.</summary>
     public bool IsStopping => _stopping;
 
     public void Track(SocketConnection connection)
@@ -74,24 +52,23 @@ internal sealed class SocketRuntime : IDisposable
 
     public void StartIdleSweeper()
     {
-        var idle = Options.IdleTimeout;
-        if (idle <= TimeSpan.Zero)
+        if (_idleTimeout <= TimeSpan.Zero)
         {
             return;
         }
 
         // One timer for all connections: a scan of their last-activity stamps, not a timer each.
-        var period = TimeSpan.FromTicks(Math.Clamp(idle.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
-        _idleSweeper = TimeProvider.CreateTimer(static state => ((SocketRuntime)state!).SweepIdle(), this, period, period);
+        var period = TimeSpan.FromTicks(Math.Clamp(_idleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        _idleSweeper = _time.CreateTimer(static state => ((ConnectionRegistry)state!).SweepIdle(), this, period, period);
     }
 
-    /// <summary>Closes every socket with 1001 and completes when all have ended.</summary>
+    /// <summary>Closes every socket with 1001 and completes when all have ended (or aborts those left when canceled).</summary>
     public async Task ShutdownAsync(CancellationToken cancellationToken)
     {
         if (!_stopping)
         {
             _stopping = true;
-            SocketLog.ShuttingDown(Logger, _live.Count);
+            SocketLog.ShuttingDown(_logger, _live.Count);
             foreach (var connection in _live.Keys)
             {
                 connection.Close(SocketCloseCodes.GoingAway, "Server shutting down");
@@ -120,11 +97,9 @@ internal sealed class SocketRuntime : IDisposable
 
     private void SweepIdle()
     {
-        var limit = (long)Options.IdleTimeout.TotalMilliseconds;
-        var now = Environment.TickCount64;
         foreach (var connection in _live.Keys)
         {
-            if (now - connection.LastActivity > limit)
+            if (_time.GetElapsedTime(connection.LastActivity) > _idleTimeout)
             {
                 connection.Close(SocketCloseCodes.IdleTimeout, "Idle timeout");
             }

@@ -1,32 +1,32 @@
 using System.Buffers;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Ori.Sockets.Connections;
-using Ori.Sockets.Hosting;
+using Microsoft.Extensions.Logging;
 using Ori.Sockets.Protocol;
 using Ori.Sockets.Telemetry;
 
 namespace Ori.Sockets.Routing;
 
 /// <summary>
-/// Handles one complete text message of a connection: the heartbeat, the envelope, the built-in
-/// types, and dispatch to the application's handlers. Every routed message gets exactly one reply.
+/// The inbound pipeline shared by every connection: one complete text message in, through the heartbeat,
+/// the envelope, the built-in types and the message guards, to the application's handlers. Every routed
+/// message gets exactly one reply, queued on the socket through its <see cref="SocketInvocation"/>.
 /// </summary>
-internal sealed class MessageProcessor(SocketRuntime runtime)
+internal sealed class MessagePipeline(ISocketDispatcher[] dispatchers, int maxJsonDepth, TimeProvider time, ILogger logger)
 {
     private static readonly byte[] s_emptyObject = "{}"u8.ToArray();
 
-    public ValueTask ProcessAsync(SocketConnection connection, ReadOnlyMemory<byte> message)
+    /// <summary>Handles one message of the connection <paramref name="invocation"/> belongs to.</summary>
+    public ValueTask ProcessAsync(SocketInvocation invocation, ReadOnlyMemory<byte> message)
     {
         var span = message.Span;
         if (span.Length == 1 && span[0] == WireNames.Ping)
         {
-            connection.TryEnqueue(ServerFrames.Pong);
+            invocation.Socket.TryEnqueue(ServerFrames.Pong);
             return default;
         }
 
-        var invocation = connection.Invocation;
-        if (!EnvelopeReader.TryRead(span, runtime.Options.MaxJsonDepth, invocation.TypeBuffer, out var parts, out var error))
+        if (!EnvelopeReader.TryRead(span, maxJsonDepth, invocation.TypeBuffer, out var parts, out var error))
         {
             invocation.Reset(parts.TypeLength, CorrelationId(message, parts), default);
             invocation.ReplyError(SocketErrorCodes.BadRequest, error!);
@@ -44,7 +44,7 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
         {
             // The flattened form: the data is the envelope without its type and correlationId.
             flattened = ArrayPool<byte>.Shared.Rent(message.Length);
-            var length = EnvelopeReader.WriteFlattenedData(span, runtime.Options.MaxJsonDepth, flattened);
+            var length = EnvelopeReader.WriteFlattenedData(span, maxJsonDepth, flattened);
             data = flattened.AsMemory(0, length);
         }
         else
@@ -56,7 +56,7 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
         ValueTask pending;
         try
         {
-            pending = Dispatch(connection, invocation);
+            pending = Dispatch(invocation);
         }
 #pragma warning disable CA1031 // A handler's exception becomes an internal_error reply; it never reaches the client or ends the connection.
         catch (Exception ex)
@@ -94,22 +94,22 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
         }
     }
 
-    private ValueTask Dispatch(SocketConnection connection, SocketInvocation invocation)
+    private ValueTask Dispatch(SocketInvocation invocation)
     {
         var type = invocation.Type;
         if (type.SequenceEqual(WireNames.Utf8.RoomJoin))
         {
-            return JoinAsync(connection, invocation);
+            return JoinAsync(invocation);
         }
 
         if (type.SequenceEqual(WireNames.Utf8.RoomLeave))
         {
-            return LeaveAsync(connection, invocation);
+            return LeaveAsync(invocation);
         }
 
         if (type.SequenceEqual(WireNames.Utf8.Heartbeat))
         {
-            invocation.ReplyWith(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), static (writer, now) =>
+            invocation.ReplyWith(time.GetUtcNow().ToUnixTimeMilliseconds(), static (writer, now) =>
             {
                 writer.WriteStartObject();
                 writer.WriteNumber(WireNames.Members.Timestamp, now);
@@ -118,17 +118,17 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
             return default;
         }
 
-        if (connection.MessageGuards.Length > 0)
+        if (invocation.MessageGuards.Length > 0)
         {
-            return GuardThenDispatchAsync(connection, invocation);
+            return GuardThenDispatchAsync(invocation);
         }
 
         return DispatchToRoutes(invocation);
     }
 
-    private async ValueTask GuardThenDispatchAsync(SocketConnection connection, SocketInvocation invocation)
+    private async ValueTask GuardThenDispatchAsync(SocketInvocation invocation)
     {
-        foreach (var guard in connection.MessageGuards)
+        foreach (var guard in invocation.MessageGuards)
         {
             if (!await invocation.PassesAsync(guard).ConfigureAwait(false))
             {
@@ -142,7 +142,7 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
     private ValueTask DispatchToRoutes(SocketInvocation invocation)
     {
         var type = invocation.Type;
-        foreach (var dispatcher in runtime.Dispatchers)
+        foreach (var dispatcher in dispatchers)
         {
             if (dispatcher.TryDispatch(type, invocation, out var completion))
             {
@@ -154,7 +154,7 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
         return default;
     }
 
-    private static async ValueTask JoinAsync(SocketConnection connection, SocketInvocation invocation)
+    private static async ValueTask JoinAsync(SocketInvocation invocation)
     {
         if (!TryReadRoom(invocation, out var room))
         {
@@ -162,9 +162,10 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
         }
 
         var allowed = false;
-        foreach (var rule in connection.Context.Services.GetServices<ISocketRoomRule>())
+        var context = invocation.Context;
+        foreach (var rule in context.Services.GetServices<ISocketRoomRule>())
         {
-            if (await rule.CanJoinAsync(connection.Context, room).ConfigureAwait(false))
+            if (await rule.CanJoinAsync(context, room).ConfigureAwait(false))
             {
                 allowed = true;
                 break;
@@ -177,18 +178,18 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
             return;
         }
 
-        await connection.Context.SubscribeAsync(room, connection.Context.Aborted).ConfigureAwait(false);
+        await context.SubscribeAsync(room, context.Aborted).ConfigureAwait(false);
         ReplyRoom(invocation, room, joined: true);
     }
 
-    private static async ValueTask LeaveAsync(SocketConnection connection, SocketInvocation invocation)
+    private static async ValueTask LeaveAsync(SocketInvocation invocation)
     {
         if (!TryReadRoom(invocation, out var room))
         {
             return;
         }
 
-        await connection.Context.UnsubscribeAsync(room, connection.Context.Aborted).ConfigureAwait(false);
+        await invocation.Context.UnsubscribeAsync(room, invocation.Aborted).ConfigureAwait(false);
         ReplyRoom(invocation, room, joined: false);
     }
 
@@ -254,7 +255,7 @@ internal sealed class MessageProcessor(SocketRuntime runtime)
             return;
         }
 
-        SocketLog.HandlerFailed(runtime.Logger, invocation.Context.SocketId, invocation.TypeName, exception);
+        SocketLog.HandlerFailed(logger, invocation.Context.SocketId, invocation.TypeName, exception);
         if (!invocation.HasReplied)
         {
             invocation.ReplyError(SocketErrorCodes.InternalError, "The server could not handle the message.");

@@ -1,0 +1,384 @@
+using System.Buffers;
+using Ori.Sockets.Protocol;
+
+namespace Ori.Sockets.Connections;
+
+/// <summary>What <see cref="OutboundQueue.TryEnqueue"/> did with a frame.</summary>
+internal enum EnqueueResult
+{
+    /// <summary>Queued; the writer will send it.</summary>
+    Queued,
+
+    /// <summary>Refused: the queue is closing or stopped.</summary>
+    Closed,
+
+    /// <summary>Refused: past the bound. The queue dropped what it held and queued a 4008 close frame.</summary>
+    Overflowed,
+}
+
+/// <summary>
+/// One socket's bounded outbound queue and its writer. Frames are queued without waiting; the writer,
+/// scheduled on the thread pool when the first frame arrives on an idle queue, copies queued frames into
+/// one pooled buffer of up to <see cref="WriteBatchSize"/> bytes and makes one transport write per turn,
+/// then queues itself again behind other sockets' writers. Past the bound, what is queued is dropped and a
+/// 4008 close frame goes out instead. A close frame is the last frame written.
+/// </summary>
+internal sealed class OutboundQueue : IThreadPoolWorkItem
+{
+    /// <summary>A write gathers queued frames up to this size into one transport write (one syscall).</summary>
+    public const int WriteBatchSize = 16 * 1024;
+
+    // The queue whose owner's receive loop runs synchronously on this thread: what it enqueues (replies)
+    // is written when the batch of frames it read is handled, on the same thread, in one write.
+#pragma warning disable IDE1006 // t_ marks a thread static, as in the .NET runtime.
+    [ThreadStatic]
+    private static OutboundQueue? t_deferring;
+#pragma warning restore IDE1006
+
+    private readonly Stream _stream;
+    private readonly long _limit;
+    private readonly Action _transportFailed;
+    private readonly Lock _sync = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Guarded by _sync.
+    private Queue<SocketFrame>? _queue;
+    private long _queuedBytes;
+    private bool _writerScheduled;
+    private bool _closeQueued;
+    private bool _writerStopped;
+    private bool _flushDeferred;
+    private bool _finishing;
+
+    /// <param name="stream">The transport.</param>
+    /// <param name="limit">The most bytes (frames with their headers) that may wait.</param>
+    /// <param name="transportFailed">Called once when a write fails: the caller tears the transport down.</param>
+    public OutboundQueue(Stream stream, long limit, Action transportFailed)
+    {
+        _stream = stream;
+        _limit = limit;
+        _transportFailed = transportFailed;
+    }
+
+    /// <summary>Whether a close frame has been queued (or the writer stopped): nothing more is accepted.</summary>
+    public bool IsClosing
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _closeQueued;
+            }
+        }
+    }
+
+    /// <summary>The bytes waiting to be written.</summary>
+    public long QueuedBytes
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _queuedBytes;
+            }
+        }
+    }
+
+    /// <summary>Completes when the writer has stopped (after a close frame, a failure, or <see cref="FinishAsync"/>).</summary>
+    public Task Stopped => _stopped.Task;
+
+    /// <summary>Queues a frame for the writer.</summary>
+    public EnqueueResult TryEnqueue(SocketFrame frame)
+    {
+        var schedule = false;
+        EnqueueResult result;
+        lock (_sync)
+        {
+            if (_closeQueued)
+            {
+                return EnqueueResult.Closed;
+            }
+
+            if (frame.Length > _limit - _queuedBytes)
+            {
+                // Slow consumer: drop what it has not read rather than grow, and close it.
+                CloseLocked(SocketCloseCodes.SlowConsumer, "Slow consumer", dropQueued: true, ref schedule);
+                result = EnqueueResult.Overflowed;
+            }
+            else
+            {
+                (_queue ??= new Queue<SocketFrame>()).Enqueue(frame);
+                _queuedBytes += frame.Length;
+                if (t_deferring == this && !_writerScheduled && !_writerStopped)
+                {
+                    // Written by the receive loop at the end of its batch: no thread hop per reply.
+                    _flushDeferred = true;
+                }
+                else
+                {
+                    schedule = ScheduleLocked();
+                }
+
+                result = EnqueueResult.Queued;
+            }
+        }
+
+        if (schedule)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Queues a close frame (after what is queued, or instead of it with <paramref name="dropQueued"/>).
+    /// Returns false when a close was already queued.
+    /// </summary>
+    public bool TryClose(int code, string reason, bool dropQueued)
+    {
+        var schedule = false;
+        bool started;
+        lock (_sync)
+        {
+            started = CloseLocked(code, reason, dropQueued, ref schedule);
+        }
+
+        if (schedule)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
+        return started;
+    }
+
+    /// <summary>From now on, frames queued on this thread wait for <see cref="FlushDeferredAsync"/> instead of a writer turn.</summary>
+    public void BeginDeferring() => t_deferring = this;
+
+    /// <summary>Frames queued on this thread go to the writer again.</summary>
+    public static void EndDeferring() => t_deferring = null;
+
+    /// <summary>Writes what was queued while deferring: on this thread when <paramref name="inline"/>, else by a writer turn.</summary>
+    public async ValueTask FlushDeferredAsync(bool inline)
+    {
+        bool run;
+        lock (_sync)
+        {
+            if (!_flushDeferred)
+            {
+                return;
+            }
+
+            _flushDeferred = false;
+            run = ScheduleLocked();
+        }
+
+        if (!run)
+        {
+            return;
+        }
+
+        if (inline)
+        {
+            await DrainAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>
+    /// Lets the writer send what is queued (the close frame above all) and stops it; true when it finished
+    /// within <paramref name="timeout"/>, false when it did not (the caller aborts the transport).
+    /// </summary>
+    public async Task<bool> FinishAsync(TimeSpan timeout, TimeProvider time)
+    {
+        bool idle;
+        lock (_sync)
+        {
+            _closeQueued = true;
+            _finishing = true;
+            idle = !_writerScheduled;
+            if (idle)
+            {
+                StopLocked();
+            }
+        }
+
+        if (idle)
+        {
+            _stopped.TrySetResult();
+            return true;
+        }
+
+        try
+        {
+            await _stopped.Task.WaitAsync(timeout, time).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    void IThreadPoolWorkItem.Execute() => _ = DrainAsync();
+
+    private bool CloseLocked(int code, string reason, bool dropQueued, ref bool schedule)
+    {
+        if (_closeQueued)
+        {
+            return false;
+        }
+
+        _closeQueued = true;
+        if (dropQueued && _queue is not null)
+        {
+            _queue.Clear();
+            _queuedBytes = 0;
+        }
+
+        var frame = SocketFrame.Close(code, reason);
+        (_queue ??= new Queue<SocketFrame>()).Enqueue(frame);
+        _queuedBytes += frame.Length;
+        schedule = ScheduleLocked();
+        return true;
+    }
+
+    private bool ScheduleLocked()
+    {
+        if (_writerScheduled || _writerStopped)
+        {
+            return false;
+        }
+
+        _writerScheduled = true;
+        return true;
+    }
+
+    /// <summary>
+    /// Makes one write of what is queued (frames coalesced up to <see cref="WriteBatchSize"/>), then hands the
+    /// rest to the thread pool instead of looping: under fan-out every socket's writer gets a turn before any
+    /// writes twice, so the transport sends each batch before the next is added (its buffers are reused
+    /// instead of growing by the whole backlog of every socket) and early messages reach every subscriber first.
+    /// </summary>
+    private async Task DrainAsync()
+    {
+        byte[]? batch = null;
+        try
+        {
+            SocketFrame? single = null;
+            var length = 0;
+            var sentClose = false;
+            lock (_sync)
+            {
+                if (_queue is null || _queue.Count == 0)
+                {
+                    _writerScheduled = false;
+                    if (_finishing)
+                    {
+                        StopLocked();
+                        _stopped.TrySetResult();
+                    }
+
+                    return;
+                }
+
+                // Coalesce: frames that fit go into one buffer and one write; a large frame goes alone.
+                while (_queue.TryPeek(out var frame))
+                {
+                    if (length == 0 && frame.Length > WriteBatchSize)
+                    {
+                        single = _queue.Dequeue();
+                        _queuedBytes -= frame.Length;
+                        sentClose = frame.IsClose;
+                        break;
+                    }
+
+                    if (length + frame.Length > WriteBatchSize)
+                    {
+                        break;
+                    }
+
+                    batch ??= ArrayPool<byte>.Shared.Rent(WriteBatchSize);
+                    frame.Buffer.CopyTo(batch, length);
+                    length += frame.Length;
+                    _queue.Dequeue();
+                    _queuedBytes -= frame.Length;
+                    if (frame.IsClose)
+                    {
+                        sentClose = true;
+                        break;
+                    }
+                }
+            }
+
+            if (single is not null)
+            {
+                await _stream.WriteAsync(single.Buffer).ConfigureAwait(false);
+            }
+            else
+            {
+                await _stream.WriteAsync(batch.AsMemory(0, length)).ConfigureAwait(false);
+            }
+
+            if (sentClose)
+            {
+                // Nothing goes out after a close frame (RFC 6455 5.5.1).
+                Stop();
+                return;
+            }
+
+            lock (_sync)
+            {
+                if (_queue.Count == 0)
+                {
+                    _writerScheduled = false;
+                    if (_finishing)
+                    {
+                        StopLocked();
+                        _stopped.TrySetResult();
+                    }
+
+                    return;
+                }
+            }
+
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+#pragma warning disable CA1031 // The transport failed (peer gone, aborted): the writer stops and the owner tears the transport down.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            Stop();
+            _transportFailed();
+        }
+        finally
+        {
+            if (batch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(batch);
+            }
+        }
+    }
+
+    private void Stop()
+    {
+        lock (_sync)
+        {
+            StopLocked();
+        }
+
+        _stopped.TrySetResult();
+    }
+
+    private void StopLocked()
+    {
+        _writerStopped = true;
+        _writerScheduled = false;
+        _closeQueued = true;
+        _queue?.Clear();
+        _queuedBytes = 0;
+    }
+}

@@ -1,0 +1,163 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Ori.Sockets.Connections;
+using Ori.Sockets.Protocol;
+using Ori.Sockets.Routing;
+using Ori.Sockets.Telemetry;
+
+namespace Ori.Sockets.Hosting;
+
+/// <summary>
+/// One connection's life after the upgrade, in order: its guards (no frame is read meanwhile),
+/// <c>ori.ready</c>, the hub, the connection handlers, the receive loop into the message pipeline, and
+/// the end: out of the hub, subscriptions released through the provider, handlers told, writes finished.
+/// </summary>
+internal sealed class ConnectionLifecycle
+{
+    private readonly OriSocketsOptions _options;
+    private readonly ConnectionLimits _limits;
+    private readonly SocketHub _hub;
+    private readonly ISocketProvider _provider;
+    private readonly ISocketEmitter _emitter;
+    private readonly MessagePipeline _pipeline;
+    private readonly ConnectionRegistry _registry;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    // A closing socket leaves the broadcast set and direct sends at once; one delegate for every connection.
+    private readonly Action<string> _leaveHub;
+
+    public ConnectionLifecycle(
+        IOptions<OriSocketsOptions> options,
+        SocketHub hub,
+        ISocketProvider provider,
+        ISocketEmitter emitter,
+        IEnumerable<ISocketDispatcher> dispatchers,
+        ConnectionRegistry registry,
+        TimeProvider time,
+        ILoggerFactory loggerFactory)
+    {
+        _options = options.Value;
+        _limits = new ConnectionLimits(_options.ReceiveLimit, _options.OutboundQueueLimit, _options.CloseTimeout);
+        _hub = hub;
+        _provider = provider;
+        _emitter = emitter;
+        _registry = registry;
+        _time = time;
+        _logger = loggerFactory.CreateLogger(SocketLog.Category);
+        _pipeline = new MessagePipeline([.. dispatchers], _options.MaxJsonDepth, time, _logger);
+        _leaveHub = hub.Remove;
+    }
+
+    /// <summary>Runs a connection whose handshake was answered, until it has ended.</summary>
+    public async Task RunAsync(HttpContext http, Stream stream, object? upgradeData)
+    {
+        using var connection = new SocketConnection(SocketIds.NewId(), stream, _limits, _time, _logger, http.Abort, _leaveHub);
+        var context = new SocketContext(connection.Id, http, upgradeData, _provider, _emitter, connection.Closing);
+        var session = new Session(_pipeline, new SocketInvocation(context, connection, _options.MaxJsonDepth, _logger));
+        _registry.Track(connection);
+        var joinedHub = false;
+        ISocketConnectionHandler[] handlers = [];
+        try
+        {
+            var verdict = await ConnectionGuardRunner.RunAsync(context, _options.GuardTimeout, _time, _logger).ConfigureAwait(false);
+            if (verdict == GuardVerdict.Passed)
+            {
+                session.Invocation.MessageGuards = [.. context.Services.GetServices<IMessageGuard>()];
+
+                // ori.ready is queued before the socket joins the hub so that it is the first frame out.
+                connection.TryEnqueue(EnvelopeFrames.Ready(connection.Id, _time.GetUtcNow().ToUnixTimeMilliseconds()));
+                _hub.Add(connection);
+                joinedHub = true;
+
+                if (connection.IsClosing)
+                {
+                    // Closed while its guards ran (shutdown, say): it must not stay in the hub.
+                    _hub.Remove(connection.Id);
+                }
+
+                SocketLog.Connected(_logger, connection.Id);
+                handlers = [.. context.Services.GetServices<ISocketConnectionHandler>()];
+                foreach (var handler in handlers)
+                {
+                    if (!await TryRunHandlerAsync(handler, context, connected: true).ConfigureAwait(false))
+                    {
+                        connection.Close(SocketCloseCodes.InternalError, "Connection handler failed");
+                        break;
+                    }
+                }
+            }
+            else
+            {
+                var (code, reason) = verdict == GuardVerdict.Refused
+                    ? (SocketCloseCodes.PolicyViolation, "Connection rejected by guard")
+                    : (SocketCloseCodes.InternalError, "Connection guard failed");
+                connection.Close(code, reason);
+            }
+
+            await connection.ReceiveAsync(session).ConfigureAwait(false);
+        }
+        finally
+        {
+            connection.StopWork();
+            if (joinedHub)
+            {
+                _hub.Remove(connection.Id);
+                try
+                {
+                    await _provider.ReleaseAsync(connection.Id).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // A provider failure must not keep the connection from ending.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    SocketLog.ProviderReleaseFailed(_logger, connection.Id, ex);
+                }
+
+                _hub.Forget(connection.Id);
+                foreach (var handler in handlers)
+                {
+                    await TryRunHandlerAsync(handler, context, connected: false).ConfigureAwait(false);
+                }
+            }
+
+            await connection.EndAsync().ConfigureAwait(false);
+            _registry.Untrack(connection);
+            SocketLog.Disconnected(_logger, connection.Id);
+        }
+    }
+
+    private async ValueTask<bool> TryRunHandlerAsync(ISocketConnectionHandler handler, SocketContext context, bool connected)
+    {
+        try
+        {
+            if (connected)
+            {
+                await handler.OnConnectedAsync(context).ConfigureAwait(false);
+            }
+            else
+            {
+                await handler.OnDisconnectedAsync(context).ConfigureAwait(false);
+            }
+
+            return true;
+        }
+#pragma warning disable CA1031 // User code: its failure is logged and must not tear down the server.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            SocketLog.ConnectionHandlerFailed(_logger, context.SocketId, handler.GetType().Name, ex);
+            return false;
+        }
+    }
+
+    /// <summary>Hands a connection's messages to the pipeline with its invocation.</summary>
+    private sealed class Session(MessagePipeline pipeline, SocketInvocation invocation) : IInboundHandler
+    {
+        public SocketInvocation Invocation => invocation;
+
+        public ValueTask OnMessageAsync(ReadOnlyMemory<byte> message) => pipeline.ProcessAsync(invocation, message);
+    }
+}

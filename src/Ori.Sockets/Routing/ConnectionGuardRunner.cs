@@ -1,0 +1,62 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Ori.Sockets.Telemetry;
+
+namespace Ori.Sockets.Routing;
+
+/// <summary>What a connection's guards decided.</summary>
+internal enum GuardVerdict
+{
+    /// <summary>Every guard allowed the connection.</summary>
+    Passed,
+
+    /// <summary>A guard refused it (closed with 1008).</summary>
+    Refused,
+
+    /// <summary>A guard threw or the guards overran their time limit (closed with 1011).</summary>
+    Failed,
+}
+
+/// <summary>Runs a connection's guards, in order, within one time limit, before any of its frames is handled.</summary>
+internal static class ConnectionGuardRunner
+{
+    public static async Task<GuardVerdict> RunAsync(SocketContext context, TimeSpan timeout, TimeProvider time, ILogger logger)
+    {
+        // Guards are created in the connection's scope, in the order they were added.
+        var guards = context.Services.GetServices<IConnectionGuard>().ToArray();
+        if (guards.Length == 0)
+        {
+            return GuardVerdict.Passed;
+        }
+
+        using var deadline = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, context.Aborted);
+        var guardContext = new ConnectionGuardContext(context, linked.Token);
+        foreach (var guard in guards)
+        {
+            try
+            {
+                var allowed = await guard.CanConnectAsync(guardContext).AsTask().WaitAsync(linked.Token).ConfigureAwait(false);
+                if (!allowed)
+                {
+                    SocketLog.GuardRefused(logger, context.SocketId, guard.GetType().Name);
+                    return GuardVerdict.Refused;
+                }
+            }
+            catch (OperationCanceledException) when (linked.IsCancellationRequested)
+            {
+                SocketLog.GuardTimedOut(logger, context.SocketId);
+                return GuardVerdict.Failed;
+            }
+#pragma warning disable CA1031 // A guard that throws fails the connection with 1011; the exception is logged, never sent.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                SocketLog.GuardFailed(logger, context.SocketId, ex);
+                return GuardVerdict.Failed;
+            }
+        }
+
+        return GuardVerdict.Passed;
+    }
+}
