@@ -258,7 +258,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         {
             try
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), _options.TimeProvider);
                 await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
@@ -328,7 +328,7 @@ public sealed class OriSocketClient : IAsyncDisposable
 
             try
             {
-                await Task.Delay(Backoff(attempt), _lifetime.Token).ConfigureAwait(false);
+                await Task.Delay(Backoff(attempt), _options.TimeProvider, _lifetime.Token).ConfigureAwait(false);
                 return await ConnectOnceAsync(_lifetime.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
@@ -359,8 +359,8 @@ public sealed class OriSocketClient : IAsyncDisposable
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
         _options.ConfigureSocket?.Invoke(socket.Options);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.ConnectTimeout);
+        using var deadline = new CancellationTokenSource(_options.ConnectTimeout, _options.TimeProvider);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
             await socket.ConnectAsync(_uri, timeout.Token).ConfigureAwait(false);
@@ -449,7 +449,7 @@ public sealed class OriSocketClient : IAsyncDisposable
     {
         try
         {
-            await reply.WaitAsync(_options.RequestTimeout).ConfigureAwait(false);
+            await reply.WaitAsync(_options.RequestTimeout, _options.TimeProvider).ConfigureAwait(false);
         }
         catch (OriSocketErrorException ex)
         {
@@ -479,7 +479,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         try
         {
             await SendOrBufferAsync(bytes, cancellationToken).ConfigureAwait(false);
-            return await reply.WaitAsync(_options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+            return await reply.WaitAsync(_options.RequestTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -619,13 +619,13 @@ public sealed class OriSocketClient : IAsyncDisposable
         {
             while (true)
             {
-                await Task.Delay(_options.HeartbeatInterval, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(_options.HeartbeatInterval, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
                 var pong = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 Volatile.Write(ref _pong, pong);
                 await SendOnSocketAsync(socket, s_ping, cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    await pong.Task.WaitAsync(_options.HeartbeatTimeout, cancellationToken).ConfigureAwait(false);
+                    await pong.Task.WaitAsync(_options.HeartbeatTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
                 }
                 catch (TimeoutException)
                 {

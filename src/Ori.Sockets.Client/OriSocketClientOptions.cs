@@ -31,6 +31,9 @@ public sealed class OriSocketClientOptions
     /// </summary>
     public int SendBufferLimit { get; set; } = 256;
 
+    /// <summary>The clock of every time limit and delay of the client (connect, request and heartbeat time limits, heartbeat interval, reconnect backoff); the system clock by default.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
     /// <summary>The largest message the client accepts; default 1 MiB. A larger one closes the connection (1009).</summary>
     public int MaxMessageBytes { get; set; } = 1024 * 1024;
 

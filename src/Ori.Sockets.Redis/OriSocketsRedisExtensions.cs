@@ -27,6 +27,7 @@ public static class OriSocketsRedisExtensions
             sp.GetRequiredService<IOptions<OriSocketsRedisOptions>>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<RedisCounters>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetService<RedisMultiplexerSource>()));
         builder.Services.Replace(ServiceDescriptor.Singleton<ISocketProvider>(sp => sp.GetRequiredService<RedisSocketProvider>()));
         return builder;

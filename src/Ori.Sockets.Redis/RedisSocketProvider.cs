@@ -27,9 +27,10 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     private ITimer? _retryTimer;
     private volatile bool _stopping;
 
-    public RedisSocketProvider(SocketHub hub, IOptions<OriSocketsRedisOptions> options, ILoggerFactory loggerFactory, RedisCounters counters, RedisMultiplexerSource? source = null)
+    public RedisSocketProvider(SocketHub hub, IOptions<OriSocketsRedisOptions> options, ILoggerFactory loggerFactory, RedisCounters counters, TimeProvider time, RedisMultiplexerSource? source = null)
     {
         _hub = hub;
+        TimeProvider = time;
         _logger = loggerFactory.CreateLogger("Ori.Sockets.Redis");
         _bus = new RedisBus(options.Value, source?.Multiplexer, _logger, counters);
         _retryInterval = options.Value.RetryInterval;
@@ -38,6 +39,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     }
 
     internal RedisBus Bus => _bus;
+
+    /// <inheritdoc />
+    public TimeProvider TimeProvider { get; }
 
     /// <summary>Topics this instance holds a Redis subscription for.</summary>
     internal ICollection<string> RedisTopics => _registered.Keys;
@@ -53,7 +57,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         // Registered with the multiplexer even while Redis is unreachable: it subscribes on connect.
         await _bus.Subscriber.SubscribeAsync(_bus.ControlChannel, _onControl).ConfigureAwait(false);
         await _bus.ProbeAsync(_bus.ControlChannel).ConfigureAwait(false);
-        _retryTimer = TimeProvider.System.CreateTimer(static state => ((RedisSocketProvider)state!).RetryFailed(), this, _retryInterval, _retryInterval);
+        _retryTimer = TimeProvider.CreateTimer(static state => ((RedisSocketProvider)state!).RetryFailed(), this, _retryInterval, _retryInterval);
     }
 
     /// <inheritdoc />

@@ -26,7 +26,7 @@ internal sealed class DashboardServer : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<DashboardServer> StartAsync(double simulatorSeconds = 0, string? redis = null, string? prefix = null, int port = 0)
+    public static async Task<DashboardServer> StartAsync(double simulatorSeconds = 0, string? redis = null, string? prefix = null, int port = 0, TimeProvider? time = null)
     {
         string[] args = ["--urls", $"http://127.0.0.1:{port}", "--Dashboard:SimulatorIntervalSeconds", simulatorSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Logging:LogLevel:Default", "Warning"];
         if (redis is not null)
@@ -34,7 +34,13 @@ internal sealed class DashboardServer : IAsyncDisposable
             args = [.. args, "--ConnectionStrings:Redis", redis, "--Ori:Sockets:Redis:ChannelPrefix", prefix ?? "dashboard"];
         }
 
-        var app = DashboardApp.Build(args);
+        var app = DashboardApp.Build(args, builder =>
+        {
+            if (time is not null)
+            {
+                builder.Services.AddSingleton(time);
+            }
+        });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new DashboardServer(app, new Uri(address));

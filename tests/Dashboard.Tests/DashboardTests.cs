@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 using Ori.Sockets.Tests.Infrastructure;
 
 namespace Dashboard.Tests;
@@ -190,12 +191,26 @@ public sealed class SimulatorTests
         Assert.True(data.GetProperty("checkedAt").TryGetDateTimeOffset(out _));
     }
 
-    [Fact]
-    public async Task Zero_turns_the_simulator_off()
+    [Theory]
+    [InlineData(3, true)]
+    [InlineData(0, false)]
+    public async Task Zero_turns_the_simulator_off(double seconds, bool pushes)
     {
-        await using var server = await DashboardServer.StartAsync(simulatorSeconds: 0);
+        // The simulator's clock is the application's: 30 s pass at once (less than the idle timeout, which runs
+        // on the same clock). An interval of 0 taken as "the default" (3 s) or as "no delay" would push; 3 s,
+        // the control, does.
+        var time = new FakeTimeProvider();
+        await using var server = await DashboardServer.StartAsync(simulatorSeconds: seconds, time: time);
         await using var alice = await server.ConnectAsync("alice-token");
         await alice.AskAsync("subscribe.project", new { projectId = "web" }, "s1");
-        await alice.AssertNoPushAsync("monitor.status_changed", TimeSpan.FromMilliseconds(500));
+        time.Advance(TimeSpan.FromSeconds(30));
+        if (pushes)
+        {
+            await alice.NextPushAsync("monitor.status_changed");
+        }
+        else
+        {
+            await alice.AssertNoPushAsync("monitor.status_changed", TimeSpan.FromMilliseconds(500));
+        }
     }
 }

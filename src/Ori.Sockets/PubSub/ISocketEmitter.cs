@@ -7,6 +7,9 @@ namespace Ori.Sockets;
 /// </summary>
 public interface ISocketEmitter
 {
+    /// <summary>The clock that stamps the pushes built for this emitter (<c>timestamp</c>); the system clock unless the provider uses the application's.</summary>
+    TimeProvider TimeProvider => TimeProvider.System;
+
     /// <summary>Sends <paramref name="frame"/> to every socket subscribed to <paramref name="topic"/>.</summary>
     /// <param name="topic">A valid topic.</param>
     /// <param name="frame">The message, encoded once.</param>

@@ -1,8 +1,10 @@
 namespace Ori.Sockets.PubSub;
 
 /// <summary>The default provider: one server instance, delivery through the <see cref="SocketHub"/> only.</summary>
-internal sealed class InProcessSocketProvider(SocketHub hub) : ISocketProvider
+internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) : ISocketProvider
 {
+    public TimeProvider TimeProvider => time;
+
     public int ConnectionCount => hub.ConnectionCount;
 
     public ValueTask PublishAsync(string topic, SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)

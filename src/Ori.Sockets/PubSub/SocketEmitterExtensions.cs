@@ -55,7 +55,7 @@ public static class SocketEmitterExtensions
         where TMessage : ISocketMessage<TMessage>
     {
         ArgumentNullException.ThrowIfNull(emitter);
-        return emitter.PublishAsync(topic, CreatePush(message), exceptSocketId, cancellationToken);
+        return emitter.PublishAsync(topic, CreatePush(message, emitter.TimeProvider), exceptSocketId, cancellationToken);
     }
 
     /// <summary>Validates a typed message and sends it to one socket in the push envelope.</summary>
@@ -70,7 +70,7 @@ public static class SocketEmitterExtensions
         where TMessage : ISocketMessage<TMessage>
     {
         ArgumentNullException.ThrowIfNull(emitter);
-        return emitter.SendAsync(socketId, CreatePush(message), cancellationToken);
+        return emitter.SendAsync(socketId, CreatePush(message, emitter.TimeProvider), cancellationToken);
     }
 
     /// <summary>Validates a typed message and sends it to every socket in the push envelope.</summary>
@@ -85,15 +85,16 @@ public static class SocketEmitterExtensions
         where TMessage : ISocketMessage<TMessage>
     {
         ArgumentNullException.ThrowIfNull(emitter);
-        return emitter.BroadcastAsync(CreatePush(message), exceptSocketId, cancellationToken);
+        return emitter.BroadcastAsync(CreatePush(message, emitter.TimeProvider), exceptSocketId, cancellationToken);
     }
 
     /// <summary>Validates a typed message and encodes it once in the push envelope.</summary>
     /// <typeparam name="TMessage">The message type.</typeparam>
     /// <param name="message">The message.</param>
+    /// <param name="time">The clock for the push's <c>timestamp</c>; the system clock when <see langword="null"/>.</param>
     /// <returns>The frame, ready for any number of sockets.</returns>
     /// <exception cref="SocketValidationException">The message is not valid.</exception>
-    public static SocketFrame CreatePush<TMessage>(TMessage message) where TMessage : ISocketMessage<TMessage>
+    public static SocketFrame CreatePush<TMessage>(TMessage message, TimeProvider? time = null) where TMessage : ISocketMessage<TMessage>
     {
         ArgumentNullException.ThrowIfNull(message);
         var serializer = TMessage.Serializer;
@@ -104,6 +105,6 @@ public static class SocketEmitterExtensions
             throw new SocketValidationException(TMessage.MessageName, [.. validation.Errors]);
         }
 
-        return EnvelopeFrames.Push(TMessage.MessageName, (message, serializer), static (writer, state) => state.serializer.Write(writer, state.message), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        return EnvelopeFrames.Push(TMessage.MessageName, (message, serializer), static (writer, state) => state.serializer.Write(writer, state.message), (time ?? TimeProvider.System).GetUtcNow().ToUnixTimeMilliseconds());
     }
 }

@@ -1,0 +1,118 @@
+using System.Net;
+using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Ori.Sockets.Tests.Infrastructure;
+
+namespace Ori.Sockets.Tests.EndToEnd;
+
+/// <summary>
+/// Every time limit and timestamp of the server goes through the application's TimeProvider: a fake clock
+/// drives them here, so that nothing sleeps, and a limit that fired on the real clock would fail the test.
+/// </summary>
+public sealed class ClockTests
+{
+    private static readonly DateTimeOffset s_start = new(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
+    private readonly FakeTimeProvider _time = new(s_start);
+
+    [Fact]
+    public async Task Ready_heartbeat_and_pushes_are_stamped_by_the_application_clock()
+    {
+        // The hour the clock moves must not pass the idle timeout (that sweeper runs on this clock too).
+        await using var server = await StartAsync(o => o.IdleTimeout = TimeSpan.FromHours(2));
+        await using var client = await server.ConnectAsync();
+        var ready = await client.ReceiveJsonAsync();
+        Assert.Equal(s_start.ToUnixTimeMilliseconds(), ready.GetProperty("timestamp").GetInt64());
+
+        _time.Advance(TimeSpan.FromHours(1));
+        var heartbeat = await client.RequestAsync("heartbeat", new { }, "h");
+        Assert.Equal(s_start.AddHours(1).ToUnixTimeMilliseconds(), heartbeat.GetProperty("data").GetProperty("timestamp").GetInt64());
+
+        var socketId = ready.GetProperty("data").GetProperty("socketId").GetString()!;
+        await server.Emitter.EmitToSocketAsync(socketId, new EchoRequest("tick"), TestContext.Current.CancellationToken);
+        var push = await client.ReceiveJsonAsync();
+        Assert.Equal(s_start.AddHours(1).ToUnixTimeMilliseconds(), push.GetProperty("timestamp").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_silent_socket_is_closed_when_the_clock_passes_its_idle_timeout_and_a_chatty_one_is_not()
+    {
+        await using var server = await StartAsync(o => o.IdleTimeout = TimeSpan.FromSeconds(60));
+        await using var silent = await server.ConnectAsync();
+        await using var chatty = await server.ConnectAsync();
+        await silent.ReadyAsync();
+        await chatty.ReadyAsync();
+
+        _time.Advance(TimeSpan.FromSeconds(40));
+        await chatty.SendAsync("2");
+        Assert.Equal("3", await chatty.ReceiveAsync());
+
+        // Silent for 70 s, chatty for 30 s: the sweeps run inside Advance.
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal((WebSocketCloseStatus)SocketCloseCodes.IdleTimeout, await silent.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+        await chatty.SendAsync("2");
+        Assert.Equal("3", await chatty.ReceiveAsync());
+        Assert.Equal(WebSocketState.Open, chatty.Socket.State);
+    }
+
+    [Fact]
+    public async Task An_upgrade_hook_is_cut_off_when_the_clock_passes_its_time_limit()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartAsync(o =>
+        {
+            o.UpgradeTimeout = TimeSpan.FromSeconds(5);
+            o.OnUpgrade = async context =>
+            {
+                entered.TrySetResult();
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+                return true;
+            };
+        });
+        using var socket = TestClient.CreateSocket(null);
+        var upgrade = socket.ConnectAsync(server.WsUri, TestContext.Current.CancellationToken);
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        _time.Advance(TimeSpan.FromSeconds(4));
+        Assert.False(upgrade.IsCompleted);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await Assert.ThrowsAsync<WebSocketException>(() => upgrade.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, socket.HttpStatusCode);
+    }
+
+    [Fact]
+    public async Task A_guard_is_cut_off_when_the_clock_passes_its_time_limit()
+    {
+        await using var server = await StartAsync(
+            o => o.GuardTimeout = TimeSpan.FromSeconds(10),
+            s => s.AddConnectionGuard<HangingGuard>());
+        await using var client = await server.ConnectAsync();
+        await server.Services.GetRequiredService<HangingGuard.Entered>().Signal.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        _time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Null(await client.ReceiveAsync());
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, client.CloseStatus);
+    }
+
+    private Task<TestServer> StartAsync(Action<OriSocketsOptions>? options = null, Action<OriSocketsBuilder>? sockets = null) =>
+        TestServer.StartAsync(sockets: sockets, options: options, builder: b =>
+        {
+            b.Services.AddSingleton<TimeProvider>(_time);
+            b.Services.AddSingleton<HangingGuard.Entered>();
+        });
+
+    private sealed class HangingGuard(HangingGuard.Entered entered) : IConnectionGuard
+    {
+        public async ValueTask<bool> CanConnectAsync(ConnectionGuardContext context)
+        {
+            entered.Signal.TrySetResult();
+
+            // Ignores its token on purpose: the runtime must time it out anyway.
+            await Task.Delay(Timeout.Infinite, CancellationToken.None);
+            return true;
+        }
+
+        public sealed class Entered
+        {
+            public TaskCompletionSource Signal { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+}
