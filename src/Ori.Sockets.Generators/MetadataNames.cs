@@ -5,6 +5,7 @@ internal static class MetadataNames
 {
     public const string SocketMessageAttribute = "Ori.Sockets.SocketMessageAttribute";
     public const string SocketRouteAttribute = "Ori.Sockets.SocketRouteAttribute";
+    public const string SocketEndpointAttribute = "Ori.Sockets.SocketEndpointAttribute";
     public const string ConnectionGuardAttribute = "Ori.Sockets.ConnectionGuardAttribute";
     public const string MessageGuardAttribute = "Ori.Sockets.MessageGuardAttribute";
     public const string ISocketMessage = "Ori.Sockets.ISocketMessage`1";

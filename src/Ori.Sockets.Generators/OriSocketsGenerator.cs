@@ -33,23 +33,50 @@ public sealed class OriSocketsGenerator : IIncrementalGenerator
         var routes = context.SyntaxProvider
             .ForAttributeWithMetadataName(MetadataNames.SocketRouteAttribute, static (node, _) => node is MethodDeclarationSyntax, RouteParser.Parse)
             .WithTrackingName(TrackingNames.Routes);
-        var dispatcher = routes
+        var endpoints = context.SyntaxProvider
+            .ForAttributeWithMetadataName(MetadataNames.SocketEndpointAttribute, static (node, _) => node is TypeDeclarationSyntax, EndpointParser.Parse)
+            .WithTrackingName(TrackingNames.Endpoints);
+        var routeModels = routes
             .Select(static (r, _) => r.Model)
             .WithTrackingName(TrackingNames.RouteModels)
-            .Collect()
-            .Select(static (all, _) => DispatcherModel.Build(all))
+            .Collect();
+        var routers = routes
+            .Select(static (r, _) => r.Router)
+            .WithTrackingName(TrackingNames.Routers)
+            .Collect();
+        var endpointModels = endpoints
+            .Select(static (e, _) => e.Model)
+            .WithTrackingName(TrackingNames.EndpointModels)
+            .Collect();
+        var dispatcher = routeModels
+            .Combine(routers)
+            .Combine(endpointModels)
+            .Select(static (all, _) => DispatcherModel.Build(all.Left.Left, all.Left.Right, all.Right))
             .WithTrackingName(TrackingNames.Dispatcher);
         context.RegisterSourceOutput(dispatcher, static (output, model) =>
         {
-            if (model.Routes.Count > 0)
+            if (model.Routes.Count > 0 || model.Endpoints.Count > 0)
             {
                 output.AddSource("OriSockets.Dispatcher.g.cs", DispatcherEmitter.Emit(model));
             }
         });
 
-        // Diagnostics travel apart from the models, with their real locations.
+        // Diagnostics travel apart from the models, with their real locations. A router's are the same from each
+        // of its routes: reported once.
         context.RegisterSourceOutput(messages.Select(static (r, _) => r.Diagnostics), Report);
         context.RegisterSourceOutput(routes.Select(static (r, _) => r.Diagnostics), Report);
+        context.RegisterSourceOutput(routes.Select(static (r, _) => r.RouterDiagnostics).Collect(), static (output, all) =>
+        {
+            foreach (var diagnostic in all.SelectMany(d => d).Distinct())
+            {
+                output.ReportDiagnostic(diagnostic.ToDiagnostic());
+            }
+        });
+        context.RegisterSourceOutput(endpoints.Select(static (e, _) => e.Diagnostics), Report);
+        var guardPlacement = context.SyntaxProvider
+            .ForAttributeWithMetadataName(MetadataNames.ConnectionGuardAttribute, static (node, _) => node is TypeDeclarationSyntax, ConnectionGuardPlacement.Check);
+        context.RegisterSourceOutput(guardPlacement, Report);
+        context.RegisterSourceOutput(routes.Select(static (r, _) => r.State).Collect().Combine(endpointModels), static (output, all) => EndpointStates.Report(output, all.Left, all.Right));
         context.RegisterSourceOutput(routes.Select(static (r, _) => r.Claim).Collect(), static (output, claims) => ReportDuplicates(output, claims, DiagnosticDescriptors.DuplicateRoute));
         context.RegisterSourceOutput(messages.Select(static (r, _) => r.Claim).Collect(), static (output, claims) => ReportDuplicates(output, claims, DiagnosticDescriptors.DuplicateMessageName));
     }

@@ -7,5 +7,8 @@ internal static class TrackingNames
     public const string MessageModels = nameof(MessageModels);
     public const string Routes = nameof(Routes);
     public const string RouteModels = nameof(RouteModels);
+    public const string Endpoints = nameof(Endpoints);
+    public const string EndpointModels = nameof(EndpointModels);
+    public const string Routers = nameof(Routers);
     public const string Dispatcher = nameof(Dispatcher);
 }

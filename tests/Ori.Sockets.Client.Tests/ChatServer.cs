@@ -51,7 +51,10 @@ public sealed class Journal
     public ConcurrentBag<string> Connections { get; } = [];
 }
 
+[SocketEndpoint(typeof(ChatRouter))]
 [ConnectionGuard(typeof(MemberGuard))]
+public sealed partial class ChatSocket;
+
 public sealed class ChatRouter(Journal journal)
 {
     [SocketRoute("chat.send")]
@@ -104,7 +107,7 @@ internal sealed class ChatServer : IAsyncDisposable
         builder.Services.AddSingleton(Journal);
         builder.Services.AddOriSockets().AddSocketRouters().AddRoomRule((_, room) => !room.StartsWith("forbidden:", StringComparison.Ordinal));
         _app = builder.Build();
-        _app.MapOriSockets("/ws");
+        _app.MapOriSockets<ChatSocket>("/ws");
         await _app.StartAsync();
     }
 

@@ -185,7 +185,8 @@ public sealed class DiagnosticTests
     public void ORI010_connection_guard_that_is_not_a_guard()
     {
         AssertReports("ORI010", """
-            [ConnectionGuard([|typeof(NotAGuard)|])]
+            [SocketEndpoint(typeof(A)), ConnectionGuard([|typeof(NotAGuard)|])]
+            public sealed partial class Socket;
             public sealed class A { [SocketRoute("n.get")] public int Get() => 1; }
             """);
     }
@@ -199,13 +200,55 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
-    public void ORI011_guard_that_sets_another_state_type()
+    public void ORI011_endpoint_whose_guard_sets_another_state_type()
     {
         var d = AssertReports("ORI011", """
-            [ConnectionGuard([|typeof(AccountGuard)|])]
-            public sealed class A { [SocketRoute("n.get")] public int Get(SocketContext<Other> context) => 1; }
+            [SocketEndpoint(typeof(A)), ConnectionGuard(typeof(AccountGuard))]
+            public sealed partial class Socket;
+            public sealed class A { [SocketRoute("n.get")] public int Get(SocketContext<Other> [|context|]) => 1; }
             """);
-        Assert.Contains("Account", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.Contains("Socket serves A and its connection guards set the state to Account", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ORI011_router_served_without_guards_cannot_read_a_state()
+    {
+        var d = AssertReports("ORI011", """
+            public sealed class A { [SocketRoute("n.get")] public int Get(SocketContext<Account> [|context|]) => 1; }
+            """);
+        Assert.Contains("MapOriSockets(pattern)", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ORI011_a_router_is_checked_against_every_endpoint_that_serves_it()
+    {
+        // Served by two endpoints: the one whose guard sets Account is fine, the one without guards is not.
+        var d = AssertReports("ORI011", """
+            [SocketEndpoint(typeof(A)), ConnectionGuard(typeof(AccountGuard))]
+            public sealed partial class Members;
+            [SocketEndpoint(typeof(A))]
+            public sealed partial class Everyone;
+            public sealed class A { [SocketRoute("n.get")] public int Get(SocketContext<Account> [|context|]) => 1; }
+            """);
+        Assert.Contains("Everyone serves A and none of its connection guards", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_state_read_as_a_base_type_or_interface_of_the_guard_state_is_accepted()
+    {
+        var run = GeneratorHarness.Run("""
+            public interface IUser { string Id { get; } }
+            public sealed record Member(string Id) : IUser;
+            public sealed class MemberGuard : ConnectionGuard<Member>
+            {
+                protected override ValueTask<Member?> AuthenticateAsync(ConnectionGuardContext context) => new(new Member("m"));
+            }
+            [SocketEndpoint(typeof(A)), ConnectionGuard(typeof(MemberGuard))]
+            public sealed partial class Socket;
+            public sealed class A { [SocketRoute("n.get")] public string Get(SocketContext<IUser> context) => context.State.Id; }
+            """);
+        Assert.Empty(run.Result.Diagnostics);
+        Assert.Empty(run.Output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
     }
 
     [Fact]
@@ -262,6 +305,86 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void ORI017_connection_guard_on_a_router()
+    {
+        AssertReports("ORI017", """
+            [ConnectionGuard([|typeof(AccountGuard)|])]
+            public sealed class A { [SocketRoute("n.get")] public int Get() => 1; }
+            """);
+    }
+
+    [Fact]
+    public void ORI018_endpoint_that_is_not_partial()
+    {
+        AssertReports("ORI018", """
+            [SocketEndpoint(typeof(A))]
+            public sealed class [|Socket|];
+            public sealed class A { [SocketRoute("n.get")] public int Get() => 1; }
+            """);
+    }
+
+    [Theory]
+    [InlineData("public abstract partial class [|Socket|];")]
+    [InlineData("public sealed partial class [|Socket|]<T>;")]
+    [InlineData("public sealed partial class [|Socket|](string name);")]
+    [InlineData("public static partial class Outer { [SocketEndpoint(typeof(A))] public sealed partial class [|Socket|]; }")]
+    public void ORI019_endpoint_that_cannot_be_created(string declaration)
+    {
+        var attribute = declaration.Contains("Outer", StringComparison.Ordinal) ? string.Empty : "[SocketEndpoint(typeof(A))]";
+        AssertReports("ORI019", $$"""
+            {{attribute}}
+            {{declaration}}
+            public sealed class A { [SocketRoute("n.get")] public int Get() => 1; }
+            """);
+    }
+
+    [Fact]
+    public void ORI020_endpoint_that_serves_a_class_without_routes()
+    {
+        AssertReports("ORI020", """
+            [SocketEndpoint(typeof(A), [|typeof(NotAGuard)|])]
+            public sealed partial class Socket;
+            public sealed class A { [SocketRoute("n.get")] public int Get() => 1; }
+            """);
+    }
+
+    [Fact]
+    public void ORI021_connection_guards_that_set_different_states()
+    {
+        AssertReports("ORI021", """
+            public sealed class OtherGuard : ConnectionGuard<Other>
+            {
+                protected override ValueTask<Other?> AuthenticateAsync(ConnectionGuardContext context) => new(new Other("o"));
+            }
+            [SocketEndpoint(typeof(A)), ConnectionGuard(typeof(AccountGuard)), ConnectionGuard([|typeof(OtherGuard)|])]
+            public sealed partial class Socket;
+            public sealed class A { [SocketRoute("n.get")] public int Get() => 1; }
+            """);
+    }
+
+    [Fact]
+    public void ORI022_async_void_handler()
+    {
+        AssertReports("ORI022", """
+            public sealed class A { [SocketRoute("n.go")] public async [|void|] Go() => await Task.Yield(); }
+            """);
+    }
+
+    [Fact]
+    public void A_router_diagnostic_is_reported_once_however_many_routes_it_has()
+    {
+        var run = GeneratorHarness.Run("""
+            public abstract class A
+            {
+                [SocketRoute("n.one")] public int One() => 1;
+                [SocketRoute("n.two")] public int Two() => 2;
+                [SocketRoute("n.three")] public int Three() => 3;
+            }
+            """);
+        Assert.Single(run.Result.Diagnostics, d => d.Id == "ORI013");
+    }
+
+    [Fact]
     public void A_diagnostic_points_at_a_real_source_location()
     {
         // A real source location, so IDEs underline it and pragmas see it (that a pragma cannot hide one of
@@ -278,7 +401,8 @@ public sealed class DiagnosticTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
             .ToList();
-        Assert.Equal(16, descriptors.Count);
+        Assert.Equal(22, descriptors.Count);
+        Assert.All(descriptors, d => Assert.Contains(WellKnownDiagnosticTags.NotConfigurable, d.CustomTags));
         Assert.Equal(descriptors.Count, descriptors.Select(d => d.Id).Distinct().Count());
 
         var docs = File.ReadAllText(Path.Combine(TestEnvironment.RepositoryRoot, "docs", "diagnostics.md"));

@@ -77,7 +77,10 @@ internal static class Sources
             public string Next() => "o-1";
         }
 
+        [SocketEndpoint(typeof(ShopRouter))]
         [ConnectionGuard(typeof(ShopperGuard))]
+        public sealed partial class ShopSocket;
+
         [MessageGuard(typeof(Limiter))]
         public sealed class ShopRouter(OrderBook book)
         {

@@ -50,7 +50,7 @@ public static class DashboardApp
         var page = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot"));
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
-        app.MapOriSockets("/ws");
+        app.MapOriSockets<DashboardSocket>("/ws");
         app.MapOriSocketsBrowserClient();
         app.MapDashboardApi();
         return app;

@@ -3,9 +3,17 @@ using Ori.Sockets;
 
 namespace Dashboard.Server;
 
+/// <summary>
+/// Where the dashboard's sockets connect (<c>app.MapOriSockets&lt;DashboardSocket&gt;("/ws")</c>): every connection passes
+/// <see cref="TokenGuard"/>, which sets the <see cref="DashboardUser"/> the routes of <see cref="DashboardRouter"/> read.
+/// The generator checks that pairing at compile time.
+/// </summary>
+[SocketEndpoint(typeof(DashboardRouter))]
+[ConnectionGuard(typeof(TokenGuard))]
+public sealed partial class DashboardSocket;
+
 /// <summary>The dashboard's WebSocket routes. The generator compiles them into the dispatch table.</summary>
 /// <param name="presence">Who is online.</param>
-[ConnectionGuard(typeof(TokenGuard))]
 public sealed class DashboardRouter(IPresenceStore presence)
 {
     /// <summary>Sets the sender's presence and tells the account.</summary>

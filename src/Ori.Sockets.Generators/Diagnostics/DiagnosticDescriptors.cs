@@ -52,8 +52,8 @@ internal static class DiagnosticDescriptors
         "{0} is used as a {1} but does not implement {2}");
 
     public static readonly DiagnosticDescriptor GuardStateMismatch = Error(
-        "ORI011", "Guard sets another state type",
-        "{0} sets the connection state to {1}, but {2} expects SocketContext<{3}>");
+        "ORI011", "Handler expects a state its endpoint does not set",
+        "{0} takes SocketContext<{1}>, but {2}");
 
     public static readonly DiagnosticDescriptor DuplicateMessageName = Error(
         "ORI012", "Message name declared twice",
@@ -75,6 +75,33 @@ internal static class DiagnosticDescriptors
         "ORI016", "Message type cannot be created",
         "{0} cannot be created when it is read: {1}");
 
+    public static readonly DiagnosticDescriptor ConnectionGuardOutsideEndpoint = Error(
+        "ORI017", "Connection guard outside an endpoint",
+        "[ConnectionGuard] is on {0}, which is not a [SocketEndpoint] class; connection guards are declared on the endpoint that accepts the connections");
+
+    public static readonly DiagnosticDescriptor EndpointNotPartial = Error(
+        "ORI018", "Endpoint class is not partial",
+        "{0} has [SocketEndpoint] but is not partial; add 'partial' so that the generator can implement ISocketEndpoint on it");
+
+    public static readonly DiagnosticDescriptor UnusableEndpoint = Error(
+        "ORI019", "Endpoint class cannot be created",
+        "{0} cannot be a socket endpoint: {1}");
+
+    public static readonly DiagnosticDescriptor NotARouter = Error(
+        "ORI020", "Endpoint serves a class without routes",
+        "{0} serves {1}, which has no [SocketRoute] method");
+
+    public static readonly DiagnosticDescriptor ConflictingGuardStates = Error(
+        "ORI021", "Connection guards set different states",
+        "The connection guards of {0} set different states: {1} sets {2} and {3} sets {4}; keep one state type per endpoint");
+
+    public static readonly DiagnosticDescriptor AsyncVoidHandler = Error(
+        "ORI022", "Handler is async void",
+        "{0} is async void: an exception it throws would end the process, and nobody could await its reply; return Task or ValueTask");
+
+    // NotConfigurable: each of these means the generator could not write correct code (a route would be missing
+    // from its table, a message would have no serializer), so neither #pragma warning disable nor .editorconfig
+    // severity may hide it.
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
-        new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + id.ToLowerInvariant());
+        new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpBase + id.ToLowerInvariant(), customTags: WellKnownDiagnosticTags.NotConfigurable);
 }

@@ -8,87 +8,42 @@ using Ori.Sockets.Generators.Model;
 namespace Ori.Sockets.Generators.Emitting;
 
 /// <summary>
-/// Writes the compilation's dispatch table: a switch on the route name's UTF-8 length, then a byte
-/// comparison with a u8 literal, then a direct typed call. No strings, no reflection, no allocation.
+/// Writes the compilation's dispatch: one static method per route in <c>OriSocketsDispatcher</c>, its table of
+/// the routes no endpoint serves (<c>MapOriSockets(pattern)</c>), each [SocketEndpoint] class's implementation
+/// of ISocketEndpoint (its connection guards and its own table), and <c>AddSocketRouters()</c>. A table is a
+/// switch on the route name's UTF-8 length, then a byte comparison with a u8 literal, then a direct typed call:
+/// no strings, no reflection, no allocation. Identifiers are named after routes and types.
 /// </summary>
 internal static class DispatcherEmitter
 {
     private const string Invocation = "global::Ori.Sockets.SocketInvocation";
     private const string ValueTask = "global::System.Threading.Tasks.ValueTask";
     private const string Services = "global::Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions";
+    private const string Dispatcher = "global::Ori.Sockets.Generated.OriSocketsDispatcher";
 
     public static string Emit(DispatcherModel model)
     {
-        var routes = model.Routes;
-        var slots = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var route in routes)
-        {
-            if (!route.IsStatic && !slots.ContainsKey(route.RouterFqn))
-            {
-                slots[route.RouterFqn] = slots.Count;
-            }
-
-            foreach (var guard in route.MessageGuards)
-            {
-                if (!slots.ContainsKey(guard.Fqn))
-                {
-                    slots[guard.Fqn] = slots.Count;
-                }
-            }
-        }
-
-        var creators = new Dictionary<string, EquatableArray<string>>(StringComparer.Ordinal);
-        foreach (var route in routes)
-        {
-            if (!route.IsStatic)
-            {
-                creators[route.RouterFqn] = route.ConstructorArguments;
-            }
-
-            foreach (var guard in route.MessageGuards)
-            {
-                creators[guard.Fqn] = guard.ConstructorArguments;
-            }
-        }
-
+        var names = new DispatchNames(model);
         var w = new SourceWriter();
         Header.Write(w);
         using (w.Block("namespace Ori.Sockets.Generated"))
         {
-            w.Line("/// <summary>The dispatch table of this compilation's routes.</summary>");
+            w.Line("/// <summary>The routes of this compilation, and the dispatch table of those no [SocketEndpoint] class serves.</summary>");
             w.Line(Header.GeneratedCode);
             using (w.Block("internal sealed class OriSocketsDispatcher : global::Ori.Sockets.ISocketDispatcher"))
             {
-                foreach (var pair in slots.OrderBy(p => p.Value))
-                {
-                    w.Line($"// Lives as long as the connection: created once per connection from its services.");
-                    w.Line($"private static readonly global::System.Func<global::System.IServiceProvider, {pair.Key}> s_create{pair.Value} = static services => new {pair.Key}({Arguments(creators[pair.Key])});");
-                }
-
-                for (var i = 0; i < routes.Count; i++)
-                {
-                    var route = routes[i];
-                    if (route.Message is not null)
-                    {
-                        w.Line($"private static readonly global::Ori.Sockets.SocketSerializer<{route.Message.DeclaredFqn}> s_message{i} = {SerializerEmitter.Expression(route.Message)};");
-                    }
-
-                    if (route.Reply is not null)
-                    {
-                        w.Line($"private static readonly global::Ori.Sockets.SocketSerializer<{route.Reply.DeclaredFqn}> s_reply{i} = {SerializerEmitter.Expression(route.Reply)};");
-                    }
-                }
-
+                EmitFields(w, model, names);
                 w.Line();
-                EmitTryDispatch(w, routes);
-                for (var i = 0; i < routes.Count; i++)
+                w.Line("/// <summary>The routes of the routers no endpoint class serves: the table of <c>MapOriSockets(pattern)</c>.</summary>");
+                EmitTable(w, "public bool TryDispatch", model.Routes.Where(r => !model.IsServed(r.RouterFqn)), r => $"{names.Route(r)}(invocation)");
+                foreach (var route in model.Routes)
                 {
                     w.Line();
-                    EmitRoute(w, routes[i], i, slots);
+                    EmitRoute(w, route, model.Router(route.RouterFqn)!, names);
                 }
             }
 
-            var shapes = routes.SelectMany(r => r.Dependencies).GroupBy(s => s.Fqn, StringComparer.Ordinal).Select(g => g.First()).OrderBy(s => s.Fqn, StringComparer.Ordinal);
+            var shapes = model.Routes.SelectMany(r => r.Dependencies).GroupBy(s => s.Fqn, StringComparer.Ordinal).Select(g => g.First()).OrderBy(s => s.Fqn, StringComparer.Ordinal);
             foreach (var shape in shapes)
             {
                 w.Line();
@@ -96,74 +51,109 @@ internal static class DispatcherEmitter
             }
         }
 
+        foreach (var endpoint in model.Endpoints)
+        {
+            w.Line();
+            EmitEndpoint(w, model, endpoint, names);
+        }
+
         w.Line();
-        EmitRegistration(w, routes);
+        EmitRegistration(w, model);
         return w.ToString();
     }
 
-    private static void EmitTryDispatch(SourceWriter w, EquatableArray<RouteModel> routes)
+    private static void EmitFields(SourceWriter w, DispatcherModel model, DispatchNames names)
     {
-        w.Line("/// <inheritdoc />");
-        using (w.Block($"public bool TryDispatch(global::System.ReadOnlySpan<byte> type, {Invocation} invocation, out {ValueTask} completion)"))
+        foreach (var service in names.ConnectionServices)
         {
-            using (w.Block("switch (type.Length)"))
-            {
-                var indexed = routes.Select((r, i) => (Route: r, Index: i));
-                foreach (var group in indexed.GroupBy(p => Encoding.UTF8.GetByteCount(p.Route.RouteName)).OrderBy(g => g.Key))
-                {
-                    w.Line($"case {group.Key}:");
-                    foreach (var (route, index) in group)
-                    {
-                        w.Line($"    if (global::System.MemoryExtensions.SequenceEqual(type, {route.RouteName.ToLiteral()}u8))");
-                        w.Line("    {");
-                        w.Line($"        completion = Route{index}(invocation);");
-                        w.Line("        return true;");
-                        w.Line("    }");
-                        w.Line();
-                    }
+            w.Line($"/// <summary>{service.Fqn.Replace("global::", string.Empty)}: created once per connection from its services, kept in slot {service.Slot}.</summary>");
+            w.Line($"internal static readonly global::System.Func<global::System.IServiceProvider, {service.Fqn}> {service.Creator} = static services => new {service.Fqn}({Arguments(service.ConstructorArguments)});");
+            w.Line($"internal const int {service.SlotName} = {service.Slot};");
+        }
 
-                    w.Line("    break;");
-                }
+        foreach (var route in model.Routes)
+        {
+            if (route.Message is not null)
+            {
+                w.Line($"private static readonly global::Ori.Sockets.SocketSerializer<{route.Message.DeclaredFqn}> {names.Route(route)}_Message = {SerializerEmitter.Expression(route.Message)};");
             }
 
-            w.Line();
+            if (route.Reply is not null)
+            {
+                w.Line($"private static readonly global::Ori.Sockets.SocketSerializer<{route.Reply.DeclaredFqn}> {names.Route(route)}_Reply = {SerializerEmitter.Expression(route.Reply)};");
+            }
+        }
+    }
+
+    /// <summary>A table: <paramref name="call"/> gives the expression that starts a route.</summary>
+    private static void EmitTable(SourceWriter w, string signature, IEnumerable<RouteModel> routes, Func<RouteModel, string> call)
+    {
+        using (w.Block($"{signature}(global::System.ReadOnlySpan<byte> type, {Invocation} invocation, out {ValueTask} completion)"))
+        {
+            var groups = routes.GroupBy(r => Encoding.UTF8.GetByteCount(r.RouteName)).OrderBy(g => g.Key).ToList();
+            if (groups.Count > 0)
+            {
+                using (w.Block("switch (type.Length)"))
+                {
+                    foreach (var group in groups)
+                    {
+                        w.Line($"case {group.Key}:");
+                        foreach (var route in group)
+                        {
+                            w.Line($"    if (global::System.MemoryExtensions.SequenceEqual(type, {route.RouteName.ToLiteral()}u8))");
+                            w.Line("    {");
+                            w.Line($"        completion = {call(route)};");
+                            w.Line("        return true;");
+                            w.Line("    }");
+                            w.Line();
+                        }
+
+                        w.Line("    break;");
+                    }
+                }
+
+                w.Line();
+            }
+
             w.Line("completion = default;");
             w.Line("return false;");
         }
     }
 
-    private static void EmitRoute(SourceWriter w, RouteModel route, int index, Dictionary<string, int> slots)
+    private static void EmitRoute(SourceWriter w, RouteModel route, RouterModel router, DispatchNames names)
     {
-        var name = $"Route{index}";
-        w.Line($"// '{route.RouteName}' → {route.RouterFqn.Replace("global::", string.Empty)}.{route.MethodName}");
-        if (route.MessageGuards.Count > 0)
+        var name = names.Route(route);
+        var guards = router.MessageGuards.Concat(route.MessageGuards).ToList();
+        w.Line($"/// <summary>'{route.RouteName}' → {route.RouterFqn.Replace("global::", string.Empty)}.{route.MethodName}</summary>");
+        if (guards.Count > 0)
         {
-            using (w.Block($"private static async {ValueTask} {name}({Invocation} invocation)"))
+            using (w.Block($"internal static async {ValueTask} {name}({Invocation} invocation)"))
             {
-                foreach (var guard in route.MessageGuards)
+                w.Line("// The router's message guards, then the route's; the first that does not allow the message has answered it.");
+                foreach (var guard in guards)
                 {
-                    w.Line($"if (!await invocation.PassesAsync(invocation.Context.GetConnectionService({slots[guard.Fqn]}, s_create{slots[guard.Fqn]})).ConfigureAwait(false)) {{ return; }}");
+                    w.Line($"if (!await invocation.PassesAsync({names.Get(guard.Fqn)}).ConfigureAwait(false)) {{ return; }}");
                 }
 
-                w.Line($"await {name}Handler(invocation).ConfigureAwait(false);");
+                w.Line($"await {name}_Handler(invocation).ConfigureAwait(false);");
             }
 
             w.Line();
-            name += "Handler";
+            name += "_Handler";
         }
 
-        using (w.Block($"private static {ValueTask} {name}({Invocation} invocation)"))
+        using (w.Block($"{(guards.Count > 0 ? "private" : "internal")} static {ValueTask} {name}({Invocation} invocation)"))
         {
             if (route.Message is not null)
             {
                 w.Line("// Reads and validates the data; on failure it has replied validation_failed with the paths.");
-                w.Line($"if (!invocation.TryReadData(s_message{index}, out var message)) {{ return default; }}");
+                w.Line($"if (!invocation.TryReadData({names.Route(route)}_Message, out var message)) {{ return default; }}");
             }
 
             var target = route.IsStatic ? route.RouterFqn : "router";
             if (!route.IsStatic)
             {
-                w.Line($"var router = invocation.Context.GetConnectionService({slots[route.RouterFqn]}, s_create{slots[route.RouterFqn]});");
+                w.Line($"var router = {names.Get(route.RouterFqn)};");
             }
 
             var arguments = string.Join(", ", route.Parameters.Select(p => p switch
@@ -185,39 +175,68 @@ internal static class DispatcherEmitter
                     w.Line($"return invocation.CompleteWhenDone({call});");
                     break;
                 case ReturnKind.Value:
-                    w.Line($"invocation.Reply({call}, s_reply{index});");
+                    w.Line($"invocation.Reply({call}, {names.Route(route)}_Reply);");
                     w.Line("return default;");
                     break;
                 default:
-                    w.Line($"return invocation.ReplyWhenDone({call}, s_reply{index});");
+                    w.Line($"return invocation.ReplyWhenDone({call}, {names.Route(route)}_Reply);");
                     break;
             }
         }
     }
 
-    private static void EmitRegistration(SourceWriter w, EquatableArray<RouteModel> routes)
+    private static void EmitEndpoint(SourceWriter w, DispatcherModel model, EndpointModel endpoint, DispatchNames names)
     {
-        var guards = routes.OrderBy(r => r.RouterFqn, StringComparer.Ordinal)
-            .SelectMany(r => r.ConnectionGuards)
-            .GroupBy(g => g.Fqn, StringComparer.Ordinal)
-            .Select(g => g.First())
-            .ToList();
+        var routes = model.Routes.Where(r => endpoint.Routers.Contains(r.RouterFqn)).ToList();
+        IDisposable? ns = endpoint.Namespace.Length > 0 ? w.Block($"namespace {endpoint.Namespace}") : null;
+        w.Line($"/// <summary>The socket endpoint {endpoint.Name}: its connection guards and the table of the routers it serves.</summary>");
+        w.Line(Header.GeneratedCode);
+        using (w.Block($"partial class {endpoint.Name} : global::Ori.Sockets.ISocketEndpoint"))
+        {
+            w.Line("/// <inheritdoc />");
+            var guards = string.Join(", ", endpoint.ConnectionGuards.Select(g => $"new {g.Fqn}({Arguments(g.ConstructorArguments)})"));
+            var array = endpoint.ConnectionGuards.Count == 0 ? "global::System.Array.Empty<global::Ori.Sockets.IConnectionGuard>()" : $"new global::Ori.Sockets.IConnectionGuard[] {{ {guards} }}";
+            w.Line($"global::Ori.Sockets.IConnectionGuard[] global::Ori.Sockets.ISocketEndpoint.CreateConnectionGuards(global::System.IServiceProvider services) => {array};");
+            w.Line();
+            w.Line("/// <inheritdoc />");
+            var guarded = endpoint.MessageGuards.Count > 0;
+            EmitTable(w, "bool global::Ori.Sockets.ISocketDispatcher.TryDispatch", routes, r => guarded ? $"Guarded(invocation, {Dispatcher}.{names.Route(r)})" : $"{Dispatcher}.{names.Route(r)}(invocation)");
+            if (guarded)
+            {
+                w.Line();
+                w.Line("/// <summary>The endpoint's message guards, before every route it serves.</summary>");
+                using (w.Block($"private static async {ValueTask} Guarded({Invocation} invocation, global::System.Func<{Invocation}, {ValueTask}> route)"))
+                {
+                    foreach (var guard in endpoint.MessageGuards)
+                    {
+                        w.Line($"if (!await invocation.PassesAsync({names.Get(guard.Fqn, Dispatcher)}).ConfigureAwait(false)) {{ return; }}");
+                    }
+
+                    w.Line("await route(invocation).ConfigureAwait(false);");
+                }
+            }
+        }
+
+        ns?.Dispose();
+    }
+
+    private static void EmitRegistration(SourceWriter w, DispatcherModel model)
+    {
         using (w.Block("namespace Ori.Sockets"))
         {
-            w.Line("/// <summary>Registers this compilation's generated routes.</summary>");
+            w.Line("/// <summary>Registers this compilation's generated dispatch.</summary>");
             w.Line(Header.GeneratedCode);
             using (w.Block("internal static class OriSocketsGeneratedRegistration"))
             {
-                w.Line("/// <summary>Adds the generated dispatch table and the connection guards the routers declare.</summary>");
+                w.Line("/// <summary>Adds the dispatch table of the routers no endpoint serves (for <c>MapOriSockets(pattern)</c>) and every [SocketEndpoint] class (for <c>MapOriSockets&lt;TEndpoint&gt;(pattern)</c>).</summary>");
                 w.Line("/// <param name=\"builder\">The Ori.Sockets builder.</param>");
                 w.Line("/// <returns>The builder.</returns>");
                 using (w.Block("public static global::Ori.Sockets.OriSocketsBuilder AddSocketRouters(this global::Ori.Sockets.OriSocketsBuilder builder)"))
                 {
-                    w.Line("builder.AddDispatcher<global::Ori.Sockets.Generated.OriSocketsDispatcher>();");
-                    foreach (var guard in guards)
+                    w.Line($"builder.AddDispatcher<{Dispatcher}>();");
+                    foreach (var endpoint in model.Endpoints)
                     {
-                        w.Line("global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddEnumerable(builder.Services,");
-                        w.Line($"    global::Microsoft.Extensions.DependencyInjection.ServiceDescriptor.Scoped<global::Ori.Sockets.IConnectionGuard, {guard.Fqn}>(static services => new {guard.Fqn}({Arguments(guard.ConstructorArguments)})));");
+                        w.Line($"builder.AddEndpoint<{endpoint.Fqn}>();");
                     }
 
                     w.Line("return builder;");
@@ -228,4 +247,98 @@ internal static class DispatcherEmitter
 
     private static string Arguments(EquatableArray<string> services) =>
         string.Join(", ", services.Select(s => s == "global::System.IServiceProvider" ? "services" : $"{Services}.GetRequiredService<{s}>(services)"));
+
+    /// <summary>Unique, readable identifiers for routes and the per-connection objects (routers, message guards).</summary>
+    private sealed class DispatchNames
+    {
+        private readonly Dictionary<RouteModel, string> _routes = [];
+        private readonly Dictionary<string, ConnectionService> _services = new(StringComparer.Ordinal);
+
+        public DispatchNames(DispatcherModel model)
+        {
+            var taken = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var route in model.Routes)
+            {
+                _routes[route] = Unique("Route_" + Identifier(route.RouteName), taken);
+            }
+
+            void Add(string fqn, EquatableArray<string> constructorArguments)
+            {
+                if (!_services.ContainsKey(fqn))
+                {
+                    var name = Unique(Identifier(ShortName(fqn)), taken);
+                    _services[fqn] = new ConnectionService(fqn, "s_create" + name, name + "Slot", _services.Count, constructorArguments);
+                }
+            }
+
+            foreach (var router in model.Routers)
+            {
+                if (model.Routes.Any(r => r.RouterFqn == router.Fqn && !r.IsStatic))
+                {
+                    Add(router.Fqn, router.ConstructorArguments);
+                }
+
+                foreach (var guard in router.MessageGuards)
+                {
+                    Add(guard.Fqn, guard.ConstructorArguments);
+                }
+            }
+
+            foreach (var guard in model.Routes.SelectMany(r => r.MessageGuards).Concat(model.Endpoints.SelectMany(e => e.MessageGuards)))
+            {
+                Add(guard.Fqn, guard.ConstructorArguments);
+            }
+        }
+
+        public IEnumerable<ConnectionService> ConnectionServices => _services.Values.OrderBy(s => s.Slot);
+
+        public string Route(RouteModel route) => _routes[route];
+
+        /// <summary>The expression that gets the connection's instance of <paramref name="fqn"/>.</summary>
+        public string Get(string fqn, string? owner = null)
+        {
+            var service = _services[fqn];
+            var prefix = owner is null ? string.Empty : owner + ".";
+            return $"invocation.Context.GetConnectionService({prefix}{service.SlotName}, {prefix}{service.Creator})";
+        }
+
+        private static string ShortName(string fqn)
+        {
+            var name = fqn.Replace("global::", string.Empty);
+            var generic = name.IndexOf('<');
+            if (generic >= 0)
+            {
+                name = name.Substring(0, generic);
+            }
+
+            return name.Substring(name.LastIndexOf('.') + 1);
+        }
+
+        private static string Identifier(string text)
+        {
+            var chars = text.ToCharArray();
+            for (var i = 0; i < chars.Length; i++)
+            {
+                if (!char.IsLetterOrDigit(chars[i]) && chars[i] != '_')
+                {
+                    chars[i] = '_';
+                }
+            }
+
+            return new string(chars);
+        }
+
+        private static string Unique(string name, HashSet<string> taken)
+        {
+            var candidate = name;
+            for (var i = 2; !taken.Add(candidate); i++)
+            {
+                candidate = name + "_" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            return candidate;
+        }
+    }
+
+    private sealed record ConnectionService(string Fqn, string Creator, string SlotName, int Slot, EquatableArray<string> ConstructorArguments);
 }

@@ -74,7 +74,19 @@ internal static class MessageEmitter
 
 internal static class Header
 {
-    public const string GeneratedCode = "[global::System.CodeDom.Compiler.GeneratedCode(\"Ori.Sockets.Generators\", \"0.1.0\")]";
+    /// <summary>The generator's build version (its informational version without build metadata), in every [GeneratedCode].</summary>
+    public static readonly string Version = BuildVersion();
+
+    public static readonly string GeneratedCode = $"[global::System.CodeDom.Compiler.GeneratedCode(\"Ori.Sockets.Generators\", \"{Version}\")]";
+
+    private static string BuildVersion()
+    {
+        var assembly = typeof(Header).Assembly;
+        var informational = (System.Reflection.AssemblyInformationalVersionAttribute?)System.Attribute.GetCustomAttribute(assembly, typeof(System.Reflection.AssemblyInformationalVersionAttribute));
+        var version = informational?.InformationalVersion ?? assembly.GetName().Version?.ToString() ?? "0.0.0";
+        var metadata = version.IndexOf('+');
+        return metadata < 0 ? version : version.Substring(0, metadata);
+    }
 
     public static void Write(SourceWriter w)
     {

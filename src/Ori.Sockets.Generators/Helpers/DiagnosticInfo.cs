@@ -93,18 +93,41 @@ internal static class StringExtensions
         return builder.Append('"').ToString();
     }
 
-    /// <summary>A C# identifier made from any text (a fully qualified type name, say).</summary>
+    /// <summary>
+    /// A C# identifier made from a fully qualified type name, one to one: '_' becomes "__", '.' becomes '_', and the
+    /// other characters of type names become '_' and a digit ('&lt;' _1, '&gt;' _2, ',' _3, '[' _4, ']' _5, '?' _6, others _0);
+    /// spaces go. A name segment never starts with a digit, so "A.B_C" (A_B__C) and "A_B.C" (A__B_C) stay apart.
+    /// </summary>
     public static string ToIdentifier(this string text)
     {
-        var chars = text.Replace("global::", string.Empty).ToCharArray();
-        for (var i = 0; i < chars.Length; i++)
+        var builder = new System.Text.StringBuilder(text.Length + 8);
+        foreach (var c in text.Replace("global::", string.Empty))
         {
-            if (!char.IsLetterOrDigit(chars[i]))
+            switch (c)
             {
-                chars[i] = '_';
+                case '_': builder.Append("__"); break;
+                case '.': builder.Append('_'); break;
+                case '<': builder.Append("_1"); break;
+                case '>': builder.Append("_2"); break;
+                case ',': builder.Append("_3"); break;
+                case '[': builder.Append("_4"); break;
+                case ']': builder.Append("_5"); break;
+                case '?': builder.Append("_6"); break;
+                case ' ': break;
+                default:
+                    if (char.IsLetterOrDigit(c))
+                    {
+                        builder.Append(c);
+                    }
+                    else
+                    {
+                        builder.Append("_0");
+                    }
+
+                    break;
             }
         }
 
-        return new string(chars);
+        return builder.ToString();
     }
 }

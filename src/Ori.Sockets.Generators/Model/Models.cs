@@ -164,7 +164,7 @@ internal enum ParameterKind
     CancellationToken,
 }
 
-/// <summary>One route: a handler method and how to call it.</summary>
+/// <summary>One route: a handler method and how to call it. Router facts live in its <see cref="RouterModel"/>.</summary>
 internal sealed record RouteModel(
     string RouteName,
     string RouterFqn,
@@ -176,10 +176,33 @@ internal sealed record RouteModel(
     string? StateFqn,
     ReturnKind Return,
     TypeModel? Reply,
-    EquatableArray<string> ConstructorArguments,
     EquatableArray<GuardModel> MessageGuards,
-    EquatableArray<GuardModel> ConnectionGuards,
     EquatableArray<ShapeModel> Dependencies);
+
+/// <summary>A router class: how to create it, and the message guards of all its routes.</summary>
+/// <param name="Fqn">Its fully qualified name.</param>
+/// <param name="ConstructorArguments">The service types of the constructor generated code calls.</param>
+/// <param name="MessageGuards">The guards its [MessageGuard] attributes declare, in order.</param>
+internal sealed record RouterModel(string Fqn, EquatableArray<string> ConstructorArguments, EquatableArray<GuardModel> MessageGuards);
+
+/// <summary>A [SocketEndpoint] class: its routers, guards and the state its connection guards set.</summary>
+/// <param name="Namespace">Its namespace, empty for the global one.</param>
+/// <param name="Name">Its name.</param>
+/// <param name="Fqn">Its fully qualified name.</param>
+/// <param name="Routers">The routers it serves (fully qualified), distinct, in declaration order.</param>
+/// <param name="ConnectionGuards">Its connection guards, in order.</param>
+/// <param name="MessageGuards">Its message guards, in order; they run before every route it serves.</param>
+/// <param name="StateFqn">The state its guards set (from ConnectionGuard&lt;TState&gt;), or null.</param>
+/// <param name="StateAssignableTo">Every type the state converts to by reference (itself, its bases, its interfaces).</param>
+internal sealed record EndpointModel(
+    string Namespace,
+    string Name,
+    string Fqn,
+    EquatableArray<string> Routers,
+    EquatableArray<GuardModel> ConnectionGuards,
+    EquatableArray<GuardModel> MessageGuards,
+    string? StateFqn,
+    EquatableArray<string> StateAssignableTo);
 
 /// <summary>A guard type and its constructor's arguments (service types), so generated code can create it without reflection.</summary>
 internal sealed record GuardModel(string Fqn, EquatableArray<string> ConstructorArguments);

@@ -19,6 +19,8 @@ internal sealed class KnownTypes
         ConnectionGuardOfT = compilation.GetTypeByMetadataName(MetadataNames.ConnectionGuardOfT);
         IMessageGuard = compilation.GetTypeByMetadataName(MetadataNames.IMessageGuard);
         ConnectionGuardAttribute = compilation.GetTypeByMetadataName(MetadataNames.ConnectionGuardAttribute);
+        SocketEndpointAttribute = compilation.GetTypeByMetadataName(MetadataNames.SocketEndpointAttribute);
+        SocketRouteAttribute = compilation.GetTypeByMetadataName(MetadataNames.SocketRouteAttribute);
         MessageGuardAttribute = compilation.GetTypeByMetadataName(MetadataNames.MessageGuardAttribute);
         CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
         Task = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task");
@@ -66,6 +68,10 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? ConnectionGuardAttribute { get; }
 
     public INamedTypeSymbol? MessageGuardAttribute { get; }
+
+    public INamedTypeSymbol? SocketEndpointAttribute { get; }
+
+    public INamedTypeSymbol? SocketRouteAttribute { get; }
 
     public INamedTypeSymbol? CancellationToken { get; }
 

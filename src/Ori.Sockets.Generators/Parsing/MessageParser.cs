@@ -108,7 +108,7 @@ internal static class MessageParser
             ? syntax.ArgumentList.Arguments[0].GetLocation()
             : attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation();
 
-    private static bool IsPartial(SyntaxNode node) =>
+    internal static bool IsPartial(SyntaxNode node) =>
         node is TypeDeclarationSyntax declaration && declaration.Modifiers.Any(SyntaxKind.PartialKeyword);
 
     private static string Keyword(INamedTypeSymbol type) =>

@@ -11,8 +11,21 @@ using Ori.Sockets.Protocol;
 
 namespace Ori.Sockets.Generators.Parsing;
 
-/// <summary>What parsing one [SocketRoute] method gave.</summary>
-internal sealed record RouteResult(RouteModel? Model, EquatableArray<DiagnosticInfo> Diagnostics, NameClaim? Claim);
+/// <summary>
+/// What parsing one [SocketRoute] method gave: the route (when valid) and its own diagnostics; its router (when
+/// valid) and the router's diagnostics, the same for every route of the router, reported once; its name claim;
+/// and the state it reads, checked against the endpoints that serve its router.
+/// </summary>
+internal sealed record RouteResult(
+    RouteModel? Model,
+    EquatableArray<DiagnosticInfo> Diagnostics,
+    RouterModel? Router,
+    EquatableArray<DiagnosticInfo> RouterDiagnostics,
+    NameClaim? Claim,
+    StateUse? State);
+
+/// <summary>A handler that takes SocketContext&lt;TState&gt;: where, so that a mismatch with an endpoint's state is reported on it.</summary>
+internal sealed record StateUse(string RouterFqn, string Handler, string StateFqn, string StateDisplay, Location? Location);
 
 /// <summary>Parses a method marked [SocketRoute] into a <see cref="RouteModel"/>.</summary>
 internal static class RouteParser
@@ -53,12 +66,7 @@ internal static class RouteParser
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidRouteName, nameLocation, routeName, nameProblem));
         }
 
-        var routerProblem = RouterProblem(router, method);
-        if (routerProblem is not null)
-        {
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnusableRouter, router.Locations.FirstOrDefault(), router.ToDisplayString(), routerProblem));
-        }
-
+        var (routerModel, routerDiagnostics) = ParseRouter(router, method, known, cancellationToken);
         if (method.IsGenericMethod)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GenericHandler, methodLocation, handler));
@@ -75,6 +83,7 @@ internal static class RouteParser
         ITypeSymbol? messageSymbol = null;
         var contextKind = ContextKind.None;
         string? stateFqn = null;
+        StateUse? stateUse = null;
         foreach (var parameter in method.Parameters)
         {
             var location = parameter.Locations.FirstOrDefault() ?? methodLocation;
@@ -93,6 +102,7 @@ internal static class RouteParser
                 parameters.Add(ParameterKind.Context);
                 contextKind = ContextKind.Typed;
                 stateFqn = TypeParser.Fqn(generic.TypeArguments[0]);
+                stateUse = new StateUse(TypeParser.Fqn(router), handler, stateFqn, generic.TypeArguments[0].ToDisplayString(), location);
             }
             else if (SymbolEqualityComparer.Default.Equals(type, known.CancellationToken))
             {
@@ -111,6 +121,11 @@ internal static class RouteParser
             }
         }
 
+        if (method.IsAsync && method.ReturnsVoid)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.AsyncVoidHandler, returnLocation, handler));
+        }
+
         var (returnKind, replySymbol) = ClassifyReturn(method, known);
         TypeModel? reply = null;
         if (returnKind is null)
@@ -123,25 +138,17 @@ internal static class RouteParser
         }
 
         CheckContract(messageSymbol, replySymbol, returnKind, routeName, handler, known, nameLocation, returnLocation, diagnostics, cancellationToken);
-        var connectionGuards = Guards(router, known.ConnectionGuardAttribute, known.IConnectionGuard, "connection guard", "IConnectionGuard", diagnostics, cancellationToken);
-        var messageGuards = Guards(method, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken)
-            .Concat(Guards(router, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken))
-            .ToList();
-        if (contextKind == ContextKind.Typed)
-        {
-            CheckGuardStates(router, stateFqn!, handler, known, diagnostics, cancellationToken);
-        }
-
+        var messageGuards = Guards(method, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken);
         diagnostics.AddRange(parser.Diagnostics);
-        if (diagnostics.Count > 0 || returnKind is null || (messageSymbol is not null && message is null) || (replySymbol is not null && reply is null))
+        var routerFqn = TypeParser.Fqn(router);
+        if (diagnostics.Count > 0 || routerModel is null || returnKind is null || (messageSymbol is not null && message is null) || (replySymbol is not null && reply is null))
         {
-            return new RouteResult(null, diagnostics.ToEquatableArray(), claim);
+            return new RouteResult(null, diagnostics.ToEquatableArray(), routerModel, routerDiagnostics, claim, stateUse);
         }
 
-        var constructorArguments = method.IsStatic ? EquatableArray<string>.Empty : ConstructorArguments(router);
         var model = new RouteModel(
             routeName,
-            TypeParser.Fqn(router),
+            routerFqn,
             method.Name,
             method.IsStatic,
             parameters.ToEquatableArray(),
@@ -150,11 +157,29 @@ internal static class RouteParser
             stateFqn,
             returnKind.Value,
             reply,
-            constructorArguments,
             messageGuards.ToEquatableArray(),
-            connectionGuards.ToEquatableArray(),
             parser.Shapes());
-        return new RouteResult(model, EquatableArray<DiagnosticInfo>.Empty, claim);
+        return new RouteResult(model, EquatableArray<DiagnosticInfo>.Empty, routerModel, routerDiagnostics, claim, stateUse);
+    }
+
+    /// <summary>The router's own facts and problems: the same for each of its routes, so reported once.</summary>
+    private static (RouterModel? Model, EquatableArray<DiagnosticInfo> Diagnostics) ParseRouter(INamedTypeSymbol router, IMethodSymbol method, KnownTypes known, CancellationToken cancellationToken)
+    {
+        var diagnostics = new List<DiagnosticInfo>();
+        var problem = RouterProblem(router, method);
+        if (problem is not null)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnusableRouter, router.Locations.FirstOrDefault(), router.ToDisplayString(), problem));
+        }
+
+        var guards = Guards(router, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken);
+        if (diagnostics.Count > 0)
+        {
+            return (null, diagnostics.ToEquatableArray());
+        }
+
+        var constructorArguments = router.IsStatic ? EquatableArray<string>.Empty : ConstructorArguments(router);
+        return (new RouterModel(TypeParser.Fqn(router), constructorArguments, guards.ToEquatableArray()), EquatableArray<DiagnosticInfo>.Empty);
     }
 
     private static string? RouterProblem(INamedTypeSymbol router, IMethodSymbol method)
@@ -252,7 +277,7 @@ internal static class RouteParser
         }
     }
 
-    private static List<GuardModel> Guards(ISymbol owner, INamedTypeSymbol? attributeType, INamedTypeSymbol? guardInterface, string role, string interfaceName, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    internal static List<GuardModel> Guards(ISymbol owner, INamedTypeSymbol? attributeType, INamedTypeSymbol? guardInterface, string role, string interfaceName, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
     {
         var guards = new List<GuardModel>();
         foreach (var attribute in owner.GetAttributes().Where(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, attributeType)))
@@ -275,34 +300,8 @@ internal static class RouteParser
         return guards;
     }
 
-    private static void CheckGuardStates(INamedTypeSymbol router, string stateFqn, string handler, KnownTypes known, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
-    {
-        foreach (var attribute in router.GetAttributes().Where(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, known.ConnectionGuardAttribute)))
-        {
-            if (attribute.ConstructorArguments.FirstOrDefault().Value is not INamedTypeSymbol guard)
-            {
-                continue;
-            }
-
-            for (var type = guard.BaseType; type is not null; type = type.BaseType)
-            {
-                if (SymbolEqualityComparer.Default.Equals(type.OriginalDefinition, known.ConnectionGuardOfT))
-                {
-                    var guardState = TypeParser.Fqn(type.TypeArguments[0]);
-                    if (guardState != stateFqn)
-                    {
-                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GuardStateMismatch, MessageParser.ArgumentLocation(attribute, cancellationToken),
-                            guard.Name, type.TypeArguments[0].ToDisplayString(), handler, stateFqn.Replace("global::", string.Empty)));
-                    }
-
-                    break;
-                }
-            }
-        }
-    }
-
     /// <summary>The service types of the constructor DI would pick: the public one with the most parameters.</summary>
-    private static EquatableArray<string> ConstructorArguments(INamedTypeSymbol type)
+    internal static EquatableArray<string> ConstructorArguments(INamedTypeSymbol type)
     {
         var constructor = type.InstanceConstructors
             .Where(c => c.DeclaredAccessibility is Accessibility.Public or Accessibility.Internal)

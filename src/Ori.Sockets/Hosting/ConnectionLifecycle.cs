@@ -34,7 +34,6 @@ internal sealed class ConnectionLifecycle
         SocketHub hub,
         ISocketProvider provider,
         ISocketEmitter emitter,
-        IEnumerable<ISocketDispatcher> dispatchers,
         ConnectionRegistry registry,
         TimeProvider time,
         ILoggerFactory loggerFactory)
@@ -47,26 +46,24 @@ internal sealed class ConnectionLifecycle
         _registry = registry;
         _time = time;
         _logger = loggerFactory.CreateLogger(SocketLog.Category);
-        _pipeline = new MessagePipeline([.. dispatchers], _options.MaxJsonDepth, time, _logger);
+        _pipeline = new MessagePipeline(_options.MaxJsonDepth, time, _logger);
         _leaveHub = hub.Remove;
     }
 
-    /// <summary>Runs a connection whose handshake was answered, until it has ended.</summary>
-    public async Task RunAsync(HttpContext http, Stream stream, object? upgradeData)
+    /// <summary>Runs a connection of <paramref name="endpoint"/> whose handshake was answered, until it has ended.</summary>
+    public async Task RunAsync(HttpContext http, Stream stream, object? upgradeData, ISocketEndpoint endpoint)
     {
         using var connection = new SocketConnection(SocketIds.NewId(), stream, _limits, _time, _logger, http.Abort, _leaveHub);
         var context = new SocketContext(connection.Id, http, upgradeData, _provider, _emitter, connection.Closing);
-        var session = new Session(_pipeline, new SocketInvocation(context, connection, _options.MaxJsonDepth, _logger));
+        var session = new Session(_pipeline, endpoint, new SocketInvocation(context, connection, _options.MaxJsonDepth, _logger));
         _registry.Track(connection);
         var joinedHub = false;
         ISocketConnectionHandler[] handlers = [];
         try
         {
-            var verdict = await ConnectionGuardRunner.RunAsync(context, _options.GuardTimeout, _time, _logger).ConfigureAwait(false);
+            var verdict = await ConnectionGuardRunner.RunAsync(endpoint, context, _options.GuardTimeout, _time, _logger).ConfigureAwait(false);
             if (verdict == GuardVerdict.Passed)
             {
-                session.Invocation.MessageGuards = [.. context.Services.GetServices<IMessageGuard>()];
-
                 // ori.ready is queued before the socket joins the hub so that it is the first frame out.
                 connection.TryEnqueue(EnvelopeFrames.Ready(connection.Id, _time.GetUtcNow().ToUnixTimeMilliseconds()));
                 _hub.Add(connection);
@@ -153,11 +150,9 @@ internal sealed class ConnectionLifecycle
         }
     }
 
-    /// <summary>Hands a connection's messages to the pipeline with its invocation.</summary>
-    private sealed class Session(MessagePipeline pipeline, SocketInvocation invocation) : IInboundHandler
+    /// <summary>Hands a connection's messages to the pipeline with its endpoint and invocation.</summary>
+    private sealed class Session(MessagePipeline pipeline, ISocketEndpoint endpoint, SocketInvocation invocation) : IInboundHandler
     {
-        public SocketInvocation Invocation => invocation;
-
-        public ValueTask OnMessageAsync(ReadOnlyMemory<byte> message) => pipeline.ProcessAsync(invocation, message);
+        public ValueTask OnMessageAsync(ReadOnlyMemory<byte> message) => pipeline.ProcessAsync(endpoint, invocation, message);
     }
 }

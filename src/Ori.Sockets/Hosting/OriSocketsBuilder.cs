@@ -5,7 +5,7 @@ using Ori.Sockets.Routing;
 
 namespace Ori.Sockets;
 
-/// <summary>Configures Ori.Sockets after <c>AddOriSockets</c>: dispatchers, guards, room rules and the provider.</summary>
+/// <summary>Configures Ori.Sockets after <c>AddOriSockets</c>: dispatchers, endpoints, connection handlers, room rules and the provider.</summary>
 public sealed class OriSocketsBuilder
 {
     internal OriSocketsBuilder(IServiceCollection services) => Services = services;
@@ -13,7 +13,11 @@ public sealed class OriSocketsBuilder
     /// <summary>The application's services.</summary>
     public IServiceCollection Services { get; }
 
-    /// <summary>Adds a dispatch table (the generator's, or one written by hand). Dispatchers are tried in the order added.</summary>
+    /// <summary>
+    /// Adds a dispatch table to the endpoint mapped with <c>app.MapOriSockets(pattern)</c> (no connection guards): the
+    /// generator's table of the routers no <see cref="SocketEndpointAttribute"/> serves, or one written by hand.
+    /// Dispatchers are tried in the order added.
+    /// </summary>
     /// <typeparam name="TDispatcher">The dispatcher type.</typeparam>
     /// <returns>This builder.</returns>
     public OriSocketsBuilder AddDispatcher<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TDispatcher>()
@@ -23,23 +27,16 @@ public sealed class OriSocketsBuilder
         return this;
     }
 
-    /// <summary>Adds a connection guard; guards run in the order added, each created in the connection's scope.</summary>
-    /// <typeparam name="TGuard">The guard type.</typeparam>
+    /// <summary>
+    /// Registers an endpoint type (generated for a <see cref="SocketEndpointAttribute"/> class by <c>AddSocketRouters()</c>,
+    /// or written by hand) so that <c>app.MapOriSockets&lt;TEndpoint&gt;(pattern)</c> can map it.
+    /// </summary>
+    /// <typeparam name="TEndpoint">The endpoint type.</typeparam>
     /// <returns>This builder.</returns>
-    public OriSocketsBuilder AddConnectionGuard<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TGuard>()
-        where TGuard : class, IConnectionGuard
+    public OriSocketsBuilder AddEndpoint<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TEndpoint>()
+        where TEndpoint : class, ISocketEndpoint
     {
-        Services.TryAddEnumerable(ServiceDescriptor.Scoped<IConnectionGuard, TGuard>());
-        return this;
-    }
-
-    /// <summary>Adds a message guard, run before every routed message of a connection; created once per connection in its scope.</summary>
-    /// <typeparam name="TGuard">The guard type.</typeparam>
-    /// <returns>This builder.</returns>
-    public OriSocketsBuilder AddMessageGuard<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TGuard>()
-        where TGuard : class, IMessageGuard
-    {
-        Services.TryAddEnumerable(ServiceDescriptor.Scoped<IMessageGuard, TGuard>());
+        Services.TryAddSingleton<TEndpoint>();
         return this;
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Ori.Sockets;
 using Ori.Sockets.Hosting;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -9,8 +10,10 @@ namespace Microsoft.AspNetCore.Builder;
 public static class OriSocketsEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps the WebSocket endpoint at <paramref name="pattern"/>. It is an ordinary endpoint:
-    /// <c>RequireAuthorization</c>, <c>RequireHost</c>, CORS and rate-limiting conventions apply to the upgrade request.
+    /// Maps a WebSocket endpoint with no connection guards at <paramref name="pattern"/>: it serves the routers that
+    /// no <see cref="Ori.Sockets.SocketEndpointAttribute"/> class serves (and dispatchers added with <c>AddDispatcher</c>).
+    /// It is an ordinary endpoint: <c>RequireAuthorization</c>, <c>RequireHost</c>, CORS and rate-limiting conventions
+    /// apply to the upgrade request.
     /// </summary>
     /// <param name="endpoints">The application's endpoints.</param>
     /// <param name="pattern">The route pattern, <c>/ws</c> by default.</param>
@@ -19,10 +22,34 @@ public static class OriSocketsEndpointRouteBuilderExtensions
     public static IEndpointConventionBuilder MapOriSockets(this IEndpointRouteBuilder endpoints, string pattern = "/ws")
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        var handler = endpoints.ServiceProvider.GetService<SocketEndpointHandler>()
-            ?? throw new InvalidOperationException("Ori.Sockets is not registered: call builder.Services.AddOriSockets() before app.MapOriSockets().");
-        return endpoints.MapGet(pattern, handler.HandleAsync).WithDisplayName($"Ori.Sockets {pattern}");
+        var handler = Handler(endpoints);
+        var endpoint = endpoints.ServiceProvider.GetRequiredService<DefaultSocketEndpoint>();
+        return endpoints.MapGet(pattern, http => handler.HandleAsync(http, endpoint)).WithDisplayName($"Ori.Sockets {pattern}");
     }
+
+    /// <summary>
+    /// Maps the socket endpoint <typeparamref name="TEndpoint"/> (a <see cref="Ori.Sockets.SocketEndpointAttribute"/>
+    /// class, registered by <c>AddSocketRouters()</c>) at <paramref name="pattern"/>: its connection guards run for every
+    /// connection, and only the routers it serves receive its messages. Endpoint conventions apply to the upgrade request.
+    /// </summary>
+    /// <typeparam name="TEndpoint">The endpoint type.</typeparam>
+    /// <param name="endpoints">The application's endpoints.</param>
+    /// <param name="pattern">The route pattern.</param>
+    /// <returns>The endpoint's convention builder.</returns>
+    /// <exception cref="InvalidOperationException"><c>AddOriSockets</c> was not called, or the endpoint type is not registered.</exception>
+    public static IEndpointConventionBuilder MapOriSockets<TEndpoint>(this IEndpointRouteBuilder endpoints, string pattern)
+        where TEndpoint : class, ISocketEndpoint
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var handler = Handler(endpoints);
+        var endpoint = endpoints.ServiceProvider.GetService<TEndpoint>()
+            ?? throw new InvalidOperationException($"The socket endpoint {typeof(TEndpoint).Name} is not registered: call AddSocketRouters() (or AddEndpoint<{typeof(TEndpoint).Name}>()) on AddOriSockets().");
+        return endpoints.MapGet(pattern, http => handler.HandleAsync(http, endpoint)).WithDisplayName($"Ori.Sockets {typeof(TEndpoint).Name} {pattern}");
+    }
+
+    private static SocketEndpointHandler Handler(IEndpointRouteBuilder endpoints) =>
+        endpoints.ServiceProvider.GetService<SocketEndpointHandler>()
+            ?? throw new InvalidOperationException("Ori.Sockets is not registered: call builder.Services.AddOriSockets() before app.MapOriSockets().");
 
     /// <summary>
     /// Serves the browser client, an ES module with no dependencies, at <paramref name="path"/>, and its

@@ -35,6 +35,7 @@ public static class OriSocketsServiceCollectionExtensions
         services.TryAddSingleton<ConnectionRegistry>();
         services.TryAddSingleton<ConnectionLifecycle>();
         services.TryAddSingleton<SocketEndpointHandler>();
+        services.TryAddSingleton<DefaultSocketEndpoint>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, OriSocketsHostedService>());
         return new OriSocketsBuilder(services);
     }

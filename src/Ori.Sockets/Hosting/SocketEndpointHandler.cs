@@ -14,7 +14,7 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
     private readonly OriSocketsOptions _options = options.Value;
     private readonly ILogger _logger = loggerFactory.CreateLogger(SocketLog.Category);
 
-    public async Task HandleAsync(HttpContext http)
+    public async Task HandleAsync(HttpContext http, ISocketEndpoint endpoint)
     {
         var request = http.Request;
         var upgrade = http.Features.Get<IHttpUpgradeFeature>();
@@ -86,7 +86,7 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
         http.Response.Headers.Upgrade = "websocket";
         http.Response.Headers.SecWebSocketAccept = accept;
         var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
-        await lifecycle.RunAsync(http, stream, upgradeData).ConfigureAwait(false);
+        await lifecycle.RunAsync(http, stream, upgradeData, endpoint).ConfigureAwait(false);
     }
 
     private bool IsOriginAllowed(HttpRequest request)

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Ori.Sockets.Telemetry;
 
@@ -17,13 +16,13 @@ internal enum GuardVerdict
     Failed,
 }
 
-/// <summary>Runs a connection's guards, in order, within one time limit, before any of its frames is handled.</summary>
+/// <summary>Runs an endpoint's connection guards for a connection, in order, within one time limit, before any of its frames is handled.</summary>
 internal static class ConnectionGuardRunner
 {
-    public static async Task<GuardVerdict> RunAsync(SocketContext context, TimeSpan timeout, TimeProvider time, ILogger logger)
+    public static async Task<GuardVerdict> RunAsync(ISocketEndpoint endpoint, SocketContext context, TimeSpan timeout, TimeProvider time, ILogger logger)
     {
-        // Guards are created in the connection's scope, in the order they were added.
-        var guards = context.Services.GetServices<IConnectionGuard>().ToArray();
+        // The endpoint's guards, created in the connection's scope, in the order it declares them.
+        var guards = endpoint.CreateConnectionGuards(context.Services);
         if (guards.Length == 0)
         {
             return GuardVerdict.Passed;

@@ -1,8 +1,9 @@
 namespace Ori.Sockets;
 
 /// <summary>
-/// Runs once per connection, after the WebSocket upgrade and before any client frame is handled.
-/// Guards authenticate the connection and set the state its handlers see.
+/// Runs once per connection of the endpoints that declare it (<see cref="ConnectionGuardAttribute"/> on a
+/// <see cref="SocketEndpointAttribute"/> class), after the WebSocket upgrade and before any client frame is
+/// handled. Guards authenticate the connection and set the state its handlers see.
 /// </summary>
 public interface IConnectionGuard
 {

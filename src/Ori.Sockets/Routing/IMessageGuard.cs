@@ -17,11 +17,12 @@ public enum MessageGuardVerdict
 }
 
 /// <summary>
-/// Runs before every routed message of a connection (not the heartbeat and not the built-in room
-/// types): rate limits, per-operation permissions, feature flags. Registered with
-/// <c>AddMessageGuard</c>, created once per connection in its scope, and run in the order added;
-/// the first verdict other than <see cref="MessageGuardVerdict.Allow"/> wins. The generator also
-/// runs the guards a route declares, through the same interface.
+/// Runs before routed messages (not the heartbeat and not the built-in room types): rate limits, per-operation
+/// permissions, feature flags. Declared with <see cref="MessageGuardAttribute"/> on an endpoint class (every route
+/// it serves), a router (its routes) or a route; created once per connection in its scope; run by the dispatch
+/// table the generator writes, endpoint guards first, then the router's, then the route's. The first verdict
+/// other than <see cref="MessageGuardVerdict.Allow"/> wins. A hand-written dispatcher runs guards with
+/// <see cref="SocketInvocation.PassesAsync"/>, the same way.
 /// </summary>
 public interface IMessageGuard
 {

@@ -12,12 +12,12 @@ namespace Ori.Sockets.Routing;
 /// the envelope, the built-in types and the message guards, to the application's handlers. Every routed
 /// message gets exactly one reply, queued on the socket through its <see cref="SocketInvocation"/>.
 /// </summary>
-internal sealed class MessagePipeline(ISocketDispatcher[] dispatchers, int maxJsonDepth, TimeProvider time, ILogger logger)
+internal sealed class MessagePipeline(int maxJsonDepth, TimeProvider time, ILogger logger)
 {
     private static readonly byte[] s_emptyObject = "{}"u8.ToArray();
 
-    /// <summary>Handles one message of the connection <paramref name="invocation"/> belongs to.</summary>
-    public ValueTask ProcessAsync(SocketInvocation invocation, ReadOnlyMemory<byte> message)
+    /// <summary>Handles one message of the connection <paramref name="invocation"/> belongs to, routed by its endpoint.</summary>
+    public ValueTask ProcessAsync(ISocketDispatcher endpoint, SocketInvocation invocation, ReadOnlyMemory<byte> message)
     {
         var span = message.Span;
         if (span.Length == 1 && span[0] == WireNames.Ping)
@@ -56,7 +56,7 @@ internal sealed class MessagePipeline(ISocketDispatcher[] dispatchers, int maxJs
         ValueTask pending;
         try
         {
-            pending = Dispatch(invocation);
+            pending = Dispatch(endpoint, invocation);
         }
 #pragma warning disable CA1031 // A handler's exception becomes an internal_error reply; it never reaches the client or ends the connection.
         catch (Exception ex)
@@ -94,7 +94,7 @@ internal sealed class MessagePipeline(ISocketDispatcher[] dispatchers, int maxJs
         }
     }
 
-    private ValueTask Dispatch(SocketInvocation invocation)
+    private ValueTask Dispatch(ISocketDispatcher endpoint, SocketInvocation invocation)
     {
         var type = invocation.Type;
         if (type.SequenceEqual(WireNames.Utf8.RoomJoin))
@@ -118,36 +118,10 @@ internal sealed class MessagePipeline(ISocketDispatcher[] dispatchers, int maxJs
             return default;
         }
 
-        if (invocation.MessageGuards.Length > 0)
+        // Message guards run inside the endpoint's table, where the generator (or a hand-written endpoint) put them.
+        if (endpoint.TryDispatch(type, invocation, out var completion))
         {
-            return GuardThenDispatchAsync(invocation);
-        }
-
-        return DispatchToRoutes(invocation);
-    }
-
-    private async ValueTask GuardThenDispatchAsync(SocketInvocation invocation)
-    {
-        foreach (var guard in invocation.MessageGuards)
-        {
-            if (!await invocation.PassesAsync(guard).ConfigureAwait(false))
-            {
-                return;
-            }
-        }
-
-        await DispatchToRoutes(invocation).ConfigureAwait(false);
-    }
-
-    private ValueTask DispatchToRoutes(SocketInvocation invocation)
-    {
-        var type = invocation.Type;
-        foreach (var dispatcher in dispatchers)
-        {
-            if (dispatcher.TryDispatch(type, invocation, out var completion))
-            {
-                return completion;
-            }
+            return completion;
         }
 
         invocation.ReplyError(SocketErrorCodes.UnknownType, $"No route handles '{invocation.TypeName}'.");

@@ -23,8 +23,29 @@ public sealed class SocketRouteAttribute : Attribute
 }
 
 /// <summary>
-/// Adds a connection guard to the application: it runs once for every connection, after the
-/// upgrade and before any frame is handled. The guard type must implement <c>IConnectionGuard</c> (ORI010).
+/// Declares a class as a socket endpoint: where connections are accepted (<c>app.MapOriSockets&lt;T&gt;(pattern)</c>),
+/// with the routers it serves. Its <see cref="ConnectionGuardAttribute"/>s run for every connection it accepts,
+/// its <see cref="MessageGuardAttribute"/>s before every routed message. The class must be a top-level,
+/// non-generic <c>partial</c> class; the generator implements <see cref="ISocketEndpoint"/> on it and checks that
+/// every handler of its routers that takes <c>SocketContext&lt;TState&gt;</c> gets the state its guards set
+/// (ORI011). A router that no endpoint serves is served by <c>app.MapOriSockets(pattern)</c>, which has no guards.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class SocketEndpointAttribute : Attribute
+{
+    /// <summary>Creates the attribute.</summary>
+    /// <param name="routers">The router classes this endpoint serves.</param>
+    public SocketEndpointAttribute(params Type[] routers) => Routers = routers;
+
+    /// <summary>The router classes this endpoint serves.</summary>
+    public IReadOnlyList<Type> Routers { get; }
+}
+
+/// <summary>
+/// Adds a connection guard to a <see cref="SocketEndpointAttribute"/> class: it runs once for every connection of
+/// that endpoint, after the upgrade and before any frame is handled, in the order the attributes are written.
+/// The guard type must implement <c>IConnectionGuard</c> (ORI010); on a class that is not an endpoint it is an
+/// error (ORI017). A guard derived from <c>ConnectionGuard&lt;TState&gt;</c> sets the state the endpoint's handlers read.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
 public sealed class ConnectionGuardAttribute : Attribute
@@ -38,8 +59,10 @@ public sealed class ConnectionGuardAttribute : Attribute
 }
 
 /// <summary>
-/// Runs a message guard before the handler of this route (on a method) or of every route of this
-/// router (on a class). The guard type must implement <c>IMessageGuard</c> (ORI010).
+/// Runs a message guard before the handler of this route (on a method), of every route of this router (on a
+/// router class) or of every route an endpoint serves (on a <see cref="SocketEndpointAttribute"/> class): the
+/// endpoint's guards first, then the router's, then the route's. The guard type must implement
+/// <c>IMessageGuard</c> (ORI010). Created once per connection from its services.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = true, Inherited = false)]
 public sealed class MessageGuardAttribute : Attribute

@@ -246,8 +246,6 @@ public sealed class SocketInvocation
     /// <summary>The socket replies are queued on.</summary>
     internal IOutboundSocket Socket => _socket;
 
-    /// <summary>The connection's message guards, resolved once when its guards passed.</summary>
-    internal IMessageGuard[] MessageGuards { get; set; } = [];
 
     internal void ReplyWith<TState>(TState state, Action<Utf8JsonWriter, TState> writeData)
     {

@@ -5,115 +5,87 @@
 
 namespace Ori.Sockets.Generated
 {
-    /// <summary>The dispatch table of this compilation's routes.</summary>
+    /// <summary>The routes of this compilation, and the dispatch table of those no [SocketEndpoint] class serves.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Ori.Sockets.Generators", "0.1.0")]
     internal sealed class OriSocketsDispatcher : global::Ori.Sockets.ISocketDispatcher
     {
-        // Lives as long as the connection: created once per connection from its services.
-        private static readonly global::System.Func<global::System.IServiceProvider, global::Shop.Server.ShopRouter> s_create0 = static services => new global::Shop.Server.ShopRouter(global::Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<global::Shop.Server.OrderBook>(services));
-        // Lives as long as the connection: created once per connection from its services.
-        private static readonly global::System.Func<global::System.IServiceProvider, global::Shop.Server.Limiter> s_create1 = static services => new global::Shop.Server.Limiter();
-        private static readonly global::Ori.Sockets.SocketSerializer<int> s_reply0 = global::Ori.Sockets.Serialization.SocketSerializers.Int32;
-        private static readonly global::Ori.Sockets.SocketSerializer<global::Shop.Contracts.PlaceOrder> s_message2 = global::Shop.Contracts.PlaceOrder.Serializer;
-        private static readonly global::Ori.Sockets.SocketSerializer<global::Shop.Contracts.OrderPlaced> s_reply2 = Shop_Contracts_OrderPlaced_Serializer.Instance;
-        private static readonly global::Ori.Sockets.SocketSerializer<global::Shop.Contracts.OrderShipped> s_message3 = global::Shop.Contracts.OrderShipped.Serializer;
+        /// <summary>Shop.Server.ShopRouter: created once per connection from its services, kept in slot 0.</summary>
+        internal static readonly global::System.Func<global::System.IServiceProvider, global::Shop.Server.ShopRouter> s_createShopRouter = static services => new global::Shop.Server.ShopRouter(global::Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<global::Shop.Server.OrderBook>(services));
+        internal const int ShopRouterSlot = 0;
+        /// <summary>Shop.Server.Limiter: created once per connection from its services, kept in slot 1.</summary>
+        internal static readonly global::System.Func<global::System.IServiceProvider, global::Shop.Server.Limiter> s_createLimiter = static services => new global::Shop.Server.Limiter();
+        internal const int LimiterSlot = 1;
+        private static readonly global::Ori.Sockets.SocketSerializer<int> Route_order_count_Reply = global::Ori.Sockets.Serialization.SocketSerializers.Int32;
+        private static readonly global::Ori.Sockets.SocketSerializer<global::Shop.Contracts.PlaceOrder> Route_order_place_Message = global::Shop.Contracts.PlaceOrder.Serializer;
+        private static readonly global::Ori.Sockets.SocketSerializer<global::Shop.Contracts.OrderPlaced> Route_order_place_Reply = Shop_Contracts_OrderPlaced_Serializer.Instance;
+        private static readonly global::Ori.Sockets.SocketSerializer<global::Shop.Contracts.OrderShipped> Route_order_shipped_Message = global::Shop.Contracts.OrderShipped.Serializer;
 
-        /// <inheritdoc />
+        /// <summary>The routes of the routers no endpoint class serves: the table of <c>MapOriSockets(pattern)</c>.</summary>
         public bool TryDispatch(global::System.ReadOnlySpan<byte> type, global::Ori.Sockets.SocketInvocation invocation, out global::System.Threading.Tasks.ValueTask completion)
         {
-            switch (type.Length)
-            {
-                case 10:
-                    if (global::System.MemoryExtensions.SequenceEqual(type, "order.ping"u8))
-                    {
-                        completion = Route1(invocation);
-                        return true;
-                    }
-
-                    break;
-                case 11:
-                    if (global::System.MemoryExtensions.SequenceEqual(type, "order.count"u8))
-                    {
-                        completion = Route0(invocation);
-                        return true;
-                    }
-
-                    if (global::System.MemoryExtensions.SequenceEqual(type, "order.place"u8))
-                    {
-                        completion = Route2(invocation);
-                        return true;
-                    }
-
-                    break;
-                case 13:
-                    if (global::System.MemoryExtensions.SequenceEqual(type, "order.shipped"u8))
-                    {
-                        completion = Route3(invocation);
-                        return true;
-                    }
-
-                    break;
-            }
-
             completion = default;
             return false;
         }
 
-        // 'order.count' → Shop.Server.ShopRouter.Count
-        private static async global::System.Threading.Tasks.ValueTask Route0(global::Ori.Sockets.SocketInvocation invocation)
+        /// <summary>'order.count' → Shop.Server.ShopRouter.Count</summary>
+        internal static async global::System.Threading.Tasks.ValueTask Route_order_count(global::Ori.Sockets.SocketInvocation invocation)
         {
-            if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(1, s_create1)).ConfigureAwait(false)) { return; }
-            await Route0Handler(invocation).ConfigureAwait(false);
+            // The router's message guards, then the route's; the first that does not allow the message has answered it.
+            if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(LimiterSlot, s_createLimiter)).ConfigureAwait(false)) { return; }
+            await Route_order_count_Handler(invocation).ConfigureAwait(false);
         }
 
-        private static global::System.Threading.Tasks.ValueTask Route0Handler(global::Ori.Sockets.SocketInvocation invocation)
+        private static global::System.Threading.Tasks.ValueTask Route_order_count_Handler(global::Ori.Sockets.SocketInvocation invocation)
         {
-            var router = invocation.Context.GetConnectionService(0, s_create0);
-            invocation.Reply(router.Count(), s_reply0);
+            var router = invocation.Context.GetConnectionService(ShopRouterSlot, s_createShopRouter);
+            invocation.Reply(router.Count(), Route_order_count_Reply);
             return default;
         }
 
-        // 'order.ping' → Shop.Server.ShopRouter.Ping
-        private static async global::System.Threading.Tasks.ValueTask Route1(global::Ori.Sockets.SocketInvocation invocation)
+        /// <summary>'order.ping' → Shop.Server.ShopRouter.Ping</summary>
+        internal static async global::System.Threading.Tasks.ValueTask Route_order_ping(global::Ori.Sockets.SocketInvocation invocation)
         {
-            if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(1, s_create1)).ConfigureAwait(false)) { return; }
-            await Route1Handler(invocation).ConfigureAwait(false);
+            // The router's message guards, then the route's; the first that does not allow the message has answered it.
+            if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(LimiterSlot, s_createLimiter)).ConfigureAwait(false)) { return; }
+            await Route_order_ping_Handler(invocation).ConfigureAwait(false);
         }
 
-        private static global::System.Threading.Tasks.ValueTask Route1Handler(global::Ori.Sockets.SocketInvocation invocation)
+        private static global::System.Threading.Tasks.ValueTask Route_order_ping_Handler(global::Ori.Sockets.SocketInvocation invocation)
         {
             global::Shop.Server.ShopRouter.Ping(invocation.Context);
             invocation.Complete();
             return default;
         }
 
-        // 'order.place' → Shop.Server.ShopRouter.Place
-        private static async global::System.Threading.Tasks.ValueTask Route2(global::Ori.Sockets.SocketInvocation invocation)
+        /// <summary>'order.place' → Shop.Server.ShopRouter.Place</summary>
+        internal static async global::System.Threading.Tasks.ValueTask Route_order_place(global::Ori.Sockets.SocketInvocation invocation)
         {
-            if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(1, s_create1)).ConfigureAwait(false)) { return; }
-            await Route2Handler(invocation).ConfigureAwait(false);
+            // The router's message guards, then the route's; the first that does not allow the message has answered it.
+            if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(LimiterSlot, s_createLimiter)).ConfigureAwait(false)) { return; }
+            await Route_order_place_Handler(invocation).ConfigureAwait(false);
         }
 
-        private static global::System.Threading.Tasks.ValueTask Route2Handler(global::Ori.Sockets.SocketInvocation invocation)
+        private static global::System.Threading.Tasks.ValueTask Route_order_place_Handler(global::Ori.Sockets.SocketInvocation invocation)
         {
             // Reads and validates the data; on failure it has replied validation_failed with the paths.
-            if (!invocation.TryReadData(s_message2, out var message)) { return default; }
-            var router = invocation.Context.GetConnectionService(0, s_create0);
-            return invocation.ReplyWhenDone(router.Place(message, new global::Ori.Sockets.SocketContext<global::Shop.Server.Shopper>(invocation.Context), invocation.Aborted), s_reply2);
+            if (!invocation.TryReadData(Route_order_place_Message, out var message)) { return default; }
+            var router = invocation.Context.GetConnectionService(ShopRouterSlot, s_createShopRouter);
+            return invocation.ReplyWhenDone(router.Place(message, new global::Ori.Sockets.SocketContext<global::Shop.Server.Shopper>(invocation.Context), invocation.Aborted), Route_order_place_Reply);
         }
 
-        // 'order.shipped' → Shop.Server.ShopRouter.Shipped
-        private static async global::System.Threading.Tasks.ValueTask Route3(global::Ori.Sockets.SocketInvocation invocation)
+        /// <summary>'order.shipped' → Shop.Server.ShopRouter.Shipped</summary>
+        internal static async global::System.Threading.Tasks.ValueTask Route_order_shipped(global::Ori.Sockets.SocketInvocation invocation)
         {
-            if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(1, s_create1)).ConfigureAwait(false)) { return; }
-            await Route3Handler(invocation).ConfigureAwait(false);
+            // The router's message guards, then the route's; the first that does not allow the message has answered it.
+            if (!await invocation.PassesAsync(invocation.Context.GetConnectionService(LimiterSlot, s_createLimiter)).ConfigureAwait(false)) { return; }
+            await Route_order_shipped_Handler(invocation).ConfigureAwait(false);
         }
 
-        private static global::System.Threading.Tasks.ValueTask Route3Handler(global::Ori.Sockets.SocketInvocation invocation)
+        private static global::System.Threading.Tasks.ValueTask Route_order_shipped_Handler(global::Ori.Sockets.SocketInvocation invocation)
         {
             // Reads and validates the data; on failure it has replied validation_failed with the paths.
-            if (!invocation.TryReadData(s_message3, out var message)) { return default; }
-            var router = invocation.Context.GetConnectionService(0, s_create0);
+            if (!invocation.TryReadData(Route_order_shipped_Message, out var message)) { return default; }
+            var router = invocation.Context.GetConnectionService(ShopRouterSlot, s_createShopRouter);
             return invocation.CompleteWhenDone(router.Shipped(message));
         }
     }
@@ -215,20 +187,71 @@ namespace Ori.Sockets.Generated
     }
 }
 
+namespace Shop.Server
+{
+    /// <summary>The socket endpoint ShopSocket: its connection guards and the table of the routers it serves.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Ori.Sockets.Generators", "0.1.0")]
+    partial class ShopSocket : global::Ori.Sockets.ISocketEndpoint
+    {
+        /// <inheritdoc />
+        global::Ori.Sockets.IConnectionGuard[] global::Ori.Sockets.ISocketEndpoint.CreateConnectionGuards(global::System.IServiceProvider services) => new global::Ori.Sockets.IConnectionGuard[] { new global::Shop.Server.ShopperGuard() };
+
+        /// <inheritdoc />
+        bool global::Ori.Sockets.ISocketDispatcher.TryDispatch(global::System.ReadOnlySpan<byte> type, global::Ori.Sockets.SocketInvocation invocation, out global::System.Threading.Tasks.ValueTask completion)
+        {
+            switch (type.Length)
+            {
+                case 10:
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "order.ping"u8))
+                    {
+                        completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_order_ping(invocation);
+                        return true;
+                    }
+
+                    break;
+                case 11:
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "order.count"u8))
+                    {
+                        completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_order_count(invocation);
+                        return true;
+                    }
+
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "order.place"u8))
+                    {
+                        completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_order_place(invocation);
+                        return true;
+                    }
+
+                    break;
+                case 13:
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "order.shipped"u8))
+                    {
+                        completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_order_shipped(invocation);
+                        return true;
+                    }
+
+                    break;
+            }
+
+            completion = default;
+            return false;
+        }
+    }
+}
+
 namespace Ori.Sockets
 {
-    /// <summary>Registers this compilation's generated routes.</summary>
+    /// <summary>Registers this compilation's generated dispatch.</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Ori.Sockets.Generators", "0.1.0")]
     internal static class OriSocketsGeneratedRegistration
     {
-        /// <summary>Adds the generated dispatch table and the connection guards the routers declare.</summary>
+        /// <summary>Adds the dispatch table of the routers no endpoint serves (for <c>MapOriSockets(pattern)</c>) and every [SocketEndpoint] class (for <c>MapOriSockets&lt;TEndpoint&gt;(pattern)</c>).</summary>
         /// <param name="builder">The Ori.Sockets builder.</param>
         /// <returns>The builder.</returns>
         public static global::Ori.Sockets.OriSocketsBuilder AddSocketRouters(this global::Ori.Sockets.OriSocketsBuilder builder)
         {
             builder.AddDispatcher<global::Ori.Sockets.Generated.OriSocketsDispatcher>();
-            global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddEnumerable(builder.Services,
-                global::Microsoft.Extensions.DependencyInjection.ServiceDescriptor.Scoped<global::Ori.Sockets.IConnectionGuard, global::Shop.Server.ShopperGuard>(static services => new global::Shop.Server.ShopperGuard()));
+            builder.AddEndpoint<global::Shop.Server.ShopSocket>();
             return builder;
         }
     }

@@ -84,7 +84,7 @@ public sealed class ClockTests
     {
         await using var server = await StartAsync(
             o => o.GuardTimeout = TimeSpan.FromSeconds(10),
-            s => s.AddConnectionGuard<HangingGuard>());
+            connectionGuards: [typeof(HangingGuard)]);
         await using var client = await server.ConnectAsync();
         await server.Services.GetRequiredService<HangingGuard.Entered>().Signal.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         _time.Advance(TimeSpan.FromSeconds(11));
@@ -92,8 +92,8 @@ public sealed class ClockTests
         Assert.Equal(WebSocketCloseStatus.InternalServerError, client.CloseStatus);
     }
 
-    private Task<TestServer> StartAsync(Action<OriSocketsOptions>? options = null, Action<OriSocketsBuilder>? sockets = null) =>
-        TestServer.StartAsync(sockets: sockets, options: options, builder: b =>
+    private Task<TestServer> StartAsync(Action<OriSocketsOptions>? options = null, Type[]? connectionGuards = null) =>
+        TestServer.StartAsync(options: options, connectionGuards: connectionGuards, builder: b =>
         {
             b.Services.AddSingleton<TimeProvider>(_time);
             b.Services.AddSingleton<HangingGuard.Entered>();

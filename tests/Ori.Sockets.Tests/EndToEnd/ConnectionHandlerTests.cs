@@ -38,7 +38,8 @@ public sealed class ConnectionHandlerTests
     {
         var journal = new Journal();
         await using var server = await TestServer.StartAsync(
-            sockets: s => s.AddConnectionHandler<JournalHandler>().AddConnectionGuard<RefuseAll>(),
+            sockets: s => s.AddConnectionHandler<JournalHandler>(),
+            connectionGuards: [typeof(RefuseAll)],
             builder: b => b.Services.AddSingleton(journal));
         await using var client = await server.ConnectAsync();
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, await client.WaitForCloseAsync());

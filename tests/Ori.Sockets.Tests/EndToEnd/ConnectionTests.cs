@@ -79,7 +79,7 @@ public sealed partial class ConnectionTests
                 ctx.Data = "attached:" + ctx.HttpContext.Request.Query["user"];
                 return new(true);
             },
-            sockets: s => s.AddConnectionGuard<UpgradeDataGuard>());
+            connectionGuards: [typeof(UpgradeDataGuard)]);
         await using var client = await server.ConnectAsync("user=ann");
         await client.ReadyAsync();
         var reply = await client.RequestAsync("whoami");
@@ -99,7 +99,7 @@ public sealed partial class ConnectionTests
     [Fact]
     public async Task Guard_refusal_closes_with_1008_and_never_sends_ready()
     {
-        await using var server = await TestServer.StartAsync(sockets: s => s.AddConnectionGuard<TokenGuard>());
+        await using var server = await TestServer.StartAsync(connectionGuards: [typeof(TokenGuard)]);
         await using var client = await server.ConnectAsync("token=wrong");
         Assert.Null(await client.ReceiveAsync());
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, client.CloseStatus);
@@ -109,7 +109,7 @@ public sealed partial class ConnectionTests
     [Fact]
     public async Task Guard_that_throws_closes_with_1011_without_the_exception_text()
     {
-        await using var server = await TestServer.StartAsync(sockets: s => s.AddConnectionGuard<ThrowingGuard>());
+        await using var server = await TestServer.StartAsync(connectionGuards: [typeof(ThrowingGuard)]);
         await using var client = await server.ConnectAsync();
         Assert.Null(await client.ReceiveAsync());
         Assert.Equal(WebSocketCloseStatus.InternalServerError, client.CloseStatus);
@@ -119,7 +119,7 @@ public sealed partial class ConnectionTests
     [Fact]
     public async Task Frames_sent_while_guards_run_wait_and_are_handled_in_order_after_ready()
     {
-        await using var server = await TestServer.StartAsync(sockets: s => s.AddConnectionGuard<SlowTokenGuard>());
+        await using var server = await TestServer.StartAsync(connectionGuards: [typeof(SlowTokenGuard)]);
         await using var client = await server.ConnectAsync("token=good");
         await client.SendJsonAsync(new { type = "echo", data = new { text = "one" } });
         await client.SendJsonAsync(new { type = "echo", data = new { text = "two" } });
@@ -134,7 +134,7 @@ public sealed partial class ConnectionTests
     [Fact]
     public async Task Guard_state_is_seen_by_handlers()
     {
-        await using var server = await TestServer.StartAsync(sockets: s => s.AddConnectionGuard<TokenGuard>());
+        await using var server = await TestServer.StartAsync(connectionGuards: [typeof(TokenGuard)]);
         await using var client = await server.ConnectAsync("token=good");
         await client.ReadyAsync();
         var reply = await client.RequestAsync("whoami");

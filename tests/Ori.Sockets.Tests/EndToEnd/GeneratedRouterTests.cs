@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Ori.Sockets.Tests.Generated;
 using Ori.Sockets.Tests.Infrastructure;
@@ -13,7 +14,9 @@ public sealed class GeneratedRouterTests : IAsyncLifetime
     public async ValueTask InitializeAsync() =>
         _server = await TestServer.StartAsync(
             sockets: s => s.AddSocketRouters(),
-            builder: b => b.Services.AddSingleton<OrderBook>());
+            builder: b => b.Services.AddSingleton<OrderBook>(),
+            mapSockets: false,
+            app: a => a.MapOriSockets<ShopSocket>("/ws"));
 
     public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 

@@ -11,7 +11,7 @@ public sealed class GuardAndFramingTests
     [Fact]
     public async Task Message_guard_verdicts_give_rate_limited_forbidden_and_finally_1008()
     {
-        await using var server = await TestServer.StartAsync(sockets: s => s.AddMessageGuard<CountingGuard>());
+        await using var server = await TestServer.StartAsync(messageGuards: [typeof(CountingGuard)]);
         await using var client = await server.ConnectAsync();
         await client.ReadyAsync();
 

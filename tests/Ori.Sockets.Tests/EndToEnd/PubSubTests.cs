@@ -115,7 +115,7 @@ public sealed class PubSubTests
     [Fact]
     public async Task Broadcast_reaches_every_socket_that_passed_its_guards_and_only_those()
     {
-        await using var server = await TestServer.StartAsync(sockets: s => s.AddConnectionGuard<GateGuard>());
+        await using var server = await TestServer.StartAsync(connectionGuards: [typeof(GateGuard)]);
         var gate = server.Services.GetRequiredService<GateGuardGate>();
         await using var a = await server.ConnectAsync("open=1");
         await using var b = await server.ConnectAsync("open=1");

@@ -25,7 +25,10 @@ public sealed class NoAdminGuard : IMessageGuard
         new(invocation.Data.Span.IndexOf("ADMIN"u8) >= 0 ? MessageGuardVerdict.Forbid : MessageGuardVerdict.Allow);
 }
 
+[SocketEndpoint(typeof(ShopRouter))]
 [ConnectionGuard(typeof(ShopperGuard))]
+public sealed partial class ShopSocket;
+
 public sealed class ShopRouter(OrderBook book)
 {
     public int Created { get; } = Interlocked.Increment(ref s_instances);
@@ -58,4 +61,24 @@ public sealed class ShopRouter(OrderBook book)
 
     [SocketRoute("order.shipped")]
     public static Task<string> EchoShipped(OrderShipped shipped) => Task.FromResult($"{shipped.OrderId}:{shipped.Boxes}");
+}
+
+/// <summary>Refuses orders: an endpoint-level message guard, run before every route its endpoint serves.</summary>
+public sealed class ReadOnlyGuard : IMessageGuard
+{
+    public ValueTask<MessageGuardVerdict> CheckAsync(SocketInvocation invocation) =>
+        new(invocation.Type.SequenceEqual("order.place"u8) ? MessageGuardVerdict.Forbid : MessageGuardVerdict.Allow);
+}
+
+/// <summary>The same router behind another endpoint, whose message guard refuses orders.</summary>
+[SocketEndpoint(typeof(ShopRouter))]
+[ConnectionGuard(typeof(ShopperGuard))]
+[MessageGuard(typeof(ReadOnlyGuard))]
+public sealed partial class ReadOnlyShopSocket;
+
+/// <summary>A router no endpoint serves: MapOriSockets(pattern) serves it, with no guards.</summary>
+public static class PublicRouter
+{
+    [SocketRoute("public.hello")]
+    public static string Hello() => "hello";
 }

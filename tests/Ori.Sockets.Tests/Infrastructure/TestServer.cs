@@ -39,7 +39,9 @@ internal sealed class TestServer : IAsyncDisposable
         Action<OriSocketsOptions>? options = null,
         Action<WebApplicationBuilder>? builder = null,
         Action<WebApplication>? app = null,
-        bool mapSockets = true)
+        bool mapSockets = true,
+        Type[]? connectionGuards = null,
+        Type[]? messageGuards = null)
     {
         var webBuilder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         webBuilder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
@@ -51,12 +53,24 @@ internal sealed class TestServer : IAsyncDisposable
         var socketsBuilder = webBuilder.Services.AddOriSockets(options).AddDispatcher<TestDispatcher>();
         webBuilder.Services.AddSingleton<EndToEnd.PubSubTests.GateGuardGate>();
         webBuilder.Services.AddSingleton<TestHandlers>();
+        var guarded = connectionGuards is not null || messageGuards is not null;
+        if (guarded)
+        {
+            webBuilder.Services.AddSingleton(new GuardedTestEndpoint.Guards(connectionGuards ?? [], messageGuards ?? []));
+            webBuilder.Services.AddSingleton<TestDispatcher>();
+            socketsBuilder.AddEndpoint<GuardedTestEndpoint>();
+        }
+
         sockets?.Invoke(socketsBuilder);
         builder?.Invoke(webBuilder);
 
         var application = webBuilder.Build();
         app?.Invoke(application);
-        if (mapSockets)
+        if (guarded)
+        {
+            application.MapOriSockets<GuardedTestEndpoint>("/ws");
+        }
+        else if (mapSockets)
         {
             application.MapOriSockets("/ws");
         }

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Ori.Sockets.Generated;
 using Ori.Sockets.Protocol;
 using Ori.Sockets.Tests.Generated;
 using Ori.Sockets.Tests.Infrastructure;
@@ -58,7 +57,7 @@ public sealed class AllocationTests
         await using var server = await TestServer.StartAsync(
             sockets: s => s.AddSocketRouters(),
             builder: b => b.Services.AddSingleton<OrderBook>());
-        var dispatcher = server.Services.GetServices<ISocketDispatcher>().OfType<OriSocketsDispatcher>().Single();
+        ISocketDispatcher dispatcher = server.Services.GetRequiredService<ShopSocket>();
         using var scope = server.Services.CreateScope();
         var invocation = new RecordingSocket("alloc").NewInvocation(scope.ServiceProvider);
 
