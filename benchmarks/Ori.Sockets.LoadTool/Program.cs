@@ -1,6 +1,8 @@
 // Ori.Sockets vs ASP.NET Core SignalR on one machine, with real WebSockets on loopback.
 //   dotnet run -c Release --project benchmarks/Ori.Sockets.LoadTool -- [--quick] [--json FILE] [--servers ori,signalr]
 //     [--only fanout|echo|idle] [--subscribers C] [--messages M] [--profile DIR]
+//   A server may be "ori@DIR": the Ori.Sockets load server built (Release) in another checkout DIR, to compare two
+//   versions in one run (e.g. --servers ori@../before,ori).
 // Scenarios: fan-out (C subscribers of one topic/group, M pushes of ~150 bytes), request/reply (K
 // connections in closed loops) and idle connections (memory per connection). The server runs in its own
 // process pinned to core 0, the tool on core 1; server CPU from /proc/PID/stat, memory from VmRSS.
@@ -35,49 +37,53 @@ if (pin && OperatingSystem.IsLinux())
 }
 
 var results = new Dictionary<string, Dictionary<string, double>>();
-foreach (var server in servers)
+foreach (var spec in servers)
 {
+    var at = spec.IndexOf('@', StringComparison.Ordinal);
+    var server = at < 0 ? spec : spec[..at];
+    var checkout = at < 0 ? null : Path.GetFullPath(spec[(at + 1)..]);
     IProtocol protocol = server == "signalr" ? new SignalRProtocol() : new OriProtocol();
-    var figures = results[protocol.Name] = [];
+    var name = checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})";
+    var figures = results[name] = [];
     foreach (var subscribers in only is null or "fanout" ? fanOut : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout);
         var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers);
         foreach (var (key, value) in f)
         {
             figures[$"fanout_{subscribers}_{key}"] = value;
         }
 
-        Report(protocol.Name, $"fan-out {subscribers}", f);
+        Report(name, $"fan-out {subscribers}", f);
     }
 
     if (only is null or "echo")
     {
-        await using var process = await ServerProcess.StartAsync(server, pin);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout);
         var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoWarmUpSeconds), TimeSpan.FromSeconds(echoSeconds));
         foreach (var (key, value) in f)
         {
             figures[$"echo_{key}"] = value;
         }
 
-        Report(protocol.Name, $"request/reply {echoConnections}", f);
+        Report(name, $"request/reply {echoConnections}", f);
     }
 
     foreach (var count in only is null or "idle" ? idle : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout);
         var f = await Scenarios.IdleAsync(process, protocol, count);
         figures[$"idle_{count}_bytes_per_connection"] = f["bytes_per_connection"];
-        Report(protocol.Name, $"idle {count}", f);
+        Report(name, $"idle {count}", f);
     }
 }
 
-if (results.Count == 2)
+if (results.TryGetValue("Ori.Sockets", out var oriFigures) && results.TryGetValue("SignalR", out var signalRFigures))
 {
     Console.WriteLine();
     Console.WriteLine("Ratios (Ori.Sockets / SignalR; for memory and latency, lower is better):");
-    var ratios = results["Ori.Sockets"].Keys.Where(k => results["SignalR"].ContainsKey(k) && results["SignalR"][k] != 0)
-        .ToDictionary(k => k, k => results["Ori.Sockets"][k] / results["SignalR"][k]);
+    var ratios = oriFigures.Keys.Where(k => signalRFigures.TryGetValue(k, out var other) && other != 0)
+        .ToDictionary(k => k, k => oriFigures[k] / signalRFigures[k]);
     foreach (var (key, value) in ratios)
     {
         Console.WriteLine($"  {key,-48} {value,10:F2}");

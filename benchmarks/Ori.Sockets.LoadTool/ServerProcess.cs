@@ -25,11 +25,24 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    public static async Task<ServerProcess> StartAsync(string mode, bool pin)
+    /// <summary>Starts the load server in <paramref name="mode"/>; from another checkout's Release build when <paramref name="checkout"/> is given.</summary>
+    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null)
     {
         var port = FreePort();
-        var dll = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Ori.Sockets.LoadServer", "bin", "Release", "net10.0", "Ori.Sockets.LoadServer.dll");
-        dll = Path.GetFullPath(File.Exists(dll) ? dll : Path.Combine(AppContext.BaseDirectory, "Ori.Sockets.LoadServer.dll"));
+        string dll;
+        if (checkout is not null)
+        {
+            dll = Path.Combine(checkout, "benchmarks", "Ori.Sockets.LoadServer", "bin", "Release", "net10.0", "Ori.Sockets.LoadServer.dll");
+            if (!File.Exists(dll))
+            {
+                throw new FileNotFoundException($"Build the load server in {checkout} first (dotnet build -c Release benchmarks/Ori.Sockets.LoadServer).", dll);
+            }
+        }
+        else
+        {
+            dll = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Ori.Sockets.LoadServer", "bin", "Release", "net10.0", "Ori.Sockets.LoadServer.dll");
+            dll = Path.GetFullPath(File.Exists(dll) ? dll : Path.Combine(AppContext.BaseDirectory, "Ori.Sockets.LoadServer.dll"));
+        }
         var start = pin && File.Exists("/usr/bin/taskset")
             ? new ProcessStartInfo("/usr/bin/taskset") { ArgumentList = { "-c", "0", "dotnet", dll, mode, port.ToString(CultureInfo.InvariantCulture) } }
             : new ProcessStartInfo("dotnet") { ArgumentList = { dll, mode, port.ToString(CultureInfo.InvariantCulture) } };

@@ -61,6 +61,25 @@ public sealed class OriSocketsGenerator : IIncrementalGenerator
             }
         });
 
+        // The serializers of plain types, once per compilation, whatever number of messages and routes reach them.
+        var sharedShapes = messageModels
+            .Select(static (m, _) => m.Dependencies)
+            .Collect()
+            .Combine(routes.Select(static (r, _) => r.Model?.Dependencies ?? EquatableArray<ShapeModel>.Empty).Collect())
+            .Select(static (all, _) => all.Left.Concat(all.Right).SelectMany(static d => d)
+                .GroupBy(static s => s.Fqn, System.StringComparer.Ordinal)
+                .Select(static g => g.First())
+                .OrderBy(static s => s.Fqn, System.StringComparer.Ordinal)
+                .ToEquatableArray())
+            .WithTrackingName(TrackingNames.SharedSerializers);
+        context.RegisterSourceOutput(sharedShapes, static (output, shapes) =>
+        {
+            if (shapes.Count > 0)
+            {
+                output.AddSource("OriSockets.Serializers.g.cs", SerializerEmitter.EmitShared(shapes));
+            }
+        });
+
         // Diagnostics travel apart from the models, with their real locations. A router's are the same from each
         // of its routes: reported once.
         context.RegisterSourceOutput(messages.Select(static (r, _) => r.Diagnostics), Report);

@@ -11,4 +11,5 @@ internal static class TrackingNames
     public const string EndpointModels = nameof(EndpointModels);
     public const string Routers = nameof(Routers);
     public const string Dispatcher = nameof(Dispatcher);
+    public const string SharedSerializers = nameof(SharedSerializers);
 }

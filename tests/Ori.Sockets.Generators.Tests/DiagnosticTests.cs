@@ -371,6 +371,31 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void ORI023_two_members_with_one_json_name()
+    {
+        var d = AssertReports("ORI023", """
+            using System.Text.Json.Serialization;
+            [SocketMessage("n.x")]
+            public sealed partial record X(string Name)
+            {
+                [JsonPropertyName("name")] public string? [|Alias|] { get; init; }
+            }
+            """, extra: null);
+        Assert.Contains("'name'", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("public sealed partial record [|X|]<T>(T Value);")]
+    [InlineData("public abstract partial record [|X|](int Value);")]
+    public void ORI024_message_type_that_is_not_concrete(string declaration)
+    {
+        AssertReports("ORI024", $$"""
+            [SocketMessage("n.x")]
+            {{declaration}}
+            """, extra: null);
+    }
+
+    [Fact]
     public void A_router_diagnostic_is_reported_once_however_many_routes_it_has()
     {
         var run = GeneratorHarness.Run("""
@@ -401,7 +426,7 @@ public sealed class DiagnosticTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
             .ToList();
-        Assert.Equal(22, descriptors.Count);
+        Assert.Equal(24, descriptors.Count);
         Assert.All(descriptors, d => Assert.Contains(WellKnownDiagnosticTags.NotConfigurable, d.CustomTags));
         Assert.Equal(descriptors.Count, descriptors.Select(d => d.Id).Distinct().Count());
 

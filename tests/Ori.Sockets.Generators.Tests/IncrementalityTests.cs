@@ -9,7 +9,7 @@ namespace Ori.Sockets.Generators.Tests;
 /// <summary>The generator re-does nothing an edit did not change, and its models hold no compiler objects.</summary>
 public sealed class IncrementalityTests
 {
-    private static readonly string[] s_steps = [TrackingNames.MessageModels, TrackingNames.RouteModels, TrackingNames.Dispatcher];
+    private static readonly string[] s_steps = [TrackingNames.MessageModels, TrackingNames.RouteModels, TrackingNames.Routers, TrackingNames.EndpointModels, TrackingNames.Dispatcher, TrackingNames.SharedSerializers];
 
     private static (GeneratorDriver Driver, CSharpCompilation Compilation) FirstRun()
     {
@@ -47,7 +47,7 @@ public sealed class IncrementalityTests
         var (driver, compilation) = FirstRun();
         var router = compilation.SyntaxTrees.Single(t => t.FilePath == "Source1.cs");
         var edited = compilation.ReplaceSyntaxTree(router,
-            CSharpSyntaxTree.ParseText(Sources.Router.Replace("=> 1;", "=> 2;", StringComparison.Ordinal), GeneratorHarness.ParseOptions, "Source1.cs"));
+            CSharpSyntaxTree.ParseText(Sources.Router.Replace("=> Created;", "=> Created + 1;", StringComparison.Ordinal), GeneratorHarness.ParseOptions, "Source1.cs"));
 
         var result = driver.RunGenerators(edited).GetRunResult().Results.Single();
 

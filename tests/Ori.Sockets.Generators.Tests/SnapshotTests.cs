@@ -28,12 +28,68 @@ public sealed class SnapshotTests
     }
 
     [Fact]
-    public void Router_gets_a_dispatch_table_and_registration()
+    public void Server_gets_dispatch_tables_endpoints_registration_and_every_serializer_once()
     {
+        // Contracts and routers in one compilation: the whole set of generated files.
         var run = GeneratorHarness.Run(Sources.Contracts, Sources.Router);
         Assert.Empty(run.Result.Diagnostics);
         Assert.Empty(run.CompilationProblems);
-        Snapshot.Verify("Router", run.Files["OriSockets.Dispatcher.g.cs"]);
+        Assert.Contains("OriSockets.Dispatcher.g.cs", run.Files.Keys);
+        Assert.Contains("OriSockets.Serializers.g.cs", run.Files.Keys);
+
+        // Each serializer class is declared once in the compilation, whatever number of messages and routes reach it.
+        var declarations = run.Files.Values
+            .SelectMany(f => System.Text.RegularExpressions.Regex.Matches(f, @"class (\w+_Serializer)\b").Select(m => m.Groups[1].Value))
+            .ToList();
+        Assert.NotEmpty(declarations);
+        Assert.Equal(declarations.Count, declarations.Distinct(StringComparer.Ordinal).Count());
+        Snapshot.Verify("Server", Combined(run));
+    }
+
+    [Fact]
+    public void Running_the_driver_twice_on_the_same_input_caches_every_step_and_gives_the_same_files()
+    {
+        var compilation = GeneratorHarness.Compile(Sources.Contracts, Sources.Router);
+        var driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        var first = driver.GetRunResult().Results.Single();
+        var second = driver.RunGenerators(compilation).GetRunResult().Results.Single();
+
+        Assert.Equal(
+            first.GeneratedSources.Select(s => (s.HintName, s.SourceText.ToString())),
+            second.GeneratedSources.Select(s => (s.HintName, s.SourceText.ToString())));
+        var outputs = second.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs).ToList();
+        Assert.NotEmpty(outputs);
+        Assert.All(outputs, o => Assert.Equal(Microsoft.CodeAnalysis.IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    [Fact]
+    public void Types_whose_names_differ_only_by_dots_and_underscores_get_distinct_generated_names()
+    {
+        var run = GeneratorHarness.Run("""
+            namespace A
+            {
+                [SocketMessage("a.one")] public sealed partial record B_C(Inner Value);
+                public sealed record Inner(int X);
+            }
+
+            namespace A_B
+            {
+                [SocketMessage("a.two")] public sealed partial record C(A.Inner Value, Inner Other);
+                public sealed record Inner(string Y);
+            }
+
+            namespace A.Inner_X
+            {
+            }
+            """);
+        Assert.Empty(run.Result.Diagnostics);
+        Assert.Empty(run.CompilationProblems);
+        Assert.Equal(3, run.Files.Count);
+        Assert.Contains("A_B__C.g.cs", run.Files.Keys);
+        Assert.Contains("A__B_C.g.cs", run.Files.Keys);
+        var shared = run.Files["OriSockets.Serializers.g.cs"];
+        Assert.Contains("class A_Inner_Serializer", shared, StringComparison.Ordinal);
+        Assert.Contains("class A__B_Inner_Serializer", shared, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -99,6 +99,14 @@ internal static class DiagnosticDescriptors
         "ORI022", "Handler is async void",
         "{0} is async void: an exception it throws would end the process, and nobody could await its reply; return Task or ValueTask");
 
+    public static readonly DiagnosticDescriptor DuplicateJsonName = Error(
+        "ORI023", "Two members share a JSON name",
+        "Two members of {0} are named '{1}' in JSON (at {2}); rename one with [JsonPropertyName] or ignore one with [JsonIgnore]");
+
+    public static readonly DiagnosticDescriptor InvalidMessageType = Error(
+        "ORI024", "Message type is not a concrete type",
+        "{0} cannot be a message: a message is a concrete, non-generic class, record or struct");
+
     // NotConfigurable: each of these means the generator could not write correct code (a route would be missing
     // from its table, a message would have no serializer), so neither #pragma warning disable nor .editorconfig
     // severity may hide it.

@@ -42,13 +42,6 @@ internal static class DispatcherEmitter
                     EmitRoute(w, route, model.Router(route.RouterFqn)!, names);
                 }
             }
-
-            var shapes = model.Routes.SelectMany(r => r.Dependencies).GroupBy(s => s.Fqn, StringComparer.Ordinal).Select(g => g.First()).OrderBy(s => s.Fqn, StringComparer.Ordinal);
-            foreach (var shape in shapes)
-            {
-                w.Line();
-                SerializerEmitter.Emit(w, shape, "file");
-            }
         }
 
         foreach (var endpoint in model.Endpoints)

@@ -20,8 +20,7 @@ internal static class SchemaEmitter
 
     public static string Emit(MessageModel message)
     {
-        var shapes = message.SchemaShapes.Count > 0 ? message.SchemaShapes : message.Dependencies;
-        var context = new Context(message.Shape.Fqn, shapes);
+        var context = new Context(message.Shape.Fqn, new EquatableArray<ShapeModel>(message.Dependencies.Concat(message.SchemaOnlyShapes)));
         var json = new StringBuilder();
         json.Append("{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\"");
         json.Append(",\"title\":").Append(message.Name.ToJsonString());
@@ -85,8 +84,8 @@ internal static class SchemaEmitter
 
     private static string MemberSchema(MemberModel member, Context context)
     {
-        var keywords = new List<string> { TypeSchemaBody(member.Type, context) };
         var c = member.Constraints;
+        var keywords = new List<string> { TypeSchemaBody(member.Type, context, withBounds: c.RangeMin is null) };
         var core = member.Type.Kind == SerialKind.NullableValue ? member.Type.Element! : member.Type;
         var isString = core.Kind == SerialKind.Builtin && core.Name == "String";
         var patterns = new List<string>();
@@ -111,14 +110,13 @@ internal static class SchemaEmitter
             }
         }
 
-        if (c.RangeMin is not null)
+        if (c.RangeMin is not null && c.RangeMax is not null)
         {
-            keywords.Add($"\"{(c.RangeMinExclusive ? "exclusiveMinimum" : "minimum")}\":{Number(c.RangeMin.Value)}");
-        }
-
-        if (c.RangeMax is not null)
-        {
-            keywords.Add($"\"{(c.RangeMaxExclusive ? "exclusiveMaximum" : "maximum")}\":{Number(c.RangeMax.Value)}");
+            // One bound of each side: the tighter of the type's own and the [Range]'s (each keyword once).
+            var (min, minExclusive) = Tighter(core, c.RangeMin.Value, c.RangeMinExclusive, lower: true);
+            var (max, maxExclusive) = Tighter(core, c.RangeMax.Value, c.RangeMaxExclusive, lower: false);
+            keywords.Add($"\"{(minExclusive ? "exclusiveMinimum" : "minimum")}\":{min}");
+            keywords.Add($"\"{(maxExclusive ? "exclusiveMaximum" : "maximum")}\":{max}");
         }
 
         if (c.AllowedJson.Count > 0)
@@ -144,13 +142,13 @@ internal static class SchemaEmitter
         return "{" + string.Join(",", keywords.Where(k => k.Length > 0)) + "}";
     }
 
-    /// <summary>The keywords (without braces) that describe a type, null included when it accepts null.</summary>
-    private static string TypeSchemaBody(TypeModel type, Context context)
+    /// <summary>The keywords (without braces) that describe a type, null included when it accepts null; a number's own bounds unless a [Range] gives them.</summary>
+    private static string TypeSchemaBody(TypeModel type, Context context, bool withBounds = true)
     {
         var body = type.Kind switch
         {
-            SerialKind.Builtin => Builtin(type.Name),
-            SerialKind.NullableValue => $"\"anyOf\":[{{{TypeSchemaBody(type.Element!, context)}}},{{\"type\":\"null\"}}]",
+            SerialKind.Builtin => withBounds ? Builtin(type.Name) : Unbounded(type.Name),
+            SerialKind.NullableValue => $"\"anyOf\":[{{{TypeSchemaBody(type.Element!, context, withBounds)}}},{{\"type\":\"null\"}}]",
             SerialKind.Array or SerialKind.List => $"\"type\":\"array\",\"items\":{{{TypeSchemaBody(type.Element!, context)}}}",
             SerialKind.Dictionary => $"\"type\":\"object\",\"additionalProperties\":{{{TypeSchemaBody(type.Element!, context)}}}",
             SerialKind.Enum or SerialKind.Object or SerialKind.Message => context.Reference(type.Fqn) is { } reference ? "\"$ref\":" + reference.ToJsonString() : string.Empty,
@@ -166,17 +164,9 @@ internal static class SchemaEmitter
     {
         "String" => "\"type\":\"string\"",
         "Boolean" => "\"type\":\"boolean\"",
-        "Byte" => Integer("0", "255"),
-        "SByte" => Integer("-128", "127"),
-        "Int16" => Integer("-32768", "32767"),
-        "UInt16" => Integer("0", "65535"),
-        "Int32" => Integer("-2147483648", "2147483647"),
-        "UInt32" => Integer("0", "4294967295"),
-        "Int64" => Integer("-9223372036854775808", "9223372036854775807"),
-        "UInt64" => Integer("0", "18446744073709551615"),
-        "Single" => "\"type\":\"number\",\"minimum\":-3.4028234663852886E+38,\"maximum\":3.4028234663852886E+38",
+        "Byte" or "SByte" or "Int16" or "UInt16" or "Int32" or "UInt32" or "Int64" or "UInt64" => Integer(s_bounds[name].Min, s_bounds[name].Max),
+        "Single" or "Decimal" => $"\"type\":\"number\",\"minimum\":{s_bounds[name].Min},\"maximum\":{s_bounds[name].Max}",
         "Double" => "\"type\":\"number\"",
-        "Decimal" => "\"type\":\"number\",\"minimum\":-79228162514264337593543950335,\"maximum\":79228162514264337593543950335",
         "Char" => "\"type\":\"string\",\"minLength\":1,\"maxLength\":1",
         "Guid" => "\"type\":\"string\",\"format\":\"uuid\",\"pattern\":" + GuidPattern.ToJsonString(),
         "DateTime" or "DateTimeOffset" => "\"type\":\"string\",\"format\":\"date-time\"",
@@ -187,6 +177,45 @@ internal static class SchemaEmitter
     };
 
     private static string Integer(string min, string max) => $"\"type\":\"integer\",\"minimum\":{min},\"maximum\":{max}";
+
+    /// <summary>A number's type keywords without its bounds (a [Range] gives them).</summary>
+    private static string Unbounded(string name)
+    {
+        var body = Builtin(name);
+        var bounds = body.IndexOf(",\"minimum\"", System.StringComparison.Ordinal);
+        return bounds < 0 ? body : body.Substring(0, bounds);
+    }
+
+    /// <summary>The bounds of the bounded number types, as their schemas state them (exactly, for 64-bit integers).</summary>
+    private static readonly Dictionary<string, (string Min, string Max)> s_bounds = new(System.StringComparer.Ordinal)
+    {
+        ["Byte"] = ("0", "255"),
+        ["SByte"] = ("-128", "127"),
+        ["Int16"] = ("-32768", "32767"),
+        ["UInt16"] = ("0", "65535"),
+        ["Int32"] = ("-2147483648", "2147483647"),
+        ["UInt32"] = ("0", "4294967295"),
+        ["Int64"] = ("-9223372036854775808", "9223372036854775807"),
+        ["UInt64"] = ("0", "18446744073709551615"),
+        ["Single"] = ("-3.4028234663852886E+38", "3.4028234663852886E+38"),
+        ["Decimal"] = ("-79228162514264337593543950335", "79228162514264337593543950335"),
+    };
+
+    /// <summary>The tighter of a type's own bound and a [Range]'s, as JSON, with whether it is exclusive.</summary>
+    private static (string Text, bool Exclusive) Tighter(TypeModel type, double range, bool exclusive, bool lower)
+    {
+        if (type.Kind == SerialKind.Builtin && s_bounds.TryGetValue(type.Name, out var bounds))
+        {
+            var text = lower ? bounds.Min : bounds.Max;
+            var own = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            if (lower ? own > range : own < range)
+            {
+                return (text, false);
+            }
+        }
+
+        return (Number(range), exclusive);
+    }
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 

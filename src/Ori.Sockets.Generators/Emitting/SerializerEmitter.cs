@@ -23,15 +23,40 @@ internal static class SerializerEmitter
         {
             SerialKind.Builtin => $"{Ser}.{type.Name}",
             SerialKind.Message => $"{type.Fqn}.Serializer",
-            SerialKind.Object or SerialKind.Enum => $"{type.Fqn.ToIdentifier()}_Serializer.Instance",
+            SerialKind.Object or SerialKind.Enum => $"global::Ori.Sockets.Generated.{type.Fqn.ToIdentifier()}_Serializer.Instance",
             SerialKind.NullableValue => $"{Ser}.Nullable({Expression(type.Element!)})",
             SerialKind.Array => $"{Ser}.Array({Expression(type.Element!)})",
-            SerialKind.List when type.Fqn.StartsWith("global::System.Collections.Generic.List<", System.StringComparison.Ordinal) => $"{Ser}.List({Expression(type.Element!)})",
+            SerialKind.List when !type.IsInterface => $"{Ser}.List({Expression(type.Element!)})",
             SerialKind.List => $"{Ser}.Collection<{type.Fqn}, {type.Element!.DeclaredFqn}>({Expression(type.Element!)}, static list => list)",
-            SerialKind.Dictionary when type.Fqn.StartsWith("global::System.Collections.Generic.Dictionary<", System.StringComparison.Ordinal) => $"{Ser}.Dictionary({Expression(type.Element!)})",
+            SerialKind.Dictionary when !type.IsInterface => $"{Ser}.Dictionary({Expression(type.Element!)})",
             _ => $"{Ser}.Map<{type.Fqn}, {type.Element!.DeclaredFqn}>({Expression(type.Element!)}, static dictionary => dictionary)",
         };
         return type.NullableReference ? $"{Ser}.OrNull({inner})" : inner;
+    }
+
+    /// <summary>
+    /// The serializers of the plain types (not messages) this compilation's messages and routes reach, each once:
+    /// <c>OriSockets.Serializers.g.cs</c>, internal classes in <c>Ori.Sockets.Generated</c>.
+    /// </summary>
+    public static string EmitShared(EquatableArray<ShapeModel> shapes)
+    {
+        var w = new SourceWriter();
+        Header.Write(w);
+        using (w.Block("namespace Ori.Sockets.Generated"))
+        {
+            for (var i = 0; i < shapes.Count; i++)
+            {
+                if (i > 0)
+                {
+                    w.Line();
+                }
+
+                w.Line(Header.GeneratedCode);
+                Emit(w, shapes[i], "internal");
+            }
+        }
+
+        return w.ToString();
     }
 
     public static void Emit(SourceWriter w, ShapeModel shape, string accessibility)
@@ -65,22 +90,21 @@ internal static class SerializerEmitter
         {
             // Instance comes first: member serializers of a type that contains itself refer to it.
             w.Line($"public static readonly {shape.SerializerName} Instance = new();");
-            for (var i = 0; i < members.Count; i++)
+            foreach (var member in members)
             {
-                var member = members[i];
-                w.Line($"private static readonly {Json}.JsonEncodedText s_name{i} = {Json}.JsonEncodedText.Encode({member.JsonName.ToLiteral()});");
-                w.Line($"private static readonly global::Ori.Sockets.SocketSerializer<{member.Type.DeclaredFqn}> s_serializer{i} = {Expression(member.Type)};");
+                w.Line($"private static readonly {Json}.JsonEncodedText {NameField(member)} = {Json}.JsonEncodedText.Encode({member.JsonName.ToLiteral()});");
+                w.Line($"private static readonly global::Ori.Sockets.SocketSerializer<{member.Type.DeclaredFqn}> {SerializerField(member)} = {Expression(member.Type)};");
                 if (member.Constraints.AllowedValues.Count > 0)
                 {
                     var elementType = IsString(member.Type) ? "string?" : Core(member.Type).Fqn;
                     var values = member.Constraints.AllowedValues.Where(v => v != "null" || IsString(member.Type));
-                    w.Line($"private static readonly {elementType}[] s_allowed{i} = new {elementType}[] {{ {string.Join(", ", values)} }};");
+                    w.Line($"private static readonly {elementType}[] {AllowedField(member)} = new {elementType}[] {{ {string.Join(", ", values)} }};");
                 }
 
                 if (member.Constraints.Pattern is { } pattern)
                 {
                     // Interpreted, not compiled: works under Native AOT; the time-out bounds hostile input.
-                    w.Line($"private static readonly global::System.Text.RegularExpressions.Regex s_pattern{i} = new({pattern.ToLiteral()}, global::System.Text.RegularExpressions.RegexOptions.CultureInvariant, global::System.TimeSpan.FromSeconds(1));");
+                    w.Line($"private static readonly global::System.Text.RegularExpressions.Regex {PatternField(member)} = new({pattern.ToLiteral()}, global::System.Text.RegularExpressions.RegexOptions.CultureInvariant, global::System.TimeSpan.FromSeconds(1));");
                 }
             }
 
@@ -99,17 +123,16 @@ internal static class SerializerEmitter
         using (w.Block($"public override void Write({Json}.Utf8JsonWriter writer, {shape.Fqn} value)"))
         {
             w.Line("writer.WriteStartObject();");
-            for (var i = 0; i < shape.Members.Count; i++)
+            foreach (var member in shape.Members)
             {
-                var member = shape.Members[i];
-                w.Line($"writer.WritePropertyName(s_name{i});");
+                w.Line($"writer.WritePropertyName({NameField(member)});");
                 if (member.Type.IsReferenceType && !member.Type.NullableReference)
                 {
-                    w.Line($"if (value.{member.ClrName} is null) {{ writer.WriteNullValue(); }} else {{ s_serializer{i}.Write(writer, value.{member.ClrName}); }}");
+                    w.Line($"if (value.{member.ClrName} is null) {{ writer.WriteNullValue(); }} else {{ {SerializerField(member)}.Write(writer, value.{member.ClrName}); }}");
                 }
                 else
                 {
-                    w.Line($"s_serializer{i}.Write(writer, value.{member.ClrName});");
+                    w.Line($"{SerializerField(member)}.Write(writer, value.{member.ClrName});");
                 }
             }
 
@@ -121,9 +144,9 @@ internal static class SerializerEmitter
     {
         var readable = shape.Members.Select((m, i) => (Member: m, Index: i)).Where(p => p.Member.CanRead).ToList();
 
-        // The checks of each member, on the value read (m0, m1…): written once, and they decide whether
-        // reading must remember that the member was present.
-        var checksOf = readable.ToDictionary(p => p.Index, p => ConstraintLines(p.Member, p.Index, $"m{p.Index}"));
+        // The checks of each member, on the value read (read_Name…): written once, and they decide whether
+        // reading must remember that the member was present (seen_Name).
+        var checksOf = readable.ToDictionary(p => p.Index, p => ConstraintLines(p.Member, ReadLocal(p.Member)));
         bool NeedsPresence(MemberModel member, int index) =>
             member.Required || member.Setter is SetterKind.Set or SetterKind.Init || checksOf[index].Length > 0;
 
@@ -140,10 +163,12 @@ internal static class SerializerEmitter
             w.Line("var errorsBefore = validation.Errors.Count;");
             foreach (var (member, i) in readable)
             {
-                w.Line($"{member.Type.DeclaredFqn} m{i} = {member.DefaultLiteral ?? "default!"};");
+                // default! only where null is not a valid value: nothing reads it unless the JSON gave one.
+                var initial = member.DefaultLiteral ?? (member.Type.IsReferenceType && !member.Type.NullableReference ? "default!" : "default");
+                w.Line($"{member.Type.DeclaredFqn} {ReadLocal(member)} = {initial};");
                 if (NeedsPresence(member, i))
                 {
-                    w.Line($"var has{i} = false;");
+                    w.Line($"var {SeenLocal(member)} = false;");
                 }
             }
 
@@ -155,10 +180,10 @@ internal static class SerializerEmitter
                     {
                         w.Line("reader.Read();");
                         w.Line($"validation.PushProperty({member.JsonName.ToLiteral()});");
-                        w.Line($"m{i} = s_serializer{i}.Read(ref reader, validation)!;");
+                        w.Line($"{ReadLocal(member)} = {SerializerField(member)}.Read(ref reader, validation)!;");
                         if (NeedsPresence(member, i))
                         {
-                            w.Line($"has{i} = true;");
+                            w.Line($"{SeenLocal(member)} = true;");
                         }
 
                         w.Line("validation.Pop();");
@@ -177,7 +202,7 @@ internal static class SerializerEmitter
                 var checks = checksOf[i];
                 if (member.Required)
                 {
-                    w.Line($"if (!has{i}) {{ {Constraints}.Missing(validation, {member.JsonName.ToLiteral()}); }}");
+                    w.Line($"if (!{SeenLocal(member)}) {{ {Constraints}.Missing(validation, {member.JsonName.ToLiteral()}); }}");
                     if (checks.Length > 0)
                     {
                         using (w.Block("else"))
@@ -192,7 +217,7 @@ internal static class SerializerEmitter
                 else if (checks.Length > 0)
                 {
                     // Optional: its constraints apply to a value the JSON gave, not to its default.
-                    using (w.Block($"if (has{i})"))
+                    using (w.Block($"if ({SeenLocal(member)})"))
                     {
                         foreach (var line in checks)
                         {
@@ -204,7 +229,7 @@ internal static class SerializerEmitter
 
             w.Line();
             w.Line("if (validation.Errors.Count != errorsBefore) { return default; }");
-            var ctorArgs = readable.Where(p => p.Member.ConstructorIndex >= 0).OrderBy(p => p.Member.ConstructorIndex).Select(p => $"m{p.Index}!").ToList();
+            var ctorArgs = readable.Where(p => p.Member.ConstructorIndex >= 0).OrderBy(p => p.Member.ConstructorIndex).Select(p => $"{ReadLocal(p.Member)}!").ToList();
             if (ctorArgs.Count < shape.ConstructorParameterCount)
             {
                 w.Line($"throw new global::System.NotSupportedException(\"{shape.Name} cannot be created from JSON.\");");
@@ -218,7 +243,7 @@ internal static class SerializerEmitter
             var creation = $"new {shape.Fqn}({string.Join(", ", ctorArgs)})";
             if (initializer.Count > 0)
             {
-                creation += " { " + string.Join(", ", initializer.Select(p => $"{p.Member.ClrName} = m{p.Index}!")) + " }";
+                creation += " { " + string.Join(", ", initializer.Select(p => $"{p.Member.ClrName} = {ReadLocal(p.Member)}!")) + " }";
             }
 
             if (later.Count == 0)
@@ -228,11 +253,11 @@ internal static class SerializerEmitter
             }
 
             w.Line($"var result = {creation};");
-            foreach (var (member, i) in later)
+            foreach (var (member, _) in later)
             {
                 w.Line(member.Setter == SetterKind.Set
-                    ? $"if (has{i}) {{ result.{member.ClrName} = m{i}!; }}"
-                    : $"if (has{i}) {{ {InitAccessor(member)}({(shape.IsValueType ? "ref " : string.Empty)}result, m{i}!); }}");
+                    ? $"if ({SeenLocal(member)}) {{ result.{member.ClrName} = {ReadLocal(member)}!; }}"
+                    : $"if ({SeenLocal(member)}) {{ {InitAccessor(member)}({(shape.IsValueType ? "ref " : string.Empty)}result, {ReadLocal(member)}!); }}");
             }
 
             w.Line("return result;");
@@ -249,21 +274,34 @@ internal static class SerializerEmitter
 
     private static string InitAccessor(MemberModel member) => "Init" + member.ClrName;
 
+    // Identifiers named after the member: property names are unique in a type, and the underscore keeps them
+    // apart from the method's own names (reader, validation, errorsBefore, result).
+    private static string NameField(MemberModel member) => $"s_{member.ClrName}_Name";
+
+    private static string SerializerField(MemberModel member) => $"s_{member.ClrName}_Serializer";
+
+    private static string AllowedField(MemberModel member) => $"s_{member.ClrName}_Allowed";
+
+    private static string PatternField(MemberModel member) => $"s_{member.ClrName}_Pattern";
+
+    private static string ReadLocal(MemberModel member) => $"read_{member.ClrName}";
+
+    private static string SeenLocal(MemberModel member) => $"seen_{member.ClrName}";
+
     private static void EmitValidate(SourceWriter w, ShapeModel shape)
     {
         w.Line("/// <inheritdoc />");
         using (w.Block($"public override void Validate({shape.Fqn} value, {Validation} validation)"))
         {
-            for (var i = 0; i < shape.Members.Count; i++)
+            foreach (var member in shape.Members)
             {
-                var member = shape.Members[i];
                 var access = $"value.{member.ClrName}";
                 if (member.Required && member.Type.IsReferenceType)
                 {
                     w.Line($"if ({access} is null) {{ {Constraints}.Missing(validation, {member.JsonName.ToLiteral()}); }}");
                 }
 
-                foreach (var line in ConstraintLines(member, i, access))
+                foreach (var line in ConstraintLines(member, access))
                 {
                     w.Line(line);
                 }
@@ -271,7 +309,7 @@ internal static class SerializerEmitter
                 if (NeedsNestedValidation(member.Type))
                 {
                     var guard = member.Type.IsReferenceType || member.Type.Kind == SerialKind.NullableValue ? $"if ({access} is not null) " : string.Empty;
-                    w.Line($"{guard}{{ validation.PushProperty({member.JsonName.ToLiteral()}); s_serializer{i}.Validate({access}{(member.Type.IsReferenceType && !member.Type.NullableReference ? string.Empty : string.Empty)}, validation); validation.Pop(); }}");
+                    w.Line($"{guard}{{ validation.PushProperty({member.JsonName.ToLiteral()}); {SerializerField(member)}.Validate({access}, validation); validation.Pop(); }}");
                 }
             }
         }
@@ -285,7 +323,7 @@ internal static class SerializerEmitter
             _ => true,
         };
 
-    private static string[] ConstraintLines(MemberModel member, int index, string value)
+    private static string[] ConstraintLines(MemberModel member, string value)
     {
         var c = member.Constraints;
         var name = member.JsonName.ToLiteral();
@@ -312,13 +350,13 @@ internal static class SerializerEmitter
         if (c.AllowedValues.Count > 0)
         {
             lines.Add(IsString(member.Type)
-                ? $"{Constraints}.Allowed({value}, s_allowed{index}, validation, {name});"
-                : $"{Constraints}.Allowed<{Core(member.Type).Fqn}>({value}, s_allowed{index}, validation, {name});");
+                ? $"{Constraints}.Allowed({value}, {AllowedField(member)}, validation, {name});"
+                : $"{Constraints}.Allowed<{Core(member.Type).Fqn}>({value}, {AllowedField(member)}, validation, {name});");
         }
 
         if (c.Pattern is not null)
         {
-            lines.Add($"{Constraints}.Pattern({value}, s_pattern{index}, validation, {name});");
+            lines.Add($"{Constraints}.Pattern({value}, {PatternField(member)}, validation, {name});");
         }
 
         return lines.ToArray();

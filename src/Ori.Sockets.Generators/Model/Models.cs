@@ -41,7 +41,8 @@ internal enum SerialKind
 /// <param name="NullableReference">A reference type annotated <c>?</c>: JSON null is allowed.</param>
 /// <param name="IsReferenceType">Whether null is a possible value.</param>
 /// <param name="IsNumeric">A number (for [Range] and schemas).</param>
-internal sealed record TypeModel(SerialKind Kind, string Fqn, string Name, TypeModel? Element, bool NullableReference, bool IsReferenceType, bool IsNumeric)
+/// <param name="IsInterface">A list or dictionary declared as an interface (IReadOnlyList, IDictionary…): read into the concrete collection.</param>
+internal sealed record TypeModel(SerialKind Kind, string Fqn, string Name, TypeModel? Element, bool NullableReference, bool IsReferenceType, bool IsNumeric, bool IsInterface = false)
 {
     /// <summary>The declared type, nullable annotation included.</summary>
     public string DeclaredFqn => NullableReference ? Fqn + "?" : Fqn;
@@ -121,7 +122,11 @@ internal sealed record ShapeModel(
 /// <summary>One enum member: its C# name and its JSON string.</summary>
 internal sealed record EnumMemberModel(string ClrName, string JsonName);
 
-/// <summary>A [SocketMessage] partial type: its name on the wire, and the shapes its serializer needs.</summary>
+/// <summary>
+/// A [SocketMessage] partial type: its name on the wire, its shape, the plain shapes its serializer needs
+/// (<see cref="Dependencies"/>, whose serializers are emitted once per compilation) and the shapes only its
+/// schema needs (<see cref="SchemaOnlyShapes"/>: the messages it reaches, described member by member).
+/// </summary>
 internal sealed record MessageModel(
     string Namespace,
     EquatableArray<string> ContainingTypes,
@@ -131,7 +136,7 @@ internal sealed record MessageModel(
     string WireName,
     ShapeModel Shape,
     EquatableArray<ShapeModel> Dependencies,
-    EquatableArray<ShapeModel> SchemaShapes,
+    EquatableArray<ShapeModel> SchemaOnlyShapes,
     TypeModel? Reply = null)
 {
     public string HintName => Fqn.ToIdentifier().TrimStart('_') + ".g.cs";

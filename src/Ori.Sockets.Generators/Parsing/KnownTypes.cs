@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 
@@ -22,6 +23,16 @@ internal sealed class KnownTypes
         SocketEndpointAttribute = compilation.GetTypeByMetadataName(MetadataNames.SocketEndpointAttribute);
         SocketRouteAttribute = compilation.GetTypeByMetadataName(MetadataNames.SocketRouteAttribute);
         MessageGuardAttribute = compilation.GetTypeByMetadataName(MetadataNames.MessageGuardAttribute);
+        JsonPropertyName = compilation.GetTypeByMetadataName(MetadataNames.JsonPropertyNameAttribute);
+        JsonIgnore = compilation.GetTypeByMetadataName(MetadataNames.JsonIgnoreAttribute);
+        JsonStringEnumMemberName = compilation.GetTypeByMetadataName(MetadataNames.JsonStringEnumMemberNameAttribute);
+        Required = DataAnnotation(compilation, "Required");
+        StringLength = DataAnnotation(compilation, "StringLength");
+        MinLength = DataAnnotation(compilation, "MinLength");
+        MaxLength = DataAnnotation(compilation, "MaxLength");
+        Range = DataAnnotation(compilation, "Range");
+        AllowedValues = DataAnnotation(compilation, "AllowedValues");
+        RegularExpression = DataAnnotation(compilation, "RegularExpression");
         CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
         Task = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task");
         TaskOfT = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task`1");
@@ -73,6 +84,26 @@ internal sealed class KnownTypes
 
     public INamedTypeSymbol? SocketRouteAttribute { get; }
 
+    public INamedTypeSymbol? JsonPropertyName { get; }
+
+    public INamedTypeSymbol? JsonIgnore { get; }
+
+    public INamedTypeSymbol? JsonStringEnumMemberName { get; }
+
+    public INamedTypeSymbol? Required { get; }
+
+    public INamedTypeSymbol? StringLength { get; }
+
+    public INamedTypeSymbol? MinLength { get; }
+
+    public INamedTypeSymbol? MaxLength { get; }
+
+    public INamedTypeSymbol? Range { get; }
+
+    public INamedTypeSymbol? AllowedValues { get; }
+
+    public INamedTypeSymbol? RegularExpression { get; }
+
     public INamedTypeSymbol? CancellationToken { get; }
 
     public INamedTypeSymbol? Task { get; }
@@ -94,6 +125,13 @@ internal sealed class KnownTypes
     public INamedTypeSymbol?[] ListInterfaces { get; }
 
     public (INamedTypeSymbol? Symbol, string Name)[] Named { get; }
+
+    /// <summary>The attribute of <paramref name="symbol"/> whose class is <paramref name="attribute"/> (matched by symbol), or null.</summary>
+    public static AttributeData? Find(ISymbol symbol, INamedTypeSymbol? attribute) =>
+        attribute is null ? null : symbol.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, attribute));
+
+    private static INamedTypeSymbol? DataAnnotation(Compilation compilation, string name) =>
+        compilation.GetTypeByMetadataName(MetadataNames.DataAnnotations + name + "Attribute");
 
     public static KnownTypes For(Compilation compilation) => s_cache.GetValue(compilation, static c => new KnownTypes(c));
 }

@@ -50,7 +50,7 @@ internal static class MessageParser
 
         if (type.IsGenericType || type.IsAbstract || type.IsStatic)
         {
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnserializableMember, type.Locations.FirstOrDefault(), display, "$.data", "a message must be a concrete, non-generic class, record or struct"));
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidMessageType, type.Locations.FirstOrDefault(), display));
         }
 
         var parser = new TypeParser(known, cancellationToken);
@@ -87,20 +87,9 @@ internal static class MessageParser
             wireName,
             shape,
             parser.Shapes(except: fqn),
-            SchemaShapes(type, fqn, known, cancellationToken),
+            parser.SchemaOnlyShapes(),
             reply);
         return new MessageResult(model, EquatableArray<DiagnosticInfo>.Empty, claim);
-    }
-
-    /// <summary>
-    /// The shapes the JSON Schema describes: nested messages are expanded member by member (the serializer
-    /// refers to their own). Their problems are reported by their own message, so diagnostics are dropped here.
-    /// </summary>
-    private static EquatableArray<ShapeModel> SchemaShapes(INamedTypeSymbol type, string fqn, KnownTypes known, CancellationToken cancellationToken)
-    {
-        var parser = new TypeParser(known, cancellationToken, expandMessages: true);
-        parser.Classify(type, "$.data", null, forceShape: true);
-        return parser.Diagnostics.Count > 0 ? EquatableArray<ShapeModel>.Empty : parser.Shapes(except: fqn);
     }
 
     internal static Location? ArgumentLocation(AttributeData attribute, CancellationToken cancellationToken) =>

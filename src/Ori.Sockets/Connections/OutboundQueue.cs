@@ -351,8 +351,14 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
         catch (Exception)
 #pragma warning restore CA1031
         {
-            Stop();
+            // The owner is told before the writer reports itself stopped: whoever waits on Stopped sees the abort done.
+            lock (_sync)
+            {
+                StopLocked();
+            }
+
             _transportFailed();
+            _stopped.TrySetResult();
         }
         finally
         {

@@ -23,6 +23,7 @@ internal static class GeneratorHarness
     private const string GlobalUsings = """
         global using System;
         global using System.Collections.Generic;
+        global using System.Linq;
         global using System.ComponentModel.DataAnnotations;
         global using System.Threading;
         global using System.Threading.Tasks;

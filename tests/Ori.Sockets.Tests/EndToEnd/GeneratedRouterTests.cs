@@ -84,7 +84,7 @@ public sealed class GeneratedRouterTests : IAsyncLifetime
         Assert.Equal(
             new HashSet<string?>
             {
-                "$.data.sku", "$.data.quantity", "$.data.priority", "$.data.shipTo.city", "$.data.lines[0].item",
+                "$.data.sku", "$.data.quantity", "$.data.priority", "$.data.shipTo.city", "$.data.lines[0].item", "$.data.lines[1].weight",
                 "$.data.channel", "$.data.tags.b", "$.data.currency", "$.data.note_text",
             },
             paths);

@@ -40,6 +40,24 @@ public sealed class JsonSchemaTests
     };
 
     [Fact]
+    public void Every_keyword_of_every_schema_appears_once_and_a_range_gives_the_tighter_bounds()
+    {
+        foreach (var text in new[] { PlaceOrder.JsonSchema, OrderShipped.JsonSchema, StockReport.JsonSchema, Catalog.Search.JsonSchema })
+        {
+            // A duplicate member (an int's own "minimum" beside a [Range]'s) would be refused here.
+            using var document = JsonDocument.Parse(text, new JsonDocumentOptions { AllowDuplicateProperties = false });
+            Assert.Equal(JsonValueKind.Object, document.RootElement.ValueKind);
+        }
+
+        using var search = JsonDocument.Parse(Catalog.Search.JsonSchema);
+        var limit = search.RootElement.GetProperty("properties").GetProperty("limit");
+        Assert.Equal(1, limit.GetProperty("minimum").GetInt32());
+        Assert.Equal(50, limit.GetProperty("maximum").GetInt32());
+        Assert.True(SchemaAccepts(JsonSchema.FromText(Catalog.Search.JsonSchema), """{"text":"bolt","limit":50}"""));
+        Assert.False(SchemaAccepts(JsonSchema.FromText(Catalog.Search.JsonSchema), """{"text":"bolt","limit":51}"""));
+    }
+
+    [Fact]
     public void The_schema_is_a_draft_2020_12_schema_and_accepts_the_valid_payload()
     {
         var schema = JsonSchema.FromText(PlaceOrder.JsonSchema);

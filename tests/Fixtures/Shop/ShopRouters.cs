@@ -1,3 +1,4 @@
+// The Shop fixture's server side: endpoints, routers and guards (see ShopContracts.cs).
 
 namespace Ori.Sockets.Tests.Generated;
 
@@ -76,9 +77,13 @@ public sealed class ReadOnlyGuard : IMessageGuard
 [MessageGuard(typeof(ReadOnlyGuard))]
 public sealed partial class ReadOnlyShopSocket;
 
-/// <summary>A router no endpoint serves: MapOriSockets(pattern) serves it, with no guards.</summary>
+/// <summary>A second router, no endpoint serves it: MapOriSockets(pattern) serves it, with no guards.</summary>
 public static class PublicRouter
 {
     [SocketRoute("public.hello")]
     public static string Hello() => "hello";
+
+    [SocketRoute("catalog.search")]
+    public static Catalog.Results Search(Catalog.Search search) =>
+        new([.. Enumerable.Range(1, search.Limit).Select(i => new Catalog.Hit($"{search.Text}-{i}", i * 1.5m))]);
 }

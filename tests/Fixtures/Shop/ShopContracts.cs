@@ -3,7 +3,9 @@ using System.Text.Json.Serialization;
 
 namespace Ori.Sockets.Tests.Generated;
 
-// Messages as a user writes them; the generator adds their names, serializers and validators.
+// The Shop fixture: messages as a user writes them (the generator adds their names, serializers, validators and
+// schemas). Compiled into Ori.Sockets.Tests, where real servers use them, and fed as text to the generator's
+// snapshot and incrementality tests: one fixture for both.
 
 public enum Priority
 {
@@ -30,6 +32,8 @@ public sealed partial record PlaceOrder(
 
     public Guid? ClientId { get; init; }
 
+    public Guid[]? Coupons { get; init; }
+
     public DateTimeOffset? At { get; init; }
 
     public TimeSpan? Window { get; init; }
@@ -40,7 +44,15 @@ public sealed partial record PlaceOrder(
 
 public sealed record Address([property: Required] string City, string? Street);
 
-public sealed record OrderLine([property: StringLength(10)] string Item, double Weight);
+/// <summary>A class with a C# required member and an init member with a bound.</summary>
+public sealed class OrderLine
+{
+    [StringLength(10)]
+    public required string Item { get; init; }
+
+    [Range(0.0, 1000.0)]
+    public double Weight { get; init; }
+}
 
 public sealed record OrderPlaced(string OrderId, int Quantity, Priority Priority, IReadOnlyList<string> Notes);
 
@@ -77,4 +89,15 @@ public sealed partial class StockReport
     public float Ratio { get; set; }
 
     public byte Level { get; set; }
+}
+
+/// <summary>Messages nested in a type: the generator writes their partials inside it.</summary>
+public static partial class Catalog
+{
+    [SocketMessage("catalog.search")]
+    public sealed partial record Search([property: Required, StringLength(40)] string Text, [property: Range(1, 50)] int Limit = 10) : ISocketRequest<Results>;
+
+    public sealed record Results(IReadOnlyList<Hit> Hits);
+
+    public sealed record Hit(string Sku, decimal Price);
 }
