@@ -135,7 +135,13 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken = default)
     {
-        if (_hub.Subscribe(socketId, topic) == SubscriptionChange.TopicActivated)
+        var change = _hub.Subscribe(socketId, topic);
+        if (change == SubscriptionChange.LimitReached)
+        {
+            throw new SocketLimitExceededException($"This socket is in {_hub.MaxTopicsPerSocket} rooms, the most it may be in; leave one first.");
+        }
+
+        if (change == SubscriptionChange.TopicActivated)
         {
             await ReconcileAsync(topic).ConfigureAwait(false);
         }

@@ -180,7 +180,16 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
 
         if (inline)
         {
-            await DrainAsync().ConfigureAwait(false);
+            var drain = DrainAsync();
+            if (!drain.IsCompleted)
+            {
+                // The transport pushes back (a peer that does not read): the writer finishes its turn on its own and
+                // the receive loop goes on reading, so that what this socket may hold is bounded by the queue's limit
+                // (past it: 4008), not by a write that never completes while the peer keeps sending.
+                return;
+            }
+
+            await drain.ConfigureAwait(false);
         }
         else
         {

@@ -35,6 +35,13 @@ public sealed class OriSocketsOptions
     /// <summary>The deepest JSON nesting accepted in a message. Default 32.</summary>
     public int MaxJsonDepth { get; set; } = 32;
 
+    /// <summary>
+    /// The most topics one socket may be subscribed to, joined by the client (<c>room.join</c>) or subscribed by the
+    /// server: past it a join is answered <c>rate_limited</c> (a server-side subscribe throws
+    /// <see cref="SocketLimitExceededException"/>) and the socket keeps the rooms it has. Default 100.
+    /// </summary>
+    public int MaxRoomsPerSocket { get; set; } = 100;
+
     /// <summary>The most bytes queued for one socket; a socket past it is closed with 4008. Default 1 MiB.</summary>
     public long OutboundQueueLimit { get; set; } = 1024 * 1024;
 

@@ -18,6 +18,11 @@ internal sealed class OriSocketsOptionsValidator : IValidateOptions<OriSocketsOp
             failures.Add($"Ori:Sockets:MaxJsonDepth must be between 2 and 256 (it is {options.MaxJsonDepth}).");
         }
 
+        if (options.MaxRoomsPerSocket is < 1 or > 100_000)
+        {
+            failures.Add($"Ori:Sockets:MaxRoomsPerSocket must be between 1 and 100000 (it is {options.MaxRoomsPerSocket}).");
+        }
+
         if (options.OutboundQueueLimit < 1024)
         {
             failures.Add($"Ori:Sockets:OutboundQueueLimit must be at least 1024 bytes (it is {options.OutboundQueueLimit}).");

@@ -28,7 +28,7 @@ public static class OriSocketsServiceCollectionExtensions
 
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OriSocketsOptions>, OriSocketsOptionsValidator>());
-        services.TryAddSingleton(_ => new SocketHub());
+        services.TryAddSingleton(sp => new SocketHub(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value.MaxRoomsPerSocket));
         services.TryAddSingleton<ISocketProvider, InProcessSocketProvider>();
         services.TryAddSingleton<ISocketEmitter>(sp => sp.GetRequiredService<ISocketProvider>());
         services.TryAddSingleton(TimeProvider.System);

@@ -29,7 +29,11 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) 
 
     public ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken = default)
     {
-        hub.Subscribe(socketId, topic);
+        if (hub.Subscribe(socketId, topic) == SubscriptionChange.LimitReached)
+        {
+            throw SocketLimitExceededException.Rooms(hub.MaxTopicsPerSocket);
+        }
+
         return default;
     }
 

@@ -17,6 +17,9 @@ public enum SubscriptionChange
 
     /// <summary>The topic's last local subscriber left: a scaling provider drops the topic on its backplane.</summary>
     TopicVacated,
+
+    /// <summary>Refused: the socket is subscribed to as many topics as it may be (<c>MaxRoomsPerSocket</c>); nothing changed.</summary>
+    LimitReached,
 }
 
 /// <summary>
@@ -38,9 +41,10 @@ public sealed class SocketHub
     private readonly Lock _allLock = new();
     private IOutboundSocket[]? _all;
 
-    internal SocketHub()
-    {
-    }
+    internal SocketHub(int maxTopicsPerSocket = int.MaxValue) => MaxTopicsPerSocket = maxTopicsPerSocket;
+
+    /// <summary>The most topics one socket may be subscribed to on this instance.</summary>
+    public int MaxTopicsPerSocket { get; }
 
     /// <summary>The number of sockets on this instance that passed their guards.</summary>
     public int ConnectionCount => _sockets.Count;
@@ -75,7 +79,7 @@ public sealed class SocketHub
     /// <summary>Adds a local socket to a topic.</summary>
     /// <param name="socketId">The socket's id.</param>
     /// <param name="topic">A valid topic.</param>
-    /// <returns>How the registry changed.</returns>
+    /// <returns>How the registry changed; <see cref="SubscriptionChange.LimitReached"/> when the socket has all the topics it may have.</returns>
     /// <exception cref="ArgumentException">The topic is not valid.</exception>
     public SubscriptionChange Subscribe(string socketId, string topic)
     {
@@ -87,10 +91,18 @@ public sealed class SocketHub
 
         lock (member.Lock)
         {
-            if (member.Released || !(member.Topics ??= new HashSet<string>(StringComparer.Ordinal)).Add(topic))
+            member.Topics ??= new HashSet<string>(StringComparer.Ordinal);
+            if (member.Released || member.Topics.Contains(topic))
             {
                 return SubscriptionChange.None;
             }
+
+            if (member.Topics.Count >= MaxTopicsPerSocket)
+            {
+                return SubscriptionChange.LimitReached;
+            }
+
+            member.Topics.Add(topic);
 
             while (true)
             {

@@ -229,6 +229,17 @@ internal sealed class MessagePipeline(int maxJsonDepth, TimeProvider time, ILogg
             return;
         }
 
+        if (exception is SocketLimitExceededException limit)
+        {
+            // The client asked for more than it may have: its answer, not a server failure.
+            if (!invocation.HasReplied)
+            {
+                invocation.ReplyError(SocketErrorCodes.RateLimited, limit.Message);
+            }
+
+            return;
+        }
+
         SocketLog.HandlerFailed(logger, invocation.Context.SocketId, invocation.TypeName, exception);
         if (!invocation.HasReplied)
         {

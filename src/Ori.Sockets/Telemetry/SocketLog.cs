@@ -29,7 +29,7 @@ internal static partial class SocketLog
     [LoggerMessage(7, LogLevel.Error, "A connection guard of socket {SocketId} threw.")]
     public static partial void GuardFailed(ILogger logger, string socketId, Exception exception);
 
-    [LoggerMessage(8, LogLevel.Information, "Socket {SocketId} broke the protocol; closing it with {CloseCode}.")]
+    [LoggerMessage(8, LogLevel.Warning, "Socket {SocketId} broke the protocol; closing it with {CloseCode}.")]
     public static partial void ProtocolViolation(ILogger logger, string socketId, int closeCode);
 
     [LoggerMessage(9, LogLevel.Error, "The provider failed to release the subscriptions of socket {SocketId}.")]

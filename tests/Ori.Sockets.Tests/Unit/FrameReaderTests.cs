@@ -2,14 +2,13 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using Ori.Sockets.Protocol;
+using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Tests.Unit;
 
 /// <summary>The frame reader on its own: bytes in, events out, no socket.</summary>
 public sealed class FrameReaderTests
 {
-    private const uint Mask = 0x37FA213D;
-
     [Fact]
     public void A_masked_text_frame_is_one_message()
     {
@@ -152,56 +151,9 @@ public sealed class FrameReaderTests
     private static FrameEvent Read(FrameReader reader, ref ReadOnlySequence<byte> buffer, out int value) =>
         reader.Read(ref buffer, new byte[FrameReader.MaxControlPayload], out value);
 
-    /// <summary>A client frame, masked unless told otherwise, with the shortest length encoding.</summary>
-    internal static byte[] Frame(byte opcode, bool fin, ReadOnlySpan<byte> payload, bool masked = true)
-    {
-        var lengthBytes = payload.Length < 126 ? 0 : payload.Length <= ushort.MaxValue ? 2 : 8;
-        var frame = new byte[2 + lengthBytes + (masked ? 4 : 0) + payload.Length];
-        frame[0] = (byte)((fin ? 0x80 : 0) | opcode);
-        var maskBit = masked ? 0x80 : 0;
-        var at = 2;
-        if (lengthBytes == 0)
-        {
-            frame[1] = (byte)(maskBit | payload.Length);
-        }
-        else if (lengthBytes == 2)
-        {
-            frame[1] = (byte)(maskBit | 126);
-            BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)payload.Length);
-            at = 4;
-        }
-        else
-        {
-            frame[1] = (byte)(maskBit | 127);
-            BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(2), (ulong)payload.Length);
-            at = 10;
-        }
+    private static byte[] Frame(byte opcode, bool fin, ReadOnlySpan<byte> payload, bool masked = true) => RawSocket.Frame(opcode, fin, payload, masked);
 
-        Span<byte> key = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(key, Mask);
-        if (masked)
-        {
-            key.CopyTo(frame.AsSpan(at));
-            at += 4;
-        }
-
-        for (var i = 0; i < payload.Length; i++)
-        {
-            frame[at + i] = masked ? (byte)(payload[i] ^ key[i & 3]) : payload[i];
-        }
-
-        return frame;
-    }
-
-    /// <summary>A masked header with a 64-bit length and no payload.</summary>
-    private static byte[] LongHeader(byte opcode, ulong length)
-    {
-        var frame = new byte[14];
-        frame[0] = (byte)(0x80 | opcode);
-        frame[1] = 0x80 | 127;
-        BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(2), length);
-        return frame;
-    }
+    private static byte[] LongHeader(byte opcode, ulong length) => RawSocket.LongHeader(opcode, fin: true, length);
 
     private static byte[] LongHeader(byte opcode, long length) => LongHeader(opcode, (ulong)length);
 

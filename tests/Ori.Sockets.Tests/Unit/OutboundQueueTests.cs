@@ -151,6 +151,36 @@ public sealed class OutboundQueueTests
         Assert.Equal(["r1", "r2"], Texts(stream.Written));
     }
 
+    [Fact]
+    public async Task An_inline_flush_does_not_wait_for_a_write_the_transport_holds_so_the_bound_still_applies()
+    {
+        // The peer does not read: the write never completes. The receive loop's flush must return, and what comes
+        // next must be queued and counted, so that the bound (not a stuck write) decides.
+        var stream = new GatedStream();
+        var queue = new OutboundQueue(stream, 1024, static () => { });
+        queue.BeginDeferring();
+        try
+        {
+            queue.TryEnqueue(SocketFrame.Text("pong 1"));
+        }
+        finally
+        {
+            OutboundQueue.EndDeferring();
+        }
+
+        var flush = queue.FlushDeferredAsync(inline: true);
+        await stream.WaitForWritesAsync(1);
+        Assert.True(flush.IsCompleted);
+        var overflowed = false;
+        for (var i = 0; i < 100 && !overflowed; i++)
+        {
+            overflowed = queue.TryEnqueue(SocketFrame.Text(new string('p', 100))) == EnqueueResult.Overflowed;
+        }
+
+        Assert.True(overflowed);
+        Assert.True(queue.IsClosing);
+    }
+
     private static List<string> Texts(byte[] bytes) => [.. Frames(bytes).Select(f => Encoding.UTF8.GetString(f.Payload))];
 
     /// <summary>Parses server frames (unmasked, as the server writes them).</summary>
