@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Tests.EndToEnd;
