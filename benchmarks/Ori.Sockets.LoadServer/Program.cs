@@ -31,6 +31,11 @@ else
     {
         o.IdleTimeout = TimeSpan.FromMinutes(10);
         o.OutboundQueueLimit = 16 * 1024 * 1024;
+
+        // SignalR limits nothing: the message budget is off unless ORI_LOAD_RATE_LIMIT is set, which turns it on with
+        // a budget no scenario reaches, to measure what taking a permit per message costs.
+        o.MessagesPerSecond = Environment.GetEnvironmentVariable("ORI_LOAD_RATE_LIMIT") is { Length: > 0 } ? 1_000_000 : 0;
+        o.MessageBurst = 1_000_000;
     }).AddSocketRouters().AddRoomRule((_, _) => true);
 }
 

@@ -30,6 +30,9 @@ public static class SocketCloseCodes
     /// <summary>The socket was silent for longer than the server's idle timeout.</summary>
     public const int IdleTimeout = 4000;
 
+    /// <summary>The connection's credentials expired: the client reconnects with fresh ones (its token provider is asked again).</summary>
+    public const int CredentialsExpired = 4001;
+
     /// <summary>Slow consumer: the socket's outbound queue passed its bound.</summary>
     public const int SlowConsumer = 4008;
 }

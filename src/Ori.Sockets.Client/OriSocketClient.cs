@@ -363,6 +363,12 @@ public sealed class OriSocketClient : IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
+            // A fresh token for every attempt: the one the last connection had may be what expired.
+            if (_options.AccessTokenProvider is { } tokens && await tokens(timeout.Token).ConfigureAwait(false) is { Length: > 0 } token)
+            {
+                socket.Options.SetRequestHeader("Authorization", "Bearer " + token);
+            }
+
             await socket.ConnectAsync(_uri, timeout.Token).ConfigureAwait(false);
 
             // The server sends ori.ready once its connection guards passed: nothing is sent before it.

@@ -39,6 +39,13 @@ public sealed class OriSocketClientOptions
 
     /// <summary>Sets up the underlying <see cref="System.Net.WebSockets.ClientWebSocket"/> (headers, proxy, certificates) before each connection.</summary>
     public Action<System.Net.WebSockets.ClientWebSocketOptions>? ConfigureSocket { get; set; }
+
+    /// <summary>
+    /// Gives the access token for each connection attempt, the first and every reconnect (a server closes a socket whose
+    /// credentials expired with 4001, and the client reconnects with a fresh token): sent as <c>Authorization: Bearer</c>.
+    /// Null or empty sends none. An exception fails that attempt (the client retries with its backoff).
+    /// </summary>
+    public Func<CancellationToken, ValueTask<string?>>? AccessTokenProvider { get; set; }
 }
 
 /// <summary>Where a client is in its life.</summary>

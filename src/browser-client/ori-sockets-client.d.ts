@@ -56,6 +56,13 @@ export interface OriSocketClientOptions {
     connectTimeout?: number;
     /** Sends and requests kept while disconnected; past it send() and request() throw BufferFullError. Default 256. */
     sendBufferLimit?: number;
+    /**
+     * Gives the access token for each connection attempt, the first and every reconnect (a server closes a socket
+     * whose credentials expired with 4001, and the client reconnects with a fresh token). Browsers cannot set headers
+     * on a WebSocket, so it goes in the `access_token` query parameter. Null or empty sends none; a rejection fails
+     * that attempt (the client retries with its backoff).
+     */
+    accessTokenProvider?: () => string | null | undefined | Promise<string | null | undefined>;
     /** The WebSocket constructor; default the global one. */
     WebSocket?: new (url: string) => WebSocketLike;
     /** Page visibility and online/offline events; default window and document when present. */
@@ -78,6 +85,8 @@ export declare class ConnectionLostError extends Error {
 }
 /** Exponential backoff with equal jitter: half the delay fixed, half random. */
 export declare function backoffDelay(attempt: number, initial: number, max: number, random?: () => number): number;
+/** The URL with an `access_token` query parameter (replacing one it had). */
+export declare function withAccessToken(url: string, token: string): string;
 export declare class OriSocketClient {
     private readonly url;
     private readonly options;
@@ -98,6 +107,7 @@ export declare class OriSocketClient {
     private id;
     private readonly onOnline;
     private readonly onOffline;
+    private openAttempt;
     private readonly onVisible;
     constructor(url: string, options?: OriSocketClientOptions);
     /** Where the client is. */
@@ -125,6 +135,7 @@ export declare class OriSocketClient {
     /** Closes the connection for good; pending requests are rejected. */
     close(): void;
     private open;
+    private openSocket;
     private onReady;
     private rawRequest;
     private onMessage;

@@ -38,6 +38,16 @@ export function backoffDelay(attempt, initial, max, random = Math.random) {
     const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
     return ceiling / 2 + random() * (ceiling / 2);
 }
+/** The URL with an `access_token` query parameter (replacing one it had). */
+export function withAccessToken(url, token) {
+    const hash = url.indexOf("#");
+    const base = hash >= 0 ? url.slice(0, hash) : url;
+    const query = base.indexOf("?");
+    const path = query >= 0 ? base.slice(0, query) : base;
+    const kept = query >= 0 ? base.slice(query + 1).split("&").filter((p) => p.length > 0 && !p.startsWith("access_token=")) : [];
+    kept.push("access_token=" + encodeURIComponent(token));
+    return path + "?" + kept.join("&");
+}
 export class OriSocketClient {
     url;
     options;
@@ -57,7 +67,8 @@ export class OriSocketClient {
     currentState = "disconnected";
     id = null;
     onOnline = () => this.reconnectNow();
-    onOffline = () => this.socket?.close(4001, "offline");
+    onOffline = () => this.socket?.close(4003, "offline");
+    openAttempt = 0;
     onVisible = () => {
         if (!this.options.environment?.hidden)
             this.reconnectNow();
@@ -173,8 +184,28 @@ export class OriSocketClient {
         this.options.environment?.removeEventListener("visibilitychange", this.onVisible);
     }
     open() {
+        const provider = this.options.accessTokenProvider;
+        if (!provider) {
+            this.openSocket(this.url);
+            return;
+        }
+        // A fresh token for every attempt: the one the last connection had may be what expired.
+        const attempt = ++this.openAttempt;
+        Promise.resolve()
+            .then(provider)
+            .then((token) => {
+            if (attempt !== this.openAttempt || this.currentState === "closed")
+                return;
+            this.openSocket(token ? withAccessToken(this.url, token) : this.url);
+        }, () => {
+            if (attempt !== this.openAttempt || this.currentState === "closed")
+                return;
+            this.onClosed(4005, "the access token provider failed");
+        });
+    }
+    openSocket(url) {
         const Socket = this.options.WebSocket ?? globalThis.WebSocket;
-        const socket = new Socket(this.url);
+        const socket = new Socket(url);
         this.socket = socket;
         const connectTimer = setTimeout(() => socket.close(4002, "not ready in time"), this.options.connectTimeout);
         this.timers.push(connectTimer);

@@ -64,6 +64,13 @@ export interface OriSocketClientOptions {
   connectTimeout?: number;
   /** Sends and requests kept while disconnected; past it send() and request() throw BufferFullError. Default 256. */
   sendBufferLimit?: number;
+  /**
+   * Gives the access token for each connection attempt, the first and every reconnect (a server closes a socket
+   * whose credentials expired with 4001, and the client reconnects with a fresh token). Browsers cannot set headers
+   * on a WebSocket, so it goes in the `access_token` query parameter. Null or empty sends none; a rejection fails
+   * that attempt (the client retries with its backoff).
+   */
+  accessTokenProvider?: () => string | null | undefined | Promise<string | null | undefined>;
   /** The WebSocket constructor; default the global one. */
   WebSocket?: new (url: string) => WebSocketLike;
   /** Page visibility and online/offline events; default window and document when present. */
@@ -117,9 +124,20 @@ export function backoffDelay(attempt: number, initial: number, max: number, rand
   return ceiling / 2 + random() * (ceiling / 2);
 }
 
+/** The URL with an `access_token` query parameter (replacing one it had). */
+export function withAccessToken(url: string, token: string): string {
+  const hash = url.indexOf("#");
+  const base = hash >= 0 ? url.slice(0, hash) : url;
+  const query = base.indexOf("?");
+  const path = query >= 0 ? base.slice(0, query) : base;
+  const kept = query >= 0 ? base.slice(query + 1).split("&").filter((p) => p.length > 0 && !p.startsWith("access_token=")) : [];
+  kept.push("access_token=" + encodeURIComponent(token));
+  return path + "?" + kept.join("&");
+}
+
 export class OriSocketClient {
   private readonly url: string;
-  private readonly options: Required<Omit<OriSocketClientOptions, "maxReconnectAttempts" | "WebSocket" | "environment">> & OriSocketClientOptions;
+  private readonly options: Required<Omit<OriSocketClientOptions, "maxReconnectAttempts" | "WebSocket" | "environment" | "accessTokenProvider">> & OriSocketClientOptions;
   private readonly handlers = new Map<string, Set<(data: unknown, push: PushInfo) => void>>();
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
   private readonly pending = new Map<string, Pending>();
@@ -136,7 +154,8 @@ export class OriSocketClient {
   private currentState: ConnectionState = "disconnected";
   private id: string | null = null;
   private readonly onOnline = () => this.reconnectNow();
-  private readonly onOffline = () => this.socket?.close(4001, "offline");
+  private readonly onOffline = () => this.socket?.close(4003, "offline");
+  private openAttempt = 0;
   private readonly onVisible = () => {
     if (!this.options.environment?.hidden) this.reconnectNow();
   };
@@ -255,8 +274,30 @@ export class OriSocketClient {
   }
 
   private open(): void {
+    const provider = this.options.accessTokenProvider;
+    if (!provider) {
+      this.openSocket(this.url);
+      return;
+    }
+    // A fresh token for every attempt: the one the last connection had may be what expired.
+    const attempt = ++this.openAttempt;
+    Promise.resolve()
+      .then(provider)
+      .then(
+        (token) => {
+          if (attempt !== this.openAttempt || this.currentState === "closed") return;
+          this.openSocket(token ? withAccessToken(this.url, token) : this.url);
+        },
+        () => {
+          if (attempt !== this.openAttempt || this.currentState === "closed") return;
+          this.onClosed(4005, "the access token provider failed");
+        },
+      );
+  }
+
+  private openSocket(url: string): void {
     const Socket = this.options.WebSocket ?? (globalThis as unknown as { WebSocket: new (url: string) => WebSocketLike }).WebSocket;
-    const socket = new Socket(this.url);
+    const socket = new Socket(url);
     this.socket = socket;
     const connectTimer = setTimeout(() => socket.close(4002, "not ready in time"), this.options.connectTimeout);
     this.timers.push(connectTimer);

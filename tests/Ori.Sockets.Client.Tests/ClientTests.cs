@@ -149,6 +149,31 @@ public sealed class ClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Expired_credentials_4001_make_the_client_reconnect_with_a_fresh_token_from_its_provider()
+    {
+        var issued = 0;
+        var options = Fast();
+        options.AccessTokenProvider = _ => new($"short:{Interlocked.Increment(ref issued)}");
+        var closes = new ConcurrentQueue<int?>();
+        await using var client = new OriSocketClient(new Uri($"ws://127.0.0.1:{_server.Port}/ws"), options);
+        client.StateChanged += change =>
+        {
+            if (change.Current == OriSocketClientState.Reconnecting)
+            {
+                closes.Enqueue(change.CloseStatus);
+            }
+        };
+        await client.ConnectAsync();
+
+        // Each token lives 300 ms: the server closes with 4001 and the client comes back with the next one.
+        await Eventually.TrueAsync(() => Volatile.Read(ref issued) >= 3 && client.State == OriSocketClientState.Connected);
+        Assert.Contains(SocketCloseCodes.CredentialsExpired, closes);
+        Assert.Contains("short:1", _server.Journal.Connections);
+        Assert.Contains("short:2", _server.Journal.Connections);
+        Assert.DoesNotContain("ok", _server.Journal.Connections);
+    }
+
+    [Fact]
     public async Task A_refused_connection_1008_is_not_retried()
     {
         var client = new OriSocketClient(_server.Uri("bad"), Fast());

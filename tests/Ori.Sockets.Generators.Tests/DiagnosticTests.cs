@@ -395,6 +395,18 @@ public sealed class DiagnosticTests
             """, extra: null);
     }
 
+    [Theory]
+    [InlineData("[RateLimit([|0|])]")]
+    [InlineData("[RateLimit([|-2.5|])]")]
+    [InlineData("[RateLimit([|double.NaN|])]")]
+    [InlineData("[RateLimit([|5|], Burst = 0)]")]
+    public void ORI025_rate_limit_that_cannot_apply(string attribute)
+    {
+        AssertReports("ORI025", $$"""
+            public sealed class A { [SocketRoute("n.get")] {{attribute}} public int Get() => 1; }
+            """);
+    }
+
     [Fact]
     public void A_router_diagnostic_is_reported_once_however_many_routes_it_has()
     {
@@ -426,7 +438,7 @@ public sealed class DiagnosticTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
             .ToList();
-        Assert.Equal(24, descriptors.Count);
+        Assert.Equal(25, descriptors.Count);
         Assert.All(descriptors, d => Assert.Contains(WellKnownDiagnosticTags.NotConfigurable, d.CustomTags));
         Assert.Equal(descriptors.Count, descriptors.Select(d => d.Id).Distinct().Count());
 

@@ -37,8 +37,16 @@ public static class DemoUsers
 public sealed class TokenGuard : ConnectionGuard<DashboardUser>
 {
     /// <inheritdoc />
-    protected override ValueTask<DashboardUser?> AuthenticateAsync(ConnectionGuardContext context) =>
-        new(DemoUsers.FromToken(context.HttpContext.Request.Query["token"]));
+    protected override ValueTask<DashboardUser?> AuthenticateAsync(ConnectionGuardContext context)
+    {
+        // The token a client's provider gives: a bearer header (.NET client), access_token (browser client), or token.
+        var request = context.HttpContext.Request;
+        var header = request.Headers.Authorization.ToString();
+        var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..]
+            : request.Query.TryGetValue("access_token", out var accessToken) ? accessToken.ToString()
+            : request.Query["token"].ToString();
+        return new(DemoUsers.FromToken(token));
+    }
 }
 
 /// <summary>Topic names, in one place.</summary>

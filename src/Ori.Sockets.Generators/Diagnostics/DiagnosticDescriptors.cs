@@ -107,6 +107,10 @@ internal static class DiagnosticDescriptors
         "ORI024", "Message type is not a concrete type",
         "{0} cannot be a message: a message is a concrete, non-generic class, record or struct");
 
+    public static readonly DiagnosticDescriptor InvalidRateLimit = Error(
+        "ORI025", "Rate limit cannot apply",
+        "[RateLimit] on {0} cannot apply: {1}");
+
     // NotConfigurable: each of these means the generator could not write correct code (a route would be missing
     // from its table, a message would have no serializer), so neither #pragma warning disable nor .editorconfig
     // severity may hide it.

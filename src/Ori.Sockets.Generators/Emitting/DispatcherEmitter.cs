@@ -59,8 +59,9 @@ internal static class DispatcherEmitter
     {
         foreach (var service in names.ConnectionServices)
         {
-            w.Line($"/// <summary>{service.Fqn.Replace("global::", string.Empty)}: created once per connection from its services, kept in slot {service.Slot}.</summary>");
-            w.Line($"internal static readonly global::System.Func<global::System.IServiceProvider, {service.Fqn}> {service.Creator} = static services => new {service.Fqn}({Arguments(service.ConstructorArguments)});");
+            w.Line($"/// <summary>{service.Description}: created once per connection from its services, kept in slot {service.Slot}.</summary>");
+            var creation = service.Creation ?? $"new {service.Fqn}({Arguments(service.ConstructorArguments)})";
+            w.Line($"internal static readonly global::System.Func<global::System.IServiceProvider, {service.Fqn}> {service.Creator} = static services => {creation};");
             w.Line($"internal const int {service.SlotName} = {service.Slot};");
         }
 
@@ -117,11 +118,29 @@ internal static class DispatcherEmitter
     {
         var name = names.Route(route);
         var guards = router.MessageGuards.Concat(route.MessageGuards).ToList();
+
+        // The budgets first (the router's, then the route's), then the guards: a refused message costs no guard.
+        var limits = new List<string>();
+        if (router.RateLimit is not null)
+        {
+            limits.Add(names.Get(DispatchNames.RouterLimitKey(router.Fqn)));
+        }
+
+        if (route.RateLimit is not null)
+        {
+            limits.Add(names.Get(DispatchNames.RouteLimitKey(route.RouteName)));
+        }
+
         w.Line($"/// <summary>'{route.RouteName}' → {route.RouterFqn.Replace("global::", string.Empty)}.{route.MethodName}</summary>");
         if (guards.Count > 0)
         {
             using (w.Block($"internal static async {ValueTask} {name}({Invocation} invocation)"))
             {
+                foreach (var limit in limits)
+                {
+                    w.Line($"if (!invocation.PassesRateLimit({limit})) {{ return; }}");
+                }
+
                 w.Line("// The router's message guards, then the route's; the first that does not allow the message has answered it.");
                 foreach (var guard in guards)
                 {
@@ -133,10 +152,16 @@ internal static class DispatcherEmitter
 
             w.Line();
             name += "_Handler";
+            limits.Clear();
         }
 
         using (w.Block($"{(guards.Count > 0 ? "private" : "internal")} static {ValueTask} {name}({Invocation} invocation)"))
         {
+            foreach (var limit in limits)
+            {
+                w.Line($"if (!invocation.PassesRateLimit({limit})) {{ return default; }}");
+            }
+
             if (route.Message is not null)
             {
                 w.Line("// Reads and validates the data; on failure it has replied validation_failed with the paths.");
@@ -260,7 +285,7 @@ internal static class DispatcherEmitter
                 if (!_services.ContainsKey(fqn))
                 {
                     var name = Unique(Identifier(ShortName(fqn)), taken);
-                    _services[fqn] = new ConnectionService(fqn, "s_create" + name, name + "Slot", _services.Count, constructorArguments);
+                    _services[fqn] = new ConnectionService(fqn, "s_create" + name, name + "Slot", _services.Count, constructorArguments, null, fqn.Replace("global::", string.Empty));
                 }
             }
 
@@ -281,7 +306,33 @@ internal static class DispatcherEmitter
             {
                 Add(guard.Fqn, guard.ConstructorArguments);
             }
+
+            // Rate limiters: one per connection for each router and route with a [RateLimit].
+            void AddLimiter(string key, string name, RateLimitModel limit, string description)
+            {
+                var identifier = Unique(Identifier(name) + "_RateLimit", taken);
+                var permits = limit.PermitsPerSecond.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "d";
+                _services[key] = new ConnectionService(Limiter, "s_create" + identifier, identifier + "Slot", _services.Count, EquatableArray<string>.Empty,
+                    $"{Limiter}.Create(services, {permits}, {limit.Burst.ToString(System.Globalization.CultureInfo.InvariantCulture)})",
+                    description);
+            }
+
+            foreach (var router in model.Routers.Where(r => r.RateLimit is not null))
+            {
+                AddLimiter(RouterLimitKey(router.Fqn), ShortName(router.Fqn), router.RateLimit!, $"The message budget of {router.Fqn.Replace("global::", string.Empty)}'s routes");
+            }
+
+            foreach (var route in model.Routes.Where(r => r.RateLimit is not null))
+            {
+                AddLimiter(RouteLimitKey(route.RouteName), "Route_" + Identifier(route.RouteName), route.RateLimit!, $"The message budget of '{route.RouteName}'");
+            }
         }
+
+        private const string Limiter = "global::Ori.Sockets.SocketMessageRateLimiter";
+
+        public static string RouterLimitKey(string routerFqn) => "ratelimit:router:" + routerFqn;
+
+        public static string RouteLimitKey(string routeName) => "ratelimit:route:" + routeName;
 
         public IEnumerable<ConnectionService> ConnectionServices => _services.Values.OrderBy(s => s.Slot);
 
@@ -333,5 +384,6 @@ internal static class DispatcherEmitter
         }
     }
 
-    private sealed record ConnectionService(string Fqn, string Creator, string SlotName, int Slot, EquatableArray<string> ConstructorArguments);
+    /// <summary>An object created once per connection: its type, the field that creates it (a constructor call, or <paramref name="Creation"/>), its slot.</summary>
+    private sealed record ConnectionService(string Fqn, string Creator, string SlotName, int Slot, EquatableArray<string> ConstructorArguments, string? Creation, string Description);
 }

@@ -182,13 +182,17 @@ internal sealed record RouteModel(
     ReturnKind Return,
     TypeModel? Reply,
     EquatableArray<GuardModel> MessageGuards,
-    EquatableArray<ShapeModel> Dependencies);
+    EquatableArray<ShapeModel> Dependencies,
+    RateLimitModel? RateLimit = null);
+
+/// <summary>A [RateLimit]: a message budget per connection.</summary>
+internal sealed record RateLimitModel(double PermitsPerSecond, int Burst);
 
 /// <summary>A router class: how to create it, and the message guards of all its routes.</summary>
 /// <param name="Fqn">Its fully qualified name.</param>
 /// <param name="ConstructorArguments">The service types of the constructor generated code calls.</param>
 /// <param name="MessageGuards">The guards its [MessageGuard] attributes declare, in order.</param>
-internal sealed record RouterModel(string Fqn, EquatableArray<string> ConstructorArguments, EquatableArray<GuardModel> MessageGuards);
+internal sealed record RouterModel(string Fqn, EquatableArray<string> ConstructorArguments, EquatableArray<GuardModel> MessageGuards, RateLimitModel? RateLimit = null);
 
 /// <summary>A [SocketEndpoint] class: its routers, guards and the state its connection guards set.</summary>
 /// <param name="Namespace">Its namespace, empty for the global one.</param>

@@ -22,6 +22,7 @@ internal sealed class KnownTypes
         ConnectionGuardAttribute = compilation.GetTypeByMetadataName(MetadataNames.ConnectionGuardAttribute);
         SocketEndpointAttribute = compilation.GetTypeByMetadataName(MetadataNames.SocketEndpointAttribute);
         SocketRouteAttribute = compilation.GetTypeByMetadataName(MetadataNames.SocketRouteAttribute);
+        RateLimitAttribute = compilation.GetTypeByMetadataName(MetadataNames.RateLimitAttribute);
         MessageGuardAttribute = compilation.GetTypeByMetadataName(MetadataNames.MessageGuardAttribute);
         JsonPropertyName = compilation.GetTypeByMetadataName(MetadataNames.JsonPropertyNameAttribute);
         JsonIgnore = compilation.GetTypeByMetadataName(MetadataNames.JsonIgnoreAttribute);
@@ -83,6 +84,8 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? SocketEndpointAttribute { get; }
 
     public INamedTypeSymbol? SocketRouteAttribute { get; }
+
+    public INamedTypeSymbol? RateLimitAttribute { get; }
 
     public INamedTypeSymbol? JsonPropertyName { get; }
 

@@ -139,6 +139,7 @@ internal static class RouteParser
 
         CheckContract(messageSymbol, replySymbol, returnKind, routeName, handler, known, nameLocation, returnLocation, diagnostics, cancellationToken);
         var messageGuards = Guards(method, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken);
+        var rateLimit = RateLimit(method, handler, known, diagnostics, cancellationToken);
         diagnostics.AddRange(parser.Diagnostics);
         var routerFqn = TypeParser.Fqn(router);
         if (diagnostics.Count > 0 || routerModel is null || returnKind is null || (messageSymbol is not null && message is null) || (replySymbol is not null && reply is null))
@@ -158,7 +159,8 @@ internal static class RouteParser
             returnKind.Value,
             reply,
             messageGuards.ToEquatableArray(),
-            parser.Shapes());
+            parser.Shapes(),
+            rateLimit);
         return new RouteResult(model, EquatableArray<DiagnosticInfo>.Empty, routerModel, routerDiagnostics, claim, stateUse);
     }
 
@@ -173,13 +175,44 @@ internal static class RouteParser
         }
 
         var guards = Guards(router, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken);
+        var rateLimit = RateLimit(router, router.ToDisplayString(), known, diagnostics, cancellationToken);
         if (diagnostics.Count > 0)
         {
             return (null, diagnostics.ToEquatableArray());
         }
 
         var constructorArguments = router.IsStatic ? EquatableArray<string>.Empty : ConstructorArguments(router);
-        return (new RouterModel(TypeParser.Fqn(router), constructorArguments, guards.ToEquatableArray()), EquatableArray<DiagnosticInfo>.Empty);
+        return (new RouterModel(TypeParser.Fqn(router), constructorArguments, guards.ToEquatableArray(), rateLimit), EquatableArray<DiagnosticInfo>.Empty);
+    }
+
+    /// <summary>A [RateLimit] on a route or a router: more than 0 permits a second, a burst of at least 1 (default: a second's worth).</summary>
+    private static RateLimitModel? RateLimit(ISymbol owner, string display, KnownTypes known, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        var attribute = KnownTypes.Find(owner, known.RateLimitAttribute);
+        if (attribute is null)
+        {
+            return null;
+        }
+
+        var permits = attribute.ConstructorArguments.FirstOrDefault().Value is double d ? d : 0;
+        var burst = attribute.NamedArguments.FirstOrDefault(a => a.Key == "Burst").Value.Value is int b ? b : 0;
+        string? problem = null;
+        if (double.IsNaN(permits) || double.IsInfinity(permits) || permits <= 0)
+        {
+            problem = "its permits per second must be a number greater than 0";
+        }
+        else if (burst < 0 || (burst == 0 && attribute.NamedArguments.Any(a => a.Key == "Burst")))
+        {
+            problem = "its burst must be at least 1";
+        }
+
+        if (problem is not null)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidRateLimit, MessageParser.ArgumentLocation(attribute, cancellationToken), display, problem));
+            return null;
+        }
+
+        return new RateLimitModel(permits, burst > 0 ? burst : Math.Max(1, (int)Math.Ceiling(permits)));
     }
 
     private static string? RouterProblem(INamedTypeSymbol router, IMethodSymbol method)

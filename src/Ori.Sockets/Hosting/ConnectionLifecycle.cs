@@ -35,6 +35,7 @@ internal sealed class ConnectionLifecycle
         ISocketProvider provider,
         ISocketEmitter emitter,
         ConnectionRegistry registry,
+        MessageBudget budget,
         TimeProvider time,
         ILoggerFactory loggerFactory)
     {
@@ -46,7 +47,7 @@ internal sealed class ConnectionLifecycle
         _registry = registry;
         _time = time;
         _logger = loggerFactory.CreateLogger(SocketLog.Category);
-        _pipeline = new MessagePipeline(_options.MaxJsonDepth, time, _logger);
+        _pipeline = new MessagePipeline(_options.MaxJsonDepth, budget, time, _logger);
         _leaveHub = hub.Remove;
     }
 
@@ -58,12 +59,16 @@ internal sealed class ConnectionLifecycle
         var session = new Session(_pipeline, endpoint, new SocketInvocation(context, connection, _options.MaxJsonDepth, _logger));
         _registry.Track(connection);
         var joinedHub = false;
+        IDisposable? expiry = null;
         ISocketConnectionHandler[] handlers = [];
         try
         {
-            var verdict = await ConnectionGuardRunner.RunAsync(endpoint, context, _options.GuardTimeout, _time, _logger).ConfigureAwait(false);
+            var (verdict, guardExpiry) = await ConnectionGuardRunner.RunAsync(endpoint, context, _options.GuardTimeout, _time, _logger).ConfigureAwait(false);
             if (verdict == GuardVerdict.Passed)
             {
+                // Credentials that expire close the socket at that moment (4001): the client reconnects with fresh ones.
+                expiry = CredentialsExpiry.Watch(guardExpiry ?? CredentialsExpiry.Of(http), connection, _time, _logger);
+
                 // ori.ready is queued before the socket joins the hub so that it is the first frame out.
                 connection.TryEnqueue(EnvelopeFrames.Ready(connection.Id, _time.GetUtcNow().ToUnixTimeMilliseconds()));
                 _hub.Add(connection);
@@ -99,6 +104,8 @@ internal sealed class ConnectionLifecycle
         finally
         {
             connection.StopWork();
+            session.Dispose();
+            expiry?.Dispose();
             if (joinedHub)
             {
                 _hub.Remove(connection.Id);
@@ -151,8 +158,10 @@ internal sealed class ConnectionLifecycle
     }
 
     /// <summary>Hands a connection's messages to the pipeline with its endpoint and invocation.</summary>
-    private sealed class Session(MessagePipeline pipeline, ISocketEndpoint endpoint, SocketInvocation invocation) : IInboundHandler
+    private sealed class Session(MessagePipeline pipeline, ISocketEndpoint endpoint, SocketInvocation invocation) : IInboundHandler, IDisposable
     {
         public ValueTask OnMessageAsync(ReadOnlyMemory<byte> message) => pipeline.ProcessAsync(endpoint, invocation, message);
+
+        public void Dispose() => invocation.ConnectionBudget?.Dispose();
     }
 }

@@ -42,6 +42,32 @@ public sealed class OriSocketsOptions
     /// </summary>
     public int MaxRoomsPerSocket { get; set; } = 100;
 
+    /// <summary>
+    /// The messages one connection may send per second, sustained (every text message but the heartbeat <c>2</c>);
+    /// past its budget a message is answered <c>rate_limited</c>. 0 turns the limit off. Default 100.
+    /// Routes and routers may have budgets of their own (<see cref="RateLimitAttribute"/>).
+    /// </summary>
+    public double MessagesPerSecond { get; set; } = 100;
+
+    /// <summary>The messages one connection may send at once, above <see cref="MessagesPerSecond"/>. Default 200.</summary>
+    public int MessageBurst { get; set; } = 200;
+
+    /// <summary>
+    /// A client refused this many times its burst in a row (by any of its budgets) is closed with 1008: it keeps going
+    /// far past its limit. 0 never closes. Default 5.
+    /// </summary>
+    public int RateLimitCloseFactor { get; set; } = 5;
+
+    /// <summary>
+    /// Upgrades one remote address may make per minute; past it the upgrade is answered 429 with a problem body and
+    /// <c>Retry-After</c>, before any WebSocket exists. 0 turns the limit off (the default: behind a proxy every
+    /// client has the proxy's address; use forwarded headers first).
+    /// </summary>
+    public int ConnectionsPerMinutePerAddress { get; set; }
+
+    /// <summary>Upgrades one authenticated user (by name) may make per minute; past it, 429. 0 turns the limit off (the default).</summary>
+    public int ConnectionsPerMinutePerUser { get; set; }
+
     /// <summary>The most bytes queued for one socket; a socket past it is closed with 4008. Default 1 MiB.</summary>
     public long OutboundQueueLimit { get; set; } = 1024 * 1024;
 

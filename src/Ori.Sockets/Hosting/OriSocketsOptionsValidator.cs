@@ -23,6 +23,26 @@ internal sealed class OriSocketsOptionsValidator : IValidateOptions<OriSocketsOp
             failures.Add($"Ori:Sockets:MaxRoomsPerSocket must be between 1 and 100000 (it is {options.MaxRoomsPerSocket}).");
         }
 
+        if (double.IsNaN(options.MessagesPerSecond) || options.MessagesPerSecond < 0)
+        {
+            failures.Add($"Ori:Sockets:MessagesPerSecond must be 0 (off) or more (it is {options.MessagesPerSecond}).");
+        }
+
+        if (options.MessageBurst < 1)
+        {
+            failures.Add($"Ori:Sockets:MessageBurst must be at least 1 (it is {options.MessageBurst}).");
+        }
+
+        if (options.RateLimitCloseFactor is < 0 or > 1000)
+        {
+            failures.Add($"Ori:Sockets:RateLimitCloseFactor must be between 0 (never close) and 1000 (it is {options.RateLimitCloseFactor}).");
+        }
+
+        if (options.ConnectionsPerMinutePerAddress < 0 || options.ConnectionsPerMinutePerUser < 0)
+        {
+            failures.Add("Ori:Sockets:ConnectionsPerMinutePerAddress and ConnectionsPerMinutePerUser must be 0 (off) or more.");
+        }
+
         if (options.OutboundQueueLimit < 1024)
         {
             failures.Add($"Ori:Sockets:OutboundQueueLimit must be at least 1024 bytes (it is {options.OutboundQueueLimit}).");

@@ -32,8 +32,14 @@ public static class OriSocketsServiceCollectionExtensions
         services.TryAddSingleton<ISocketProvider, InProcessSocketProvider>();
         services.TryAddSingleton<ISocketEmitter>(sp => sp.GetRequiredService<ISocketProvider>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value;
+            return new Ori.Sockets.Routing.MessageBudget(o.MessagesPerSecond, o.MessageBurst, o.RateLimitCloseFactor);
+        });
         services.TryAddSingleton<ConnectionRegistry>();
         services.TryAddSingleton<ConnectionLifecycle>();
+        services.TryAddSingleton<UpgradeRateLimiter>();
         services.TryAddSingleton<SocketEndpointHandler>();
         services.TryAddSingleton<DefaultSocketEndpoint>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, OriSocketsHostedService>());

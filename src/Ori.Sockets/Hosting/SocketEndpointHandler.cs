@@ -9,7 +9,7 @@ using Ori.Sockets.Telemetry;
 namespace Ori.Sockets.Hosting;
 
 /// <summary>The endpoint behind <c>MapOriSockets</c>: origin check, upgrade hook, handshake, then the connection's life.</summary>
-internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options, ConnectionRegistry registry, ConnectionLifecycle lifecycle, TimeProvider time, ILoggerFactory loggerFactory)
+internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options, ConnectionRegistry registry, ConnectionLifecycle lifecycle, UpgradeRateLimiter attempts, TimeProvider time, ILoggerFactory loggerFactory)
 {
     private readonly OriSocketsOptions _options = options.Value;
     private readonly ILogger _logger = loggerFactory.CreateLogger(SocketLog.Category);
@@ -45,6 +45,11 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
         if (registry.IsStopping)
         {
             http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return;
+        }
+
+        if (!await attempts.TryAcquireAsync(http).ConfigureAwait(false))
+        {
             return;
         }
 

@@ -36,6 +36,14 @@ public sealed class ConnectionGuardContext
     /// <summary>The connection's services (scoped to the connection).</summary>
     public IServiceProvider Services => _socket.Services;
 
+    /// <summary>
+    /// When the credentials the connection was accepted with expire: at that moment the socket is closed with 4001
+    /// (<see cref="SocketCloseCodes.CredentialsExpired"/>) and the client reconnects with fresh ones. Set it from the
+    /// token a guard checks; when no guard sets it, the authentication's <c>ExpiresUtc</c> or the user's <c>exp</c>
+    /// claim applies.
+    /// </summary>
+    public DateTimeOffset? CredentialsExpireAt { get; set; }
+
     /// <summary>Canceled when the guard's time limit passes or the connection ends.</summary>
     public CancellationToken CancellationToken { get; }
 }

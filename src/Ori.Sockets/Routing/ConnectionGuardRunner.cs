@@ -19,18 +19,25 @@ internal enum GuardVerdict
 /// <summary>Runs an endpoint's connection guards for a connection, in order, within one time limit, before any of its frames is handled.</summary>
 internal static class ConnectionGuardRunner
 {
-    public static async Task<GuardVerdict> RunAsync(ISocketEndpoint endpoint, SocketContext context, TimeSpan timeout, TimeProvider time, ILogger logger)
+    /// <summary>Runs the guards; the outcome carries the credentials' expiry a guard set, if any.</summary>
+    public static async Task<(GuardVerdict Verdict, DateTimeOffset? CredentialsExpireAt)> RunAsync(ISocketEndpoint endpoint, SocketContext context, TimeSpan timeout, TimeProvider time, ILogger logger)
     {
         // The endpoint's guards, created in the connection's scope, in the order it declares them.
         var guards = endpoint.CreateConnectionGuards(context.Services);
         if (guards.Length == 0)
         {
-            return GuardVerdict.Passed;
+            return (GuardVerdict.Passed, null);
         }
 
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, context.Aborted);
         var guardContext = new ConnectionGuardContext(context, linked.Token);
+        var verdict = await RunAsync(guards, guardContext, context, linked, logger).ConfigureAwait(false);
+        return (verdict, guardContext.CredentialsExpireAt);
+    }
+
+    private static async Task<GuardVerdict> RunAsync(IConnectionGuard[] guards, ConnectionGuardContext guardContext, SocketContext context, CancellationTokenSource linked, ILogger logger)
+    {
         foreach (var guard in guards)
         {
             try

@@ -12,7 +12,11 @@ namespace Ori.Sockets.Routing;
 /// the envelope, the built-in types and the message guards, to the application's handlers. Every routed
 /// message gets exactly one reply, queued on the socket through its <see cref="SocketInvocation"/>.
 /// </summary>
-internal sealed class MessagePipeline(int maxJsonDepth, TimeProvider time, ILogger logger)
+/// <param name="maxJsonDepth">The deepest JSON nesting accepted.</param>
+/// <param name="budget">The connection's message budget.</param>
+/// <param name="time">The clock of heartbeat replies and budgets.</param>
+/// <param name="logger">Where handler failures are logged.</param>
+internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, TimeProvider time, ILogger logger)
 {
     private static readonly byte[] s_emptyObject = "{}"u8.ToArray();
 
@@ -26,10 +30,26 @@ internal sealed class MessagePipeline(int maxJsonDepth, TimeProvider time, ILogg
             return default;
         }
 
+        // Every message but the heartbeat counts against the connection's budget, valid or not.
+        var verdict = !budget.IsOn
+            ? RateLimitVerdict.Allow
+            : (invocation.ConnectionBudget ??= new SocketMessageRateLimiter(budget.PermitsPerSecond, budget.Burst, budget.CloseFactor, time)).Acquire();
         if (!EnvelopeReader.TryRead(span, maxJsonDepth, invocation.TypeBuffer, out var parts, out var error))
         {
             invocation.Reset(parts.TypeLength, CorrelationId(message, parts), default);
-            invocation.ReplyError(SocketErrorCodes.BadRequest, error!);
+            if (invocation.ApplyRateVerdict(verdict))
+            {
+                invocation.ReplyError(SocketErrorCodes.BadRequest, error!);
+            }
+
+            invocation.Clear();
+            return default;
+        }
+
+        if (verdict != RateLimitVerdict.Allow)
+        {
+            invocation.Reset(parts.TypeLength, CorrelationId(message, parts), default);
+            invocation.ApplyRateVerdict(verdict);
             invocation.Clear();
             return default;
         }
@@ -258,4 +278,14 @@ internal sealed class MessagePipeline(int maxJsonDepth, TimeProvider time, ILogg
 
     private static ReadOnlyMemory<byte> CorrelationId(ReadOnlyMemory<byte> message, in EnvelopeParts parts) =>
         parts.CorrelationLength == 0 ? default : message.Slice(parts.CorrelationStart, parts.CorrelationLength);
+}
+
+/// <summary>
+/// The message budgets' settings: the connection's own (null when off) and the close factor every budget shares.
+/// Registered by <c>AddOriSockets</c> from its options; generated route budgets read the close factor from it.
+/// </summary>
+internal sealed record MessageBudget(double PermitsPerSecond, int Burst, int CloseFactor)
+{
+    /// <summary>Whether connections have a budget of their own (a rate of 0 turns it off; route budgets still apply).</summary>
+    public bool IsOn => PermitsPerSecond > 0;
 }

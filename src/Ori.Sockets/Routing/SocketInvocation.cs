@@ -203,6 +203,38 @@ public sealed class SocketInvocation
         return ApplyVerdict(verdict, guard);
     }
 
+    /// <summary>
+    /// Takes a permit from a rate limiter (a route's or a router's) and acts on its verdict: replies <c>rate_limited</c>,
+    /// or closes the socket with 1008 when the client keeps going far past its limit. Returns whether the handler may run.
+    /// </summary>
+    /// <param name="limiter">The connection's limiter for the route or router.</param>
+    /// <returns><see langword="true"/> when the message is within the budget.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public bool PassesRateLimit(SocketMessageRateLimiter limiter)
+    {
+        ArgumentNullException.ThrowIfNull(limiter);
+        return ApplyRateVerdict(limiter.Acquire());
+    }
+
+    /// <summary>The connection's own message budget, created on its first message.</summary>
+    internal SocketMessageRateLimiter? ConnectionBudget { get; set; }
+
+    internal bool ApplyRateVerdict(RateLimitVerdict verdict)
+    {
+        switch (verdict)
+        {
+            case RateLimitVerdict.Allow:
+                return true;
+            case RateLimitVerdict.Refuse:
+                ReplyError(SocketErrorCodes.RateLimited, "Too many messages; slow down.");
+                return false;
+            default:
+                SocketLog.RateLimitClosed(_logger, _socket.Id);
+                _socket.Close(SocketCloseCodes.PolicyViolation, "Too many messages");
+                return false;
+        }
+    }
+
     internal bool ApplyVerdict(MessageGuardVerdict verdict, IMessageGuard guard)
     {
         switch (verdict)

@@ -55,4 +55,13 @@ internal static partial class SocketLog
 
     [LoggerMessage(16, LogLevel.Error, "Connection handler {Handler} failed for socket {SocketId}.")]
     public static partial void ConnectionHandlerFailed(ILogger logger, string socketId, string handler, Exception exception);
+
+    [LoggerMessage(17, LogLevel.Warning, "Socket {SocketId} kept sending far past its message budget; closing it with 1008.")]
+    public static partial void RateLimitClosed(ILogger logger, string socketId);
+
+    [LoggerMessage(18, LogLevel.Information, "A WebSocket upgrade was refused: too many connection attempts ({Partition}).")]
+    public static partial void UpgradeRateLimited(ILogger logger, string partition);
+
+    [LoggerMessage(19, LogLevel.Information, "The credentials of socket {SocketId} expired; closing it with 4001.")]
+    public static partial void CredentialsExpired(ILogger logger, string socketId);
 }

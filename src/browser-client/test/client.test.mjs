@@ -1,7 +1,7 @@
 // Unit tests of the browser client with a scripted WebSocket double (node --test).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { OriSocketClient, OriSocketError, BufferFullError, ConnectionLostError, backoffDelay } from "../ori-sockets-client.js";
+import { OriSocketClient, OriSocketError, BufferFullError, ConnectionLostError, backoffDelay, withAccessToken } from "../ori-sockets-client.js";
 
 const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -265,4 +265,51 @@ test("backoff grows exponentially with equal jitter up to the maximum", () => {
     assert.equal(backoffDelay(attempt, 500, 20000, () => 0), ceiling / 2);
     assert.equal(backoffDelay(attempt, 500, 20000, () => 1), ceiling);
   }
+});
+
+test("the access token provider is asked on every connection attempt and its token goes in the query", async () => {
+  const h = harness();
+  let issued = 0;
+  const c = client(h, { accessTokenProvider: async () => `t${++issued}`, reconnectInitialDelay: 1, reconnectMaxDelay: 2 });
+  c.connect();
+  await tick(5);
+  assert.equal(h.sockets.length, 1);
+  assert.equal(h.sockets[0].url, "ws://test/ws?access_token=t1");
+  h.sockets[0].ready();
+
+  // The server closes with 4001 (credentials expired): the client comes back with a fresh token.
+  h.sockets[0].serverClose(4001, "Credentials expired");
+  await tick(20);
+  assert.equal(h.sockets.length, 2);
+  assert.equal(h.sockets[1].url, "ws://test/ws?access_token=t2");
+  assert.equal(c.state, "reconnecting");
+  c.close();
+});
+
+test("a provider that fails makes that attempt fail and the client retry", async () => {
+  const h = harness();
+  let calls = 0;
+  const c = client(h, {
+    accessTokenProvider: () => {
+      calls++;
+      if (calls === 1) throw new Error("token service down");
+      return "ok";
+    },
+    reconnectInitialDelay: 1,
+    reconnectMaxDelay: 2,
+  });
+  const states = [];
+  c.onState((change) => states.push(change.current));
+  c.connect();
+  await tick(20);
+  assert.ok(calls >= 2);
+  assert.ok(states.includes("reconnecting"));
+  assert.equal(h.sockets.at(-1).url, "ws://test/ws?access_token=ok");
+  c.close();
+});
+
+test("withAccessToken keeps the query and replaces an older token", () => {
+  assert.equal(withAccessToken("wss://h/ws", "a b"), "wss://h/ws?access_token=a%20b");
+  assert.equal(withAccessToken("wss://h/ws?x=1&access_token=old", "new"), "wss://h/ws?x=1&access_token=new");
+  assert.equal(withAccessToken("wss://h/ws?x=1#f", "t"), "wss://h/ws?x=1&access_token=t");
 });

@@ -60,6 +60,13 @@ public sealed class ShopRouter(OrderBook book)
 
     public int Checked { get; private set; }
 
+    /// <summary>A route with a budget of its own: 1 a second, 2 at once, per connection.</summary>
+    [SocketRoute("stock.reserve")]
+    [RateLimit(1, Burst = 2)]
+    public int Reserve() => ++_reserved;
+
+    private int _reserved;
+
     [SocketRoute("order.shipped")]
     public static Task<string> EchoShipped(OrderShipped shipped) => Task.FromResult($"{shipped.OrderId}:{shipped.Boxes}");
 }

@@ -19,6 +19,9 @@ namespace Ori.Sockets.Generated
         /// <summary>Ori.Sockets.Tests.Generated.ReadOnlyGuard: created once per connection from its services, kept in slot 2.</summary>
         internal static readonly global::System.Func<global::System.IServiceProvider, global::Ori.Sockets.Tests.Generated.ReadOnlyGuard> s_createReadOnlyGuard = static services => new global::Ori.Sockets.Tests.Generated.ReadOnlyGuard();
         internal const int ReadOnlyGuardSlot = 2;
+        /// <summary>The message budget of 'stock.reserve': created once per connection from its services, kept in slot 3.</summary>
+        internal static readonly global::System.Func<global::System.IServiceProvider, global::Ori.Sockets.SocketMessageRateLimiter> s_createRoute_stock_reserve_RateLimit = static services => global::Ori.Sockets.SocketMessageRateLimiter.Create(services, 1d, 2);
+        internal const int Route_stock_reserve_RateLimitSlot = 3;
         private static readonly global::Ori.Sockets.SocketSerializer<global::Ori.Sockets.Tests.Generated.Catalog.Search> Route_catalog_search_Message = global::Ori.Sockets.Tests.Generated.Catalog.Search.Serializer;
         private static readonly global::Ori.Sockets.SocketSerializer<global::Ori.Sockets.Tests.Generated.Catalog.Results> Route_catalog_search_Reply = global::Ori.Sockets.Generated.Ori_Sockets_Tests_Generated_Catalog_Results_Serializer.Instance;
         private static readonly global::Ori.Sockets.SocketSerializer<int> Route_order_count_Reply = global::Ori.Sockets.Serialization.SocketSerializers.Int32;
@@ -28,6 +31,7 @@ namespace Ori.Sockets.Generated
         private static readonly global::Ori.Sockets.SocketSerializer<string> Route_order_shipped_Reply = global::Ori.Sockets.Serialization.SocketSerializers.String;
         private static readonly global::Ori.Sockets.SocketSerializer<string> Route_public_hello_Reply = global::Ori.Sockets.Serialization.SocketSerializers.String;
         private static readonly global::Ori.Sockets.SocketSerializer<global::Ori.Sockets.Tests.Generated.StockCheck> Route_stock_check_Message = global::Ori.Sockets.Generated.Ori_Sockets_Tests_Generated_StockCheck_Serializer.Instance;
+        private static readonly global::Ori.Sockets.SocketSerializer<int> Route_stock_reserve_Reply = global::Ori.Sockets.Serialization.SocketSerializers.Int32;
 
         /// <summary>The routes of the routers no endpoint class serves: the table of <c>MapOriSockets(pattern)</c>.</summary>
         public bool TryDispatch(global::System.ReadOnlySpan<byte> type, global::Ori.Sockets.SocketInvocation invocation, out global::System.Threading.Tasks.ValueTask completion)
@@ -123,6 +127,15 @@ namespace Ori.Sockets.Generated
             invocation.Complete();
             return default;
         }
+
+        /// <summary>'stock.reserve' → Ori.Sockets.Tests.Generated.ShopRouter.Reserve</summary>
+        internal static global::System.Threading.Tasks.ValueTask Route_stock_reserve(global::Ori.Sockets.SocketInvocation invocation)
+        {
+            if (!invocation.PassesRateLimit(invocation.Context.GetConnectionService(Route_stock_reserve_RateLimitSlot, s_createRoute_stock_reserve_RateLimit))) { return default; }
+            var router = invocation.Context.GetConnectionService(ShopRouterSlot, s_createShopRouter);
+            invocation.Reply(router.Reserve(), Route_stock_reserve_Reply);
+            return default;
+        }
     }
 }
 
@@ -172,6 +185,12 @@ namespace Ori.Sockets.Tests.Generated
                     if (global::System.MemoryExtensions.SequenceEqual(type, "order.shipped"u8))
                     {
                         completion = Guarded(invocation, global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_order_shipped);
+                        return true;
+                    }
+
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "stock.reserve"u8))
+                    {
+                        completion = Guarded(invocation, global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_stock_reserve);
                         return true;
                     }
 
@@ -237,6 +256,12 @@ namespace Ori.Sockets.Tests.Generated
                     if (global::System.MemoryExtensions.SequenceEqual(type, "order.shipped"u8))
                     {
                         completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_order_shipped(invocation);
+                        return true;
+                    }
+
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "stock.reserve"u8))
+                    {
+                        completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_stock_reserve(invocation);
                         return true;
                     }
 

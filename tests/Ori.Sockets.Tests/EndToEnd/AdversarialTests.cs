@@ -109,7 +109,11 @@ public sealed class AdversarialTests
     public async Task Rooms_past_the_bound_are_refused_and_ten_thousand_joins_and_leaves_leave_nothing_behind()
     {
         await using var server = await TestServer.StartAsync(
-            options: o => o.MaxRoomsPerSocket = 100,
+            options: o =>
+            {
+                o.MaxRoomsPerSocket = 100;
+                o.MessagesPerSecond = 0; // 20,000 messages in seconds: this case is about rooms, not the message budget
+            },
             sockets: s => s.AddRoomRule((_, _) => true));
         await using var client = await server.ConnectAsync();
         var socketId = await client.ReadyAsync();
@@ -160,6 +164,54 @@ public sealed class AdversarialTests
         Assert.InRange(grown, long.MinValue, 2 * Mebibyte);
         Assert.True(server.Provider.IsConnected(socketId));
         await AssertGoodClientServedAsync(server);
+        AssertNothingFailed(server);
+    }
+
+    [Fact]
+    public async Task A_client_that_floods_requests_is_refused_past_its_budget_and_closed_with_1008_when_it_keeps_going()
+    {
+        await using var server = await TestServer.StartAsync(options: o =>
+        {
+            o.MessagesPerSecond = 50;
+            o.MessageBurst = 50;
+            o.RateLimitCloseFactor = 4;
+        });
+        var before = ManagedHeap();
+        await using var attacker = await RawSocket.ConnectAsync(server);
+        Assert.Contains("ori.ready", await attacker.ReadTextAsync(), StringComparison.Ordinal);
+
+        // 1,000 requests in one write: the first 50 (the burst) are answered, then rate_limited, then 1008 once 200
+        // (4 x the burst) were refused in a row.
+        var flood = Enumerable.Range(0, 1000).SelectMany(i => RawSocket.Text($$"""{"type":"echo","data":{"text":"f{{i}}"},"correlationId":"f{{i}}"}""")).ToArray();
+        await attacker.SendAsync(flood);
+        var answered = 0;
+        var limited = 0;
+        int? code = null;
+        while (code is null)
+        {
+            var (opcode, payload) = await attacker.ReadFrameAsync();
+            if (opcode == 0x8)
+            {
+                code = (payload[0] << 8) | payload[1];
+                break;
+            }
+
+            var text = Encoding.UTF8.GetString(payload);
+            if (text.Contains("\"rate_limited\"", StringComparison.Ordinal))
+            {
+                limited++;
+            }
+            else
+            {
+                answered++;
+            }
+        }
+
+        Assert.Equal(SocketCloseCodes.PolicyViolation, code);
+        Assert.InRange(answered, 50, 60); // the burst, and what the clock replenished meanwhile
+        Assert.Equal(199, limited);       // the 200th refusal in a row closes instead of answering
+        await AssertGoodClientServedAsync(server);
+        Assert.InRange(ManagedHeap() - before, long.MinValue, 2 * Mebibyte);
         AssertNothingFailed(server);
     }
 

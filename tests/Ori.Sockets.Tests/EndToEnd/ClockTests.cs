@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Ori.Sockets.Tests.Infrastructure;
@@ -113,6 +114,82 @@ public sealed class ClockTests
         public sealed class Entered
         {
             public TaskCompletionSource Signal { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+}
+
+/// <summary>Credentials that expire close the socket at that moment with 4001, on the application's clock.</summary>
+public sealed class CredentialsExpiryTests
+{
+    private static readonly DateTimeOffset s_start = new(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
+    private readonly FakeTimeProvider _time = new(s_start);
+
+    [Fact]
+    public async Task An_expiry_a_guard_sets_closes_the_socket_with_4001_when_the_clock_reaches_it()
+    {
+        await using var server = await TestServer.StartAsync(
+            options: o => o.IdleTimeout = TimeSpan.Zero,
+            connectionGuards: [typeof(ExpiringGuard)],
+            builder: b => b.Services.AddSingleton<TimeProvider>(_time));
+        await using var client = await server.ConnectAsync();
+        await client.ReadyAsync();
+
+        _time.Advance(TimeSpan.FromSeconds(59));
+        Assert.Equal("ok", (await client.RequestAsync("echo", new { text = "ok" })).GetProperty("data").GetProperty("text").GetString());
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal((WebSocketCloseStatus)SocketCloseCodes.CredentialsExpired, await client.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task The_users_exp_claim_closes_the_socket_when_no_guard_sets_an_expiry()
+    {
+        var exp = s_start.AddMinutes(5).ToUnixTimeSeconds();
+        await using var server = await TestServer.StartAsync(
+            options: o => o.IdleTimeout = TimeSpan.Zero,
+            builder: b => b.Services.AddSingleton<TimeProvider>(_time),
+            app: a => a.Use((http, next) =>
+            {
+                // What JWT bearer authentication leaves: a user with an exp claim.
+                http.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+                    [new System.Security.Claims.Claim("sub", "ann"), new System.Security.Claims.Claim("exp", exp.ToString(System.Globalization.CultureInfo.InvariantCulture))], "Test"));
+                return next(http);
+            }));
+        await using var client = await server.ConnectAsync();
+        await client.ReadyAsync();
+        _time.Advance(TimeSpan.FromMinutes(4));
+        await client.SendAsync("2");
+        Assert.Equal("3", await client.ReceiveAsync());
+        _time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal((WebSocketCloseStatus)SocketCloseCodes.CredentialsExpired, await client.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Credentials_already_expired_close_the_socket_at_once_without_ready()
+    {
+        await using var server = await TestServer.StartAsync(
+            options: o => o.IdleTimeout = TimeSpan.Zero,
+            connectionGuards: [typeof(ExpiredGuard)],
+            builder: b => b.Services.AddSingleton<TimeProvider>(_time));
+        await using var client = await server.ConnectAsync();
+        Assert.Null(await client.ReceiveAsync());
+        Assert.Equal((WebSocketCloseStatus)SocketCloseCodes.CredentialsExpired, client.CloseStatus);
+    }
+
+    private sealed class ExpiringGuard(TimeProvider time) : IConnectionGuard
+    {
+        public ValueTask<bool> CanConnectAsync(ConnectionGuardContext context)
+        {
+            context.CredentialsExpireAt = time.GetUtcNow().AddMinutes(1);
+            return new(true);
+        }
+    }
+
+    private sealed class ExpiredGuard(TimeProvider time) : IConnectionGuard
+    {
+        public ValueTask<bool> CanConnectAsync(ConnectionGuardContext context)
+        {
+            context.CredentialsExpireAt = time.GetUtcNow().AddSeconds(-1);
+            return new(true);
         }
     }
 }
