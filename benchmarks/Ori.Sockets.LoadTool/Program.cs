@@ -2,7 +2,8 @@
 //   dotnet run -c Release --project benchmarks/Ori.Sockets.LoadTool -- [--quick] [--json FILE] [--servers ori,signalr]
 //     [--only fanout|echo|idle] [--subscribers C] [--messages M] [--profile DIR]
 //   A server may be "ori@DIR": the Ori.Sockets load server built (Release) in another checkout DIR, to compare two
-//   versions in one run (e.g. --servers ori@../before,ori).
+//   versions in one run (e.g. --servers ori@../before,ori); "ori+limits" turns the message budget on (a budget no
+//   scenario reaches: what taking a permit per message costs).
 // Scenarios: fan-out (C subscribers of one topic/group, M pushes of ~150 bytes), request/reply (K
 // connections in closed loops) and idle connections (memory per connection). The server runs in its own
 // process pinned to core 0, the tool on core 1; server CPU from /proc/PID/stat, memory from VmRSS.
@@ -39,15 +40,17 @@ if (pin && OperatingSystem.IsLinux())
 var results = new Dictionary<string, Dictionary<string, double>>();
 foreach (var spec in servers)
 {
-    var at = spec.IndexOf('@', StringComparison.Ordinal);
-    var server = at < 0 ? spec : spec[..at];
-    var checkout = at < 0 ? null : Path.GetFullPath(spec[(at + 1)..]);
+    var limits = spec.EndsWith("+limits", StringComparison.Ordinal);
+    var bare = limits ? spec[..^"+limits".Length] : spec;
+    var at = bare.IndexOf('@', StringComparison.Ordinal);
+    var server = at < 0 ? bare : bare[..at];
+    var checkout = at < 0 ? null : Path.GetFullPath(bare[(at + 1)..]);
     IProtocol protocol = server == "signalr" ? new SignalRProtocol() : new OriProtocol();
-    var name = checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})";
+    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty);
     var figures = results[name] = [];
     foreach (var subscribers in only is null or "fanout" ? fanOut : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits);
         var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers);
         foreach (var (key, value) in f)
         {
@@ -59,7 +62,7 @@ foreach (var spec in servers)
 
     if (only is null or "echo")
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits);
         var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoWarmUpSeconds), TimeSpan.FromSeconds(echoSeconds));
         foreach (var (key, value) in f)
         {
@@ -71,7 +74,7 @@ foreach (var spec in servers)
 
     foreach (var count in only is null or "idle" ? idle : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits);
         var f = await Scenarios.IdleAsync(process, protocol, count);
         figures[$"idle_{count}_bytes_per_connection"] = f["bytes_per_connection"];
         Report(name, $"idle {count}", f);

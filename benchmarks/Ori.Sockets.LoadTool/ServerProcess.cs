@@ -26,7 +26,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>Starts the load server in <paramref name="mode"/>; from another checkout's Release build when <paramref name="checkout"/> is given.</summary>
-    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null)
+    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false)
     {
         var port = FreePort();
         string dll;
@@ -48,6 +48,10 @@ internal sealed class ServerProcess : IAsyncDisposable
             : new ProcessStartInfo("dotnet") { ArgumentList = { dll, mode, port.ToString(CultureInfo.InvariantCulture) } };
         start.RedirectStandardOutput = true;
         start.Environment["DOTNET_TieredPGO"] = "1";
+        if (limits)
+        {
+            start.Environment["ORI_LOAD_RATE_LIMIT"] = "1";
+        }
 
         // Both servers are measured tiered up (a production server's steady state): hot methods are promoted
         // as soon as they are called 30 times instead of after the 100 ms quiet period that a saturated

@@ -96,6 +96,7 @@ public sealed class OriSocketsGenerator : IIncrementalGenerator
             .ForAttributeWithMetadataName(MetadataNames.ConnectionGuardAttribute, static (node, _) => node is TypeDeclarationSyntax, ConnectionGuardPlacement.Check);
         context.RegisterSourceOutput(guardPlacement, Report);
         context.RegisterSourceOutput(routes.Select(static (r, _) => r.State).Collect().Combine(endpointModels), static (output, all) => EndpointStates.Report(output, all.Left, all.Right));
+        context.RegisterSourceOutput(routes.Select(static (r, _) => r.Anonymous).Collect().Combine(endpointModels), static (output, all) => EndpointStates.ReportAnonymous(output, all.Left, all.Right));
         context.RegisterSourceOutput(routes.Select(static (r, _) => r.Claim).Collect(), static (output, claims) => ReportDuplicates(output, claims, DiagnosticDescriptors.DuplicateRoute));
         context.RegisterSourceOutput(messages.Select(static (r, _) => r.Claim).Collect(), static (output, claims) => ReportDuplicates(output, claims, DiagnosticDescriptors.DuplicateMessageName));
     }

@@ -408,6 +408,53 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void ORI026_allow_anonymous_and_authorize_on_one_handler()
+    {
+        AssertReports("ORI026", """
+            using Microsoft.AspNetCore.Authorization;
+            public sealed class A { [SocketRoute("n.get"), [|AllowAnonymous|], Authorize] public int Get() => 1; }
+            """);
+    }
+
+    [Fact]
+    public void ORI026_authorize_under_a_routers_allow_anonymous()
+    {
+        AssertReports("ORI026", """
+            using Microsoft.AspNetCore.Authorization;
+            [AllowAnonymous]
+            public sealed class A { [SocketRoute("n.get"), [|Authorize(Roles = "admin")|]] public int Get() => 1; }
+            """);
+    }
+
+    [Fact]
+    public void ORI026_allow_anonymous_under_an_endpoint_that_requires_authorization()
+    {
+        var d = AssertReports("ORI026", """
+            using Microsoft.AspNetCore.Authorization;
+            [Authorize, SocketEndpoint(typeof(A))]
+            public sealed partial class Members;
+            public sealed class A { [SocketRoute("n.get"), [|AllowAnonymous|]] public int Get() => 1; }
+            """);
+        Assert.Contains("Members serves it and has [Authorize]", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Allow_anonymous_on_a_handler_of_a_router_with_authorize_is_the_usual_exception_and_is_accepted()
+    {
+        var run = GeneratorHarness.Run("""
+            using Microsoft.AspNetCore.Authorization;
+            [Authorize]
+            public sealed class A
+            {
+                [SocketRoute("n.get")] public int Get() => 1;
+                [SocketRoute("n.open"), AllowAnonymous] public int Open() => 2;
+            }
+            """);
+        Assert.Empty(run.Result.Diagnostics);
+        Assert.Empty(run.CompilationProblems);
+    }
+
+    [Fact]
     public void A_router_diagnostic_is_reported_once_however_many_routes_it_has()
     {
         var run = GeneratorHarness.Run("""
@@ -438,7 +485,7 @@ public sealed class DiagnosticTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
             .ToList();
-        Assert.Equal(25, descriptors.Count);
+        Assert.Equal(26, descriptors.Count);
         Assert.All(descriptors, d => Assert.Contains(WellKnownDiagnosticTags.NotConfigurable, d.CustomTags));
         Assert.Equal(descriptors.Count, descriptors.Select(d => d.Id).Distinct().Count());
 

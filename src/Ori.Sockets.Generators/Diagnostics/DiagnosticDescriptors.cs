@@ -111,6 +111,10 @@ internal static class DiagnosticDescriptors
         "ORI025", "Rate limit cannot apply",
         "[RateLimit] on {0} cannot apply: {1}");
 
+    public static readonly DiagnosticDescriptor ContradictoryAuthorization = Error(
+        "ORI026", "Authorization attributes contradict each other",
+        "{0}: {1}");
+
     // NotConfigurable: each of these means the generator could not write correct code (a route would be missing
     // from its table, a message would have no serializer), so neither #pragma warning disable nor .editorconfig
     // severity may hide it.

@@ -76,6 +76,12 @@ internal static class DispatcherEmitter
             {
                 w.Line($"private static readonly global::Ori.Sockets.SocketSerializer<{route.Reply.DeclaredFqn}> {names.Route(route)}_Reply = {SerializerEmitter.Expression(route.Reply)};");
             }
+
+            if (route.Authorization.Count > 0)
+            {
+                var data = string.Join(", ", route.Authorization.Select(Authorize));
+                w.Line($"private static readonly global::Ori.Sockets.SocketAuthorization {names.Route(route)}_Authorization = new({data});");
+            }
         }
     }
 
@@ -132,7 +138,8 @@ internal static class DispatcherEmitter
         }
 
         w.Line($"/// <summary>'{route.RouteName}' → {route.RouterFqn.Replace("global::", string.Empty)}.{route.MethodName}</summary>");
-        if (guards.Count > 0)
+        var authorized = route.Authorization.Count > 0;
+        if (guards.Count > 0 || authorized)
         {
             using (w.Block($"internal static async {ValueTask} {name}({Invocation} invocation)"))
             {
@@ -141,7 +148,17 @@ internal static class DispatcherEmitter
                     w.Line($"if (!invocation.PassesRateLimit({limit})) {{ return; }}");
                 }
 
-                w.Line("// The router's message guards, then the route's; the first that does not allow the message has answered it.");
+                if (authorized)
+                {
+                    w.Line("// [Authorize]: the connection's user against the route's policy; a refusal has answered forbidden.");
+                    w.Line($"if (!await invocation.AuthorizeAsync({name}_Authorization).ConfigureAwait(false)) {{ return; }}");
+                }
+
+                if (guards.Count > 0)
+                {
+                    w.Line("// The router's message guards, then the route's; the first that does not allow the message has answered it.");
+                }
+
                 foreach (var guard in guards)
                 {
                     w.Line($"if (!await invocation.PassesAsync({names.Get(guard.Fqn)}).ConfigureAwait(false)) {{ return; }}");
@@ -155,7 +172,7 @@ internal static class DispatcherEmitter
             limits.Clear();
         }
 
-        using (w.Block($"{(guards.Count > 0 ? "private" : "internal")} static {ValueTask} {name}({Invocation} invocation)"))
+        using (w.Block($"{(guards.Count > 0 || authorized ? "private" : "internal")} static {ValueTask} {name}({Invocation} invocation)"))
         {
             foreach (var limit in limits)
             {
@@ -261,6 +278,27 @@ internal static class DispatcherEmitter
                 }
             }
         }
+    }
+
+    private static string Authorize(AuthorizeModel model)
+    {
+        var members = new List<string>();
+        if (model.Policy is not null)
+        {
+            members.Add($"Policy = {model.Policy.ToLiteral()}");
+        }
+
+        if (model.Roles is not null)
+        {
+            members.Add($"Roles = {model.Roles.ToLiteral()}");
+        }
+
+        if (model.AuthenticationSchemes is not null)
+        {
+            members.Add($"AuthenticationSchemes = {model.AuthenticationSchemes.ToLiteral()}");
+        }
+
+        return $"new global::Microsoft.AspNetCore.Authorization.AuthorizeAttribute {{ {string.Join(", ", members)} }}";
     }
 
     private static string Arguments(EquatableArray<string> services) =>

@@ -183,7 +183,11 @@ internal sealed record RouteModel(
     TypeModel? Reply,
     EquatableArray<GuardModel> MessageGuards,
     EquatableArray<ShapeModel> Dependencies,
-    RateLimitModel? RateLimit = null);
+    RateLimitModel? RateLimit = null,
+    EquatableArray<AuthorizeModel> Authorization = default);
+
+/// <summary>One [Authorize]: its policy, roles and schemes (null when not given).</summary>
+internal sealed record AuthorizeModel(string? Policy, string? Roles, string? AuthenticationSchemes);
 
 /// <summary>A [RateLimit]: a message budget per connection.</summary>
 internal sealed record RateLimitModel(double PermitsPerSecond, int Burst);
@@ -211,7 +215,8 @@ internal sealed record EndpointModel(
     EquatableArray<GuardModel> ConnectionGuards,
     EquatableArray<GuardModel> MessageGuards,
     string? StateFqn,
-    EquatableArray<string> StateAssignableTo);
+    EquatableArray<string> StateAssignableTo,
+    bool RequiresAuthorization = false);
 
 /// <summary>A guard type and its constructor's arguments (service types), so generated code can create it without reflection.</summary>
 internal sealed record GuardModel(string Fqn, EquatableArray<string> ConstructorArguments);

@@ -79,7 +79,8 @@ internal static class EndpointParser
             connectionGuards.ToEquatableArray(),
             messageGuards.ToEquatableArray(),
             state is null ? null : TypeParser.Fqn(state),
-            stateAssignableTo);
+            stateAssignableTo,
+            KnownTypes.Find(type, known.AuthorizeAttribute) is not null);
         return new EndpointResult(model, EquatableArray<DiagnosticInfo>.Empty);
     }
 

@@ -45,6 +45,24 @@ internal static class EndpointStates
         }
     }
 
+    /// <summary>[AllowAnonymous] where an endpoint that serves the handler has [Authorize] (it applies to the upgrade, so to every connection): ORI026.</summary>
+    public static void ReportAnonymous(SourceProductionContext output, ImmutableArray<AnonymousUse?> uses, ImmutableArray<EndpointModel?> endpoints)
+    {
+        foreach (var use in uses)
+        {
+            if (use is null)
+            {
+                continue;
+            }
+
+            foreach (var endpoint in endpoints.Where(e => e is not null && e.RequiresAuthorization && e.Routers.Contains(use.RouterFqn)))
+            {
+                output.ReportDiagnostic(DiagnosticInfo.Create(DiagnosticDescriptors.ContradictoryAuthorization, use.Location, use.Handler,
+                    $"it allows anonymous users, but {endpoint!.Name} serves it and has [Authorize], which applies to every connection it accepts; [AllowAnonymous] cannot lift it").ToDiagnostic());
+            }
+        }
+    }
+
     private static void Report(SourceProductionContext output, StateUse use, string reason) =>
         output.ReportDiagnostic(DiagnosticInfo.Create(DiagnosticDescriptors.GuardStateMismatch, use.Location, use.Handler, use.StateDisplay, reason).ToDiagnostic());
 }

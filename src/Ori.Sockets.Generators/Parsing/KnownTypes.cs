@@ -23,6 +23,8 @@ internal sealed class KnownTypes
         SocketEndpointAttribute = compilation.GetTypeByMetadataName(MetadataNames.SocketEndpointAttribute);
         SocketRouteAttribute = compilation.GetTypeByMetadataName(MetadataNames.SocketRouteAttribute);
         RateLimitAttribute = compilation.GetTypeByMetadataName(MetadataNames.RateLimitAttribute);
+        AuthorizeAttribute = compilation.GetTypeByMetadataName(MetadataNames.AuthorizeAttribute);
+        AllowAnonymousAttribute = compilation.GetTypeByMetadataName(MetadataNames.AllowAnonymousAttribute);
         MessageGuardAttribute = compilation.GetTypeByMetadataName(MetadataNames.MessageGuardAttribute);
         JsonPropertyName = compilation.GetTypeByMetadataName(MetadataNames.JsonPropertyNameAttribute);
         JsonIgnore = compilation.GetTypeByMetadataName(MetadataNames.JsonIgnoreAttribute);
@@ -86,6 +88,10 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? SocketRouteAttribute { get; }
 
     public INamedTypeSymbol? RateLimitAttribute { get; }
+
+    public INamedTypeSymbol? AuthorizeAttribute { get; }
+
+    public INamedTypeSymbol? AllowAnonymousAttribute { get; }
 
     public INamedTypeSymbol? JsonPropertyName { get; }
 

@@ -22,7 +22,11 @@ internal sealed record RouteResult(
     RouterModel? Router,
     EquatableArray<DiagnosticInfo> RouterDiagnostics,
     NameClaim? Claim,
-    StateUse? State);
+    StateUse? State,
+    AnonymousUse? Anonymous = null);
+
+/// <summary>A handler that allows anonymous users ([AllowAnonymous] on it or its router): where, to check the endpoints that serve it.</summary>
+internal sealed record AnonymousUse(string RouterFqn, string Handler, Location? Location);
 
 /// <summary>A handler that takes SocketContext&lt;TState&gt;: where, so that a mismatch with an endpoint's state is reported on it.</summary>
 internal sealed record StateUse(string RouterFqn, string Handler, string StateFqn, string StateDisplay, Location? Location);
@@ -140,11 +144,12 @@ internal static class RouteParser
         CheckContract(messageSymbol, replySymbol, returnKind, routeName, handler, known, nameLocation, returnLocation, diagnostics, cancellationToken);
         var messageGuards = Guards(method, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken);
         var rateLimit = RateLimit(method, handler, known, diagnostics, cancellationToken);
+        var (authorization, anonymous) = Authorization(method, router, handler, known, diagnostics, cancellationToken);
         diagnostics.AddRange(parser.Diagnostics);
         var routerFqn = TypeParser.Fqn(router);
         if (diagnostics.Count > 0 || routerModel is null || returnKind is null || (messageSymbol is not null && message is null) || (replySymbol is not null && reply is null))
         {
-            return new RouteResult(null, diagnostics.ToEquatableArray(), routerModel, routerDiagnostics, claim, stateUse);
+            return new RouteResult(null, diagnostics.ToEquatableArray(), routerModel, routerDiagnostics, claim, stateUse, anonymous);
         }
 
         var model = new RouteModel(
@@ -160,8 +165,9 @@ internal static class RouteParser
             reply,
             messageGuards.ToEquatableArray(),
             parser.Shapes(),
-            rateLimit);
-        return new RouteResult(model, EquatableArray<DiagnosticInfo>.Empty, routerModel, routerDiagnostics, claim, stateUse);
+            rateLimit,
+            authorization);
+        return new RouteResult(model, EquatableArray<DiagnosticInfo>.Empty, routerModel, routerDiagnostics, claim, stateUse, anonymous);
     }
 
     /// <summary>The router's own facts and problems: the same for each of its routes, so reported once.</summary>
@@ -183,6 +189,53 @@ internal static class RouteParser
 
         var constructorArguments = router.IsStatic ? EquatableArray<string>.Empty : ConstructorArguments(router);
         return (new RouterModel(TypeParser.Fqn(router), constructorArguments, guards.ToEquatableArray(), rateLimit), EquatableArray<DiagnosticInfo>.Empty);
+    }
+
+    /// <summary>
+    /// The [Authorize] data that applies to a handler (its router's, then its own), or none under [AllowAnonymous]; and
+    /// combinations that contradict each other (ORI026): both on one symbol, or [Authorize] under a router's [AllowAnonymous].
+    /// </summary>
+    private static (EquatableArray<AuthorizeModel> Authorization, AnonymousUse? Anonymous) Authorization(IMethodSymbol method, INamedTypeSymbol router, string handler, KnownTypes known, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        if (known.AuthorizeAttribute is null)
+        {
+            return (EquatableArray<AuthorizeModel>.Empty, null);
+        }
+
+        var routeAnonymous = KnownTypes.Find(method, known.AllowAnonymousAttribute);
+        var routerAnonymous = KnownTypes.Find(router, known.AllowAnonymousAttribute);
+        var routeAuthorize = method.GetAttributes().Where(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, known.AuthorizeAttribute)).ToList();
+        var routerAuthorize = router.GetAttributes().Where(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, known.AuthorizeAttribute)).ToList();
+        Location? Where(AttributeData a) => a.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation();
+        if (routeAnonymous is not null && routeAuthorize.Count > 0)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ContradictoryAuthorization, Where(routeAnonymous), handler, "it has both [AllowAnonymous] and [Authorize]; keep the one you mean"));
+        }
+        else if (routerAnonymous is not null && routerAuthorize.Count > 0)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ContradictoryAuthorization, Where(routerAnonymous), router.ToDisplayString(), "it has both [AllowAnonymous] and [Authorize]; keep the one you mean"));
+        }
+        else if (routerAnonymous is not null && routeAuthorize.Count > 0)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ContradictoryAuthorization, Where(routeAuthorize[0]), handler,
+                $"its router {router.Name} has [AllowAnonymous], which would skip this [Authorize]; move [AllowAnonymous] to the handlers that need it"));
+        }
+
+        var anonymous = routeAnonymous ?? routerAnonymous;
+        var use = anonymous is null ? null : new AnonymousUse(TypeParser.Fqn(router), handler, Where(anonymous));
+        if (anonymous is not null)
+        {
+            return (EquatableArray<AuthorizeModel>.Empty, use);
+        }
+
+        static string? Named(AttributeData a, string name) => a.NamedArguments.FirstOrDefault(n => n.Key == name).Value.Value as string;
+        var models = routerAuthorize.Concat(routeAuthorize)
+            .Select(a => new AuthorizeModel(
+                a.ConstructorArguments.FirstOrDefault().Value as string ?? Named(a, "Policy"),
+                Named(a, "Roles"),
+                Named(a, "AuthenticationSchemes")))
+            .ToEquatableArray();
+        return (models, null);
     }
 
     /// <summary>A [RateLimit] on a route or a router: more than 0 permits a second, a burst of at least 1 (default: a second's worth).</summary>

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -44,7 +45,13 @@ public static class OriSocketsEndpointRouteBuilderExtensions
         var handler = Handler(endpoints);
         var endpoint = endpoints.ServiceProvider.GetService<TEndpoint>()
             ?? throw new InvalidOperationException($"The socket endpoint {typeof(TEndpoint).Name} is not registered: call AddSocketRouters() (or AddEndpoint<{typeof(TEndpoint).Name}>()) on AddOriSockets().");
-        return endpoints.MapGet(pattern, http => handler.HandleAsync(http, endpoint)).WithDisplayName($"Ori.Sockets {typeof(TEndpoint).Name} {pattern}");
+
+        // [Authorize] on the endpoint class applies to the upgrade, as endpoint metadata: the authorization middleware
+        // answers 401/403 before any WebSocket exists.
+        var authorization = typeof(TEndpoint).GetCustomAttributes(inherit: true).Where(a => a is IAuthorizeData or IAllowAnonymous).ToArray();
+        return endpoints.MapGet(pattern, http => handler.HandleAsync(http, endpoint))
+            .WithMetadata(authorization)
+            .WithDisplayName($"Ori.Sockets {typeof(TEndpoint).Name} {pattern}");
     }
 
     private static SocketEndpointHandler Handler(IEndpointRouteBuilder endpoints) =>

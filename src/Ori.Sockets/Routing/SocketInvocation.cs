@@ -216,6 +216,25 @@ public sealed class SocketInvocation
         return ApplyRateVerdict(limiter.Acquire());
     }
 
+    /// <summary>
+    /// Evaluates a route's authorization against the connection's user: when refused, replies <c>forbidden</c> (the
+    /// connection stays) and returns <see langword="false"/>.
+    /// </summary>
+    /// <param name="authorization">The route's authorization.</param>
+    /// <returns><see langword="true"/> when the user may send the message.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public async ValueTask<bool> AuthorizeAsync(SocketAuthorization authorization)
+    {
+        ArgumentNullException.ThrowIfNull(authorization);
+        if (await authorization.IsAllowedAsync(Context).ConfigureAwait(false))
+        {
+            return true;
+        }
+
+        ReplyError(SocketErrorCodes.Forbidden, $"'{TypeName}' is not allowed for this user.");
+        return false;
+    }
+
     /// <summary>The connection's own message budget, created on its first message.</summary>
     internal SocketMessageRateLimiter? ConnectionBudget { get; set; }
 

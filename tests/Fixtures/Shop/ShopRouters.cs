@@ -1,5 +1,7 @@
 // The Shop fixture's server side: endpoints, routers and guards (see ShopContracts.cs).
 
+using Microsoft.AspNetCore.Authorization;
+
 namespace Ori.Sockets.Tests.Generated;
 
 public sealed record Shopper(string Name);
@@ -26,9 +28,40 @@ public sealed class NoAdminGuard : IMessageGuard
         new(invocation.Data.Span.IndexOf("ADMIN"u8) >= 0 ? MessageGuardVerdict.Forbid : MessageGuardVerdict.Allow);
 }
 
-[SocketEndpoint(typeof(ShopRouter))]
+[SocketEndpoint(typeof(ShopRouter), typeof(AccountRouter))]
 [ConnectionGuard(typeof(ShopperGuard))]
 public sealed partial class ShopSocket;
+
+/// <summary>Routes for authenticated users (the upgrade's user): one for a role, one for a policy, one open to anyone.</summary>
+[Authorize]
+public sealed class AccountRouter
+{
+    [SocketRoute("account.me")]
+    public static string Me(SocketContext context) => context.User.Identity?.Name ?? "?";
+
+    [SocketRoute("account.audit")]
+    [Authorize(Roles = "auditor")]
+    public static string Audit() => "audited";
+
+    [SocketRoute("account.gold")]
+    [Authorize(Policy = "Gold")]
+    public static string Gold() => "gold";
+
+    [SocketRoute("account.open")]
+    [AllowAnonymous]
+    public static string Open() => "open";
+}
+
+/// <summary>An endpoint whose every connection must be authenticated: [Authorize] applies to the upgrade.</summary>
+[Authorize]
+[SocketEndpoint(typeof(MembersRouter))]
+public sealed partial class MembersSocket;
+
+public static class MembersRouter
+{
+    [SocketRoute("members.hello")]
+    public static string Hello(SocketContext context) => "hello " + context.User.Identity?.Name;
+}
 
 public sealed class ShopRouter(OrderBook book)
 {

@@ -22,8 +22,16 @@ namespace Ori.Sockets.Generated
         /// <summary>The message budget of 'stock.reserve': created once per connection from its services, kept in slot 3.</summary>
         internal static readonly global::System.Func<global::System.IServiceProvider, global::Ori.Sockets.SocketMessageRateLimiter> s_createRoute_stock_reserve_RateLimit = static services => global::Ori.Sockets.SocketMessageRateLimiter.Create(services, 1d, 2);
         internal const int Route_stock_reserve_RateLimitSlot = 3;
+        private static readonly global::Ori.Sockets.SocketSerializer<string> Route_account_audit_Reply = global::Ori.Sockets.Serialization.SocketSerializers.String;
+        private static readonly global::Ori.Sockets.SocketAuthorization Route_account_audit_Authorization = new(new global::Microsoft.AspNetCore.Authorization.AuthorizeAttribute {  }, new global::Microsoft.AspNetCore.Authorization.AuthorizeAttribute { Roles = "auditor" });
+        private static readonly global::Ori.Sockets.SocketSerializer<string> Route_account_gold_Reply = global::Ori.Sockets.Serialization.SocketSerializers.String;
+        private static readonly global::Ori.Sockets.SocketAuthorization Route_account_gold_Authorization = new(new global::Microsoft.AspNetCore.Authorization.AuthorizeAttribute {  }, new global::Microsoft.AspNetCore.Authorization.AuthorizeAttribute { Policy = "Gold" });
+        private static readonly global::Ori.Sockets.SocketSerializer<string> Route_account_me_Reply = global::Ori.Sockets.Serialization.SocketSerializers.String;
+        private static readonly global::Ori.Sockets.SocketAuthorization Route_account_me_Authorization = new(new global::Microsoft.AspNetCore.Authorization.AuthorizeAttribute {  });
+        private static readonly global::Ori.Sockets.SocketSerializer<string> Route_account_open_Reply = global::Ori.Sockets.Serialization.SocketSerializers.String;
         private static readonly global::Ori.Sockets.SocketSerializer<global::Ori.Sockets.Tests.Generated.Catalog.Search> Route_catalog_search_Message = global::Ori.Sockets.Tests.Generated.Catalog.Search.Serializer;
         private static readonly global::Ori.Sockets.SocketSerializer<global::Ori.Sockets.Tests.Generated.Catalog.Results> Route_catalog_search_Reply = global::Ori.Sockets.Generated.Ori_Sockets_Tests_Generated_Catalog_Results_Serializer.Instance;
+        private static readonly global::Ori.Sockets.SocketSerializer<string> Route_members_hello_Reply = global::Ori.Sockets.Serialization.SocketSerializers.String;
         private static readonly global::Ori.Sockets.SocketSerializer<int> Route_order_count_Reply = global::Ori.Sockets.Serialization.SocketSerializers.Int32;
         private static readonly global::Ori.Sockets.SocketSerializer<global::Ori.Sockets.Tests.Generated.PlaceOrder> Route_order_place_Message = global::Ori.Sockets.Tests.Generated.PlaceOrder.Serializer;
         private static readonly global::Ori.Sockets.SocketSerializer<global::Ori.Sockets.Tests.Generated.OrderPlaced> Route_order_place_Reply = global::Ori.Sockets.Generated.Ori_Sockets_Tests_Generated_OrderPlaced_Serializer.Instance;
@@ -60,12 +68,68 @@ namespace Ori.Sockets.Generated
             return false;
         }
 
+        /// <summary>'account.audit' → Ori.Sockets.Tests.Generated.AccountRouter.Audit</summary>
+        internal static async global::System.Threading.Tasks.ValueTask Route_account_audit(global::Ori.Sockets.SocketInvocation invocation)
+        {
+            // [Authorize]: the connection's user against the route's policy; a refusal has answered forbidden.
+            if (!await invocation.AuthorizeAsync(Route_account_audit_Authorization).ConfigureAwait(false)) { return; }
+            await Route_account_audit_Handler(invocation).ConfigureAwait(false);
+        }
+
+        private static global::System.Threading.Tasks.ValueTask Route_account_audit_Handler(global::Ori.Sockets.SocketInvocation invocation)
+        {
+            invocation.Reply(global::Ori.Sockets.Tests.Generated.AccountRouter.Audit(), Route_account_audit_Reply);
+            return default;
+        }
+
+        /// <summary>'account.gold' → Ori.Sockets.Tests.Generated.AccountRouter.Gold</summary>
+        internal static async global::System.Threading.Tasks.ValueTask Route_account_gold(global::Ori.Sockets.SocketInvocation invocation)
+        {
+            // [Authorize]: the connection's user against the route's policy; a refusal has answered forbidden.
+            if (!await invocation.AuthorizeAsync(Route_account_gold_Authorization).ConfigureAwait(false)) { return; }
+            await Route_account_gold_Handler(invocation).ConfigureAwait(false);
+        }
+
+        private static global::System.Threading.Tasks.ValueTask Route_account_gold_Handler(global::Ori.Sockets.SocketInvocation invocation)
+        {
+            invocation.Reply(global::Ori.Sockets.Tests.Generated.AccountRouter.Gold(), Route_account_gold_Reply);
+            return default;
+        }
+
+        /// <summary>'account.me' → Ori.Sockets.Tests.Generated.AccountRouter.Me</summary>
+        internal static async global::System.Threading.Tasks.ValueTask Route_account_me(global::Ori.Sockets.SocketInvocation invocation)
+        {
+            // [Authorize]: the connection's user against the route's policy; a refusal has answered forbidden.
+            if (!await invocation.AuthorizeAsync(Route_account_me_Authorization).ConfigureAwait(false)) { return; }
+            await Route_account_me_Handler(invocation).ConfigureAwait(false);
+        }
+
+        private static global::System.Threading.Tasks.ValueTask Route_account_me_Handler(global::Ori.Sockets.SocketInvocation invocation)
+        {
+            invocation.Reply(global::Ori.Sockets.Tests.Generated.AccountRouter.Me(invocation.Context), Route_account_me_Reply);
+            return default;
+        }
+
+        /// <summary>'account.open' → Ori.Sockets.Tests.Generated.AccountRouter.Open</summary>
+        internal static global::System.Threading.Tasks.ValueTask Route_account_open(global::Ori.Sockets.SocketInvocation invocation)
+        {
+            invocation.Reply(global::Ori.Sockets.Tests.Generated.AccountRouter.Open(), Route_account_open_Reply);
+            return default;
+        }
+
         /// <summary>'catalog.search' → Ori.Sockets.Tests.Generated.PublicRouter.Search</summary>
         internal static global::System.Threading.Tasks.ValueTask Route_catalog_search(global::Ori.Sockets.SocketInvocation invocation)
         {
             // Reads and validates the data; on failure it has replied validation_failed with the paths.
             if (!invocation.TryReadData(Route_catalog_search_Message, out var message)) { return default; }
             invocation.Reply(global::Ori.Sockets.Tests.Generated.PublicRouter.Search(message), Route_catalog_search_Reply);
+            return default;
+        }
+
+        /// <summary>'members.hello' → Ori.Sockets.Tests.Generated.MembersRouter.Hello</summary>
+        internal static global::System.Threading.Tasks.ValueTask Route_members_hello(global::Ori.Sockets.SocketInvocation invocation)
+        {
+            invocation.Reply(global::Ori.Sockets.Tests.Generated.MembersRouter.Hello(invocation.Context), Route_members_hello_Reply);
             return default;
         }
 
@@ -135,6 +199,36 @@ namespace Ori.Sockets.Generated
             var router = invocation.Context.GetConnectionService(ShopRouterSlot, s_createShopRouter);
             invocation.Reply(router.Reserve(), Route_stock_reserve_Reply);
             return default;
+        }
+    }
+}
+
+namespace Ori.Sockets.Tests.Generated
+{
+    /// <summary>The socket endpoint MembersSocket: its connection guards and the table of the routers it serves.</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Ori.Sockets.Generators", "0.1.0")]
+    partial class MembersSocket : global::Ori.Sockets.ISocketEndpoint
+    {
+        /// <inheritdoc />
+        global::Ori.Sockets.IConnectionGuard[] global::Ori.Sockets.ISocketEndpoint.CreateConnectionGuards(global::System.IServiceProvider services) => global::System.Array.Empty<global::Ori.Sockets.IConnectionGuard>();
+
+        /// <inheritdoc />
+        bool global::Ori.Sockets.ISocketDispatcher.TryDispatch(global::System.ReadOnlySpan<byte> type, global::Ori.Sockets.SocketInvocation invocation, out global::System.Threading.Tasks.ValueTask completion)
+        {
+            switch (type.Length)
+            {
+                case 13:
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "members.hello"u8))
+                    {
+                        completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_members_hello(invocation);
+                        return true;
+                    }
+
+                    break;
+            }
+
+            completion = default;
+            return false;
         }
     }
 }
@@ -225,6 +319,12 @@ namespace Ori.Sockets.Tests.Generated
             switch (type.Length)
             {
                 case 10:
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "account.me"u8))
+                    {
+                        completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_account_me(invocation);
+                        return true;
+                    }
+
                     if (global::System.MemoryExtensions.SequenceEqual(type, "order.ping"u8))
                     {
                         completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_order_ping(invocation);
@@ -252,7 +352,27 @@ namespace Ori.Sockets.Tests.Generated
                     }
 
                     break;
+                case 12:
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "account.gold"u8))
+                    {
+                        completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_account_gold(invocation);
+                        return true;
+                    }
+
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "account.open"u8))
+                    {
+                        completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_account_open(invocation);
+                        return true;
+                    }
+
+                    break;
                 case 13:
+                    if (global::System.MemoryExtensions.SequenceEqual(type, "account.audit"u8))
+                    {
+                        completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_account_audit(invocation);
+                        return true;
+                    }
+
                     if (global::System.MemoryExtensions.SequenceEqual(type, "order.shipped"u8))
                     {
                         completion = global::Ori.Sockets.Generated.OriSocketsDispatcher.Route_order_shipped(invocation);
@@ -286,6 +406,7 @@ namespace Ori.Sockets
         public static global::Ori.Sockets.OriSocketsBuilder AddSocketRouters(this global::Ori.Sockets.OriSocketsBuilder builder)
         {
             builder.AddDispatcher<global::Ori.Sockets.Generated.OriSocketsDispatcher>();
+            builder.AddEndpoint<global::Ori.Sockets.Tests.Generated.MembersSocket>();
             builder.AddEndpoint<global::Ori.Sockets.Tests.Generated.ReadOnlyShopSocket>();
             builder.AddEndpoint<global::Ori.Sockets.Tests.Generated.ShopSocket>();
             return builder;
