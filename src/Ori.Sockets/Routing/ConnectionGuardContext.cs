@@ -3,38 +3,43 @@ using Microsoft.AspNetCore.Http;
 
 namespace Ori.Sockets;
 
-/// <summary>What a connection guard sees of the connection it decides on.</summary>
+/// <summary>
+/// What a connection guard sees of the connection it decides on, while its guards run. Once they have finished (or
+/// overran their time limit) it lets go of the connection: a guard that never answers keeps this small object alive,
+/// not the request, its buffers and its services; it then throws <see cref="InvalidOperationException"/>.
+/// </summary>
 public sealed class ConnectionGuardContext
 {
-    private readonly SocketContext _socket;
+    private SocketContext? _socket;
 
     internal ConnectionGuardContext(SocketContext socket, CancellationToken cancellationToken)
     {
         _socket = socket;
+        SocketId = socket.SocketId;
         CancellationToken = cancellationToken;
     }
 
     /// <summary>The socket's id.</summary>
-    public string SocketId => _socket.SocketId;
+    public string SocketId { get; }
 
     /// <summary>The HTTP request that was upgraded (headers, query, cookies).</summary>
-    public HttpContext HttpContext => _socket.HttpContext;
+    public HttpContext HttpContext => Socket.HttpContext;
 
     /// <summary>The user of the HTTP request, as authentication middleware left it.</summary>
-    public ClaimsPrincipal User => _socket.User;
+    public ClaimsPrincipal User => Socket.User;
 
     /// <summary>What the upgrade hook attached to the connection, if anything.</summary>
-    public object? UpgradeData => _socket.UpgradeData;
+    public object? UpgradeData => Socket.UpgradeData;
 
     /// <summary>The connection's state, kept for its whole life and seen by its handlers.</summary>
     public object? State
     {
-        get => _socket.State;
-        set => _socket.State = value;
+        get => Socket.State;
+        set => Socket.State = value;
     }
 
     /// <summary>The connection's services (scoped to the connection).</summary>
-    public IServiceProvider Services => _socket.Services;
+    public IServiceProvider Services => Socket.Services;
 
     /// <summary>
     /// When the credentials the connection was accepted with expire: at that moment the socket is closed with 4001
@@ -46,4 +51,9 @@ public sealed class ConnectionGuardContext
 
     /// <summary>Canceled when the guard's time limit passes or the connection ends.</summary>
     public CancellationToken CancellationToken { get; }
+
+    private SocketContext Socket => _socket ?? throw new InvalidOperationException("The connection's guards have finished (or overran their time limit): this context no longer holds the connection.");
+
+    /// <summary>The guards have finished: the context lets go of the connection.</summary>
+    internal void Detach() => _socket = null;
 }

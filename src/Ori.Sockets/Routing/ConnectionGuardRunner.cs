@@ -32,8 +32,16 @@ internal static class ConnectionGuardRunner
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, context.Aborted);
         var guardContext = new ConnectionGuardContext(context, linked.Token);
-        var verdict = await RunAsync(guards, guardContext, context, linked, logger).ConfigureAwait(false);
-        return (verdict, guardContext.CredentialsExpireAt);
+        try
+        {
+            var verdict = await RunAsync(guards, guardContext, context, linked, logger).ConfigureAwait(false);
+            return (verdict, guardContext.CredentialsExpireAt);
+        }
+        finally
+        {
+            // A guard that never answers holds its context: only the context, not the connection.
+            guardContext.Detach();
+        }
     }
 
     private static async Task<GuardVerdict> RunAsync(IConnectionGuard[] guards, ConnectionGuardContext guardContext, SocketContext context, CancellationTokenSource linked, ILogger logger)

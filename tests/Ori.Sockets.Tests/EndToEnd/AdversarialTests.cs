@@ -97,6 +97,7 @@ public sealed class AdversarialTests
         await Eventually.TrueAsync(() => server.Logs.Entries.Any(e => e.Message.EndsWith(" disconnected.", StringComparison.Ordinal)), TimeSpan.FromSeconds(20));
         Assert.Equal(LogLevel.Warning, Assert.Single(server.Logs.Entries, e => e.Message.Contains("is a slow consumer", StringComparison.Ordinal)).Level);
         var held = ManagedHeap() - before;
+        Report("heap held by a socket that pings without reading (64 KiB bound)", held);
         await AssertGoodClientServedAsync(server);
         Assert.InRange(held, long.MinValue, 4 * Mebibyte);
 
@@ -159,6 +160,7 @@ public sealed class AdversarialTests
         Assert.Equal("back", last.GetProperty("correlationId").GetString());
         Assert.True(last.GetProperty("data").GetProperty("joined").GetBoolean());
         var grown = ManagedHeap() - before;
+        Report("heap held by a socket in 100 rooms after 10,000 joins and leaves", grown);
         Assert.Equal(0, server.Provider.GetSubscriberCount($"loop:{Loops - 1}"));
         Assert.Equal(100, server.Services.GetRequiredService<SocketHub>().GetSubscriberCounts().Count);
         Assert.InRange(grown, long.MinValue, 2 * Mebibyte);
@@ -208,10 +210,29 @@ public sealed class AdversarialTests
         }
 
         Assert.Equal(SocketCloseCodes.PolicyViolation, code);
+        Report("flood: answered, refused before the close", answered * 1000 + limited);
         Assert.InRange(answered, 50, 60); // the burst, and what the clock replenished meanwhile
         Assert.Equal(199, limited);       // the 200th refusal in a row closes instead of answering
         await AssertGoodClientServedAsync(server);
         Assert.InRange(ManagedHeap() - before, long.MinValue, 2 * Mebibyte);
+        AssertNothingFailed(server);
+    }
+
+    [Fact]
+    public async Task Connections_whose_guard_never_answers_are_closed_with_1011_at_the_guard_time_limit()
+    {
+        await using var server = await TestServer.StartAsync(
+            options: o => o.GuardTimeout = TimeSpan.FromMilliseconds(500),
+            connectionGuards: [typeof(HangsForSomeGuard)]);
+        // Two rounds of 20: the first may grow the transport's buffer pools; the second must not add what it held.
+        await HangRoundAsync(server);
+        await AssertGoodClientServedAsync(server);
+        var before = ManagedHeap();
+        await HangRoundAsync(server);
+        var after = ManagedHeap() - before;
+        Report("heap added by a second round of 20 connections whose guard never answered", after);
+        Assert.InRange(after, long.MinValue, 1 * Mebibyte);
+        Assert.Equal(40, server.Logs.Entries.Count(e => e.Message.Contains("timed out", StringComparison.Ordinal)));
         AssertNothingFailed(server);
     }
 
@@ -267,7 +288,9 @@ public sealed class AdversarialTests
         }
 
         await AssertGoodClientServedAsync(server);
-        Assert.InRange(ManagedHeap() - before, long.MinValue, 2 * Mebibyte);
+        var after = ManagedHeap() - before;
+        Report($"heap after a socket closed with {code}", after);
+        Assert.InRange(after, long.MinValue, 2 * Mebibyte);
         AssertNothingFailed(server);
 
         // Logged once, as a warning: the protocol violation, with the code.
@@ -275,6 +298,39 @@ public sealed class AdversarialTests
         Assert.Equal(LogLevel.Warning, Assert.Single(violations).Level);
         Assert.Contains(code.ToString(System.Globalization.CultureInfo.InvariantCulture), violations[0].Message, StringComparison.Ordinal);
     }
+
+    private static async Task HangRoundAsync(TestServer server)
+    {
+        var stuck = new List<TestClient>();
+        for (var i = 0; i < 20; i++)
+        {
+            stuck.Add(await TestClient.ConnectAsync(new Uri(server.WsUri + "?hang=1")));
+        }
+
+        foreach (var client in stuck)
+        {
+            Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.InternalServerError, await client.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+            await client.DisposeAsync();
+        }
+    }
+
+    /// <summary>Never answers for a connection with <c>hang</c> in its query (and ignores its token); lets the others in.</summary>
+    private sealed class HangsForSomeGuard : IConnectionGuard
+    {
+        public async ValueTask<bool> CanConnectAsync(ConnectionGuardContext context)
+        {
+            if (context.HttpContext.Request.Query.ContainsKey("hang"))
+            {
+                await Task.Delay(Timeout.Infinite, CancellationToken.None);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>A figure for the closing note, kept with the test's result (a TRX attachment).</summary>
+    private static void Report(string what, long value) =>
+        TestContext.Current.AddAttachment(what, value.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     private static async Task AssertGoodClientServedAsync(TestServer server)
     {
