@@ -80,7 +80,7 @@ public sealed class DashboardTests : IAsyncLifetime
         Assert.True(reply.GetProperty("data").GetProperty("subscribed").GetBoolean());
         Assert.Equal("web", reply.GetProperty("data").GetProperty("projectId").GetString());
 
-        foreach (var bad in new[] { "", new string('p', 65) })
+        foreach (var bad in new[] { "", new string('p', 65), "a b", "x*y", "line\nbreak" })
         {
             var refused = await alice.AskAsync("subscribe.project", new { projectId = bad }, "s2");
             Assert.Equal("validation_failed", refused.GetProperty("error").GetString());

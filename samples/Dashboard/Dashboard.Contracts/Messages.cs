@@ -17,7 +17,7 @@ public sealed record PresenceAck(bool Updated);
 /// <summary>Subscribes the sender to a project's monitors and incidents.</summary>
 /// <param name="ProjectId">The project, 1 to 64 characters.</param>
 [SocketMessage("subscribe.project")]
-public sealed partial record SubscribeProject([property: Required, StringLength(64, MinimumLength = 1)] string ProjectId) : ISocketRequest<ProjectSubscribed>;
+public sealed partial record SubscribeProject([property: Required, StringLength(64, MinimumLength = 1), RegularExpression("^[A-Za-z0-9_-]+$")] string ProjectId) : ISocketRequest<ProjectSubscribed>;
 
 /// <summary>The reply to <see cref="SubscribeProject"/>.</summary>
 /// <param name="Subscribed">Always true.</param>

@@ -33,6 +33,7 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
     private CancellationTokenSource? _closeDeadline;
     private bool _ended;
     private long _lastActivity;
+    private long _messageStartedAt;
 
     /// <param name="id">The socket's id.</param>
     /// <param name="stream">The upgraded transport.</param>
@@ -68,6 +69,9 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
 
     /// <summary>When a frame last arrived, as a <see cref="TimeProvider"/> timestamp.</summary>
     public long LastActivity => Volatile.Read(ref _lastActivity);
+
+    /// <summary>When the first fragment of the message being reassembled arrived (a timestamp), or 0 when none is.</summary>
+    public long MessageStartedAt => Volatile.Read(ref _messageStartedAt);
 
     /// <summary>The outbound queue, for tests and the writer's own use.</summary>
     internal OutboundQueue Outbound => _outbound;
@@ -150,7 +154,15 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
                     Touch();
                     switch (frame)
                     {
+                        case FrameEvent.Fragment:
+                            if (Volatile.Read(ref _messageStartedAt) == 0)
+                            {
+                                Volatile.Write(ref _messageStartedAt, _time.GetTimestamp());
+                            }
+
+                            break;
                         case FrameEvent.Message:
+                            Volatile.Write(ref _messageStartedAt, 0);
                             if (IsClosing)
                             {
                                 // Closing: messages that were already on their way are dropped, not handled.

@@ -15,6 +15,7 @@ internal sealed class ConnectionRegistry : IDisposable
     private readonly ConcurrentDictionary<SocketConnection, byte> _live = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeSpan _idleTimeout;
+    private readonly TimeSpan _messageTimeout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private ITimer? _idleSweeper;
@@ -23,6 +24,7 @@ internal sealed class ConnectionRegistry : IDisposable
     public ConnectionRegistry(IOptions<OriSocketsOptions> options, TimeProvider time, ILoggerFactory loggerFactory)
     {
         _idleTimeout = options.Value.IdleTimeout;
+        _messageTimeout = options.Value.FragmentedMessageTimeout;
         _time = time;
         _logger = loggerFactory.CreateLogger(SocketLog.Category);
     }
@@ -50,15 +52,17 @@ internal sealed class ConnectionRegistry : IDisposable
         }
     }
 
+    /// <summary>Starts the one timer that closes silent sockets (4000) and sockets whose fragmented message overran its time (1008).</summary>
     public void StartIdleSweeper()
     {
-        if (_idleTimeout <= TimeSpan.Zero)
+        var shortest = new[] { _idleTimeout, _messageTimeout }.Where(t => t > TimeSpan.Zero).DefaultIfEmpty(TimeSpan.Zero).Min();
+        if (shortest <= TimeSpan.Zero)
         {
             return;
         }
 
-        // One timer for all connections: a scan of their last-activity stamps, not a timer each.
-        var period = TimeSpan.FromTicks(Math.Clamp(_idleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        // One timer for all connections: a scan of their stamps, not a timer each.
+        var period = TimeSpan.FromTicks(Math.Clamp(shortest.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
         _idleSweeper = _time.CreateTimer(static state => ((ConnectionRegistry)state!).SweepIdle(), this, period, period);
     }
 
@@ -99,9 +103,14 @@ internal sealed class ConnectionRegistry : IDisposable
     {
         foreach (var connection in _live.Keys)
         {
-            if (_time.GetElapsedTime(connection.LastActivity) > _idleTimeout)
+            if (_idleTimeout > TimeSpan.Zero && _time.GetElapsedTime(connection.LastActivity) > _idleTimeout)
             {
                 connection.Close(SocketCloseCodes.IdleTimeout, "Idle timeout");
+            }
+            else if (_messageTimeout > TimeSpan.Zero && connection.MessageStartedAt is var started and not 0 && _time.GetElapsedTime(started) > _messageTimeout)
+            {
+                SocketLog.MessageTooSlow(_logger, connection.Id);
+                connection.Close(SocketCloseCodes.PolicyViolation, "Message not completed in time");
             }
         }
     }

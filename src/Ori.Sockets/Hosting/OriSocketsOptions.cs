@@ -32,6 +32,13 @@ public sealed class OriSocketsOptions
     /// <summary>The largest message accepted, in bytes, measured on the reassembled message. Default 64 KiB; larger closes with 1009.</summary>
     public int ReceiveLimit { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// How long a fragmented message may take from its first fragment to its last; past it the socket is closed with
+    /// 1008 (a client that drips fragments would otherwise hold its socket and its buffer however long it likes, its
+    /// frames counting as activity). Zero turns it off. Default 10 seconds.
+    /// </summary>
+    public TimeSpan FragmentedMessageTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The deepest JSON nesting accepted in a message. Default 32.</summary>
     public int MaxJsonDepth { get; set; } = 32;
 

@@ -37,7 +37,7 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
 
         if (!IsOriginAllowed(request))
         {
-            SocketLog.OriginRefused(_logger, request.Headers.Origin.ToString());
+            SocketLog.OriginRefused(_logger, SocketLog.ClientText(request.Headers.Origin.ToString()));
             http.Response.StatusCode = StatusCodes.Status403Forbidden;
             return;
         }

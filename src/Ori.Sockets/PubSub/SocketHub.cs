@@ -302,7 +302,8 @@ public sealed class SocketHub
         ArgumentNullException.ThrowIfNull(topic);
         if (!SocketNames.IsValidTopic(topic))
         {
-            throw new ArgumentException($"'{Truncate(topic)}' is not a valid topic: use {SocketNames.TopicRule}.", nameof(topic));
+            // A topic is often built from client data: the pipeline answers this with validation_failed, not internal_error.
+            throw new PubSub.InvalidSocketArgumentException($"'{Truncate(topic)}' is not a valid topic: use {SocketNames.TopicRule}.", nameof(topic));
         }
     }
 

@@ -19,6 +19,7 @@ namespace Ori.Sockets.Routing;
 internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, TimeProvider time, ILogger logger)
 {
     private static readonly byte[] s_emptyObject = "{}"u8.ToArray();
+    private readonly LogThrottle _failures = new(time, TimeSpan.FromMinutes(1));
 
     /// <summary>Handles one message of the connection <paramref name="invocation"/> belongs to, routed by its endpoint.</summary>
     public ValueTask ProcessAsync(ISocketDispatcher endpoint, SocketInvocation invocation, ReadOnlyMemory<byte> message)
@@ -249,6 +250,17 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
             return;
         }
 
+        if (exception is PubSub.InvalidSocketArgumentException invalid)
+        {
+            // A framework argument built from the client's data: the client's mistake, answered as such.
+            if (!invocation.HasReplied)
+            {
+                invocation.ReplyError(SocketErrorCodes.ValidationFailed, "The message data is not valid.", [new SocketValidationError("$.data", invalid.Reason)]);
+            }
+
+            return;
+        }
+
         if (exception is SocketLimitExceededException limit)
         {
             // The client asked for more than it may have: its answer, not a server failure.
@@ -260,7 +272,18 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
             return;
         }
 
-        SocketLog.HandlerFailed(logger, invocation.Context.SocketId, invocation.TypeName, exception);
+        // The first few failures of a route per minute with their stack traces, then a count: a client that can make a
+        // handler throw cannot flood the log.
+        if (_failures.ShouldLog(invocation.TypeName, out var suppressed))
+        {
+            if (suppressed > 0)
+            {
+                SocketLog.HandlerFailuresSuppressed(logger, invocation.TypeName, suppressed);
+            }
+
+            SocketLog.HandlerFailed(logger, invocation.Context.SocketId, invocation.TypeName, exception);
+        }
+
         if (!invocation.HasReplied)
         {
             invocation.ReplyError(SocketErrorCodes.InternalError, "The server could not handle the message.");

@@ -41,6 +41,39 @@ internal static partial class SocketLog
     [LoggerMessage(11, LogLevel.Information, "A WebSocket upgrade from origin {Origin} was refused (not on the allow-list).")]
     public static partial void OriginRefused(ILogger logger, string origin);
 
+    /// <summary>
+    /// Text a client sent, made safe for a log: control characters (a newline could forge a log line) escaped as
+    /// <c>\uXXXX</c>, cut to <paramref name="limit"/> characters.
+    /// </summary>
+    public static string ClientText(string? text, int limit = 200)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return string.Empty;
+        }
+
+        var builder = new System.Text.StringBuilder(Math.Min(text.Length, limit) + 16);
+        foreach (var c in text)
+        {
+            if (builder.Length >= limit)
+            {
+                builder.Append("…(").Append(text.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(" characters)");
+                break;
+            }
+
+            if (char.IsControl(c))
+            {
+                builder.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
+    }
+
     [LoggerMessage(12, LogLevel.Information, "A WebSocket upgrade was refused by the upgrade hook.")]
     public static partial void UpgradeRefused(ILogger logger);
 
@@ -64,4 +97,10 @@ internal static partial class SocketLog
 
     [LoggerMessage(19, LogLevel.Information, "The credentials of socket {SocketId} expired; closing it with 4001.")]
     public static partial void CredentialsExpired(ILogger logger, string socketId);
+
+    [LoggerMessage(20, LogLevel.Warning, "Socket {SocketId} did not complete a fragmented message in time; closing it with 1008.")]
+    public static partial void MessageTooSlow(ILogger logger, string socketId);
+
+    [LoggerMessage(21, LogLevel.Error, "The handler of '{Type}' failed {Suppressed} more times in the last interval; those were not logged.")]
+    public static partial void HandlerFailuresSuppressed(ILogger logger, string type, int suppressed);
 }

@@ -93,6 +93,77 @@ public sealed class ClockTests
         Assert.Equal(WebSocketCloseStatus.InternalServerError, client.CloseStatus);
     }
 
+    [Fact]
+    public async Task A_message_dripped_fragment_by_fragment_is_cut_off_at_its_time_limit_though_each_fragment_is_activity()
+    {
+        await using var server = await StartAsync(o =>
+        {
+            o.IdleTimeout = TimeSpan.FromSeconds(3);
+            o.FragmentedMessageTimeout = TimeSpan.FromSeconds(5);
+        });
+        await using var raw = await RawSocket.ConnectAsync(server);
+        Assert.Contains("ori.ready", await raw.ReadTextAsync(), StringComparison.Ordinal);
+
+        // A fragment every second: never idle for 3 s, but the message is not complete after 5 s.
+        await raw.SendAsync(RawSocket.Frame(0x1, fin: false, "{\"type\":\"echo\","u8));
+        for (var second = 1; second <= 4; second++)
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken); // the fragment before this one has been read
+            _time.Advance(TimeSpan.FromSeconds(1));
+            await raw.SendAsync(RawSocket.Frame(0x0, fin: false, " "u8));
+        }
+
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        Assert.Equal(0, server.Logs.Entries.Count(e => e.Message.Contains("fragmented message in time", StringComparison.Ordinal)));
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(SocketCloseCodes.PolicyViolation, await raw.ReadCloseCodeAsync());
+    }
+
+    [Fact]
+    public async Task A_handler_that_keeps_failing_is_logged_five_times_a_minute_and_then_counted()
+    {
+        await using var server = await StartAsync(o =>
+        {
+            o.IdleTimeout = TimeSpan.Zero;
+            o.MessagesPerSecond = 0;
+        });
+        await using var client = await server.ConnectAsync();
+        await client.ReadyAsync();
+        for (var i = 0; i < 200; i++)
+        {
+            await client.SendJsonAsync(new { type = "fail", correlationId = $"f{i}" });
+        }
+
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.Equal("internal_error", (await client.ReceiveJsonAsync()).GetProperty("error").GetString());
+        }
+
+        bool IsFailure((Microsoft.Extensions.Logging.LogLevel Level, int EventId, string Message, Exception? Exception) e) =>
+            e.Message.StartsWith("The handler of 'fail' failed on socket", StringComparison.Ordinal);
+        Assert.Equal(5, server.Logs.Entries.Count(IsFailure));
+        Assert.All(server.Logs.Entries.Where(IsFailure), e => Assert.NotNull(e.Exception));
+
+        // A minute later: the count of what was not logged, and the next failure in full.
+        _time.Advance(TimeSpan.FromSeconds(61));
+        Assert.Equal("internal_error", (await client.RequestAsync("fail", null, "late")).GetProperty("error").GetString());
+        Assert.Equal(6, server.Logs.Entries.Count(IsFailure));
+        Assert.Single(server.Logs.Entries, e => e.Message.Contains("failed 195 more times", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Client_text_that_reaches_a_log_is_cut_and_escaped()
+    {
+        await using var server = await StartAsync();
+        using var socket = TestClient.CreateSocket("https://evil.example/" + new string('x', 5000));
+        await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(server.WsUri, TestContext.Current.CancellationToken));
+        Assert.Equal(HttpStatusCode.Forbidden, socket.HttpStatusCode);
+        var entry = Assert.Single(server.Logs.Entries, e => e.Message.Contains("was refused (not on the allow-list)", StringComparison.Ordinal));
+        Assert.InRange(entry.Message.Length, 100, 400);
+        Assert.Contains("(5021 characters)", entry.Message, StringComparison.Ordinal);
+        Assert.Equal("a\\u000ab", Ori.Sockets.Telemetry.SocketLog.ClientText("a\nb"));
+    }
+
     private Task<TestServer> StartAsync(Action<OriSocketsOptions>? options = null, Type[]? connectionGuards = null) =>
         TestServer.StartAsync(options: options, connectionGuards: connectionGuards, builder: b =>
         {

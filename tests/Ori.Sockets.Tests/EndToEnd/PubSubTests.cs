@@ -180,7 +180,7 @@ public sealed class PubSubTests
         await using var server = await TestServer.StartAsync();
         foreach (var topic in new[] { "", "has space", new string('t', 257), "é" })
         {
-            await Assert.ThrowsAsync<ArgumentException>(async () => await server.Emitter.PublishAsync(topic, "x", cancellationToken: TestContext.Current.CancellationToken));
+            await Assert.ThrowsAnyAsync<ArgumentException>(async () => await server.Emitter.PublishAsync(topic, "x", cancellationToken: TestContext.Current.CancellationToken));
         }
 
         await server.Emitter.PublishAsync(new string('t', 256), "x", cancellationToken: TestContext.Current.CancellationToken);
@@ -387,5 +387,23 @@ public sealed class PubSubTests
 
             public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }
+    }
+
+    [Fact]
+    public async Task A_topic_a_handler_builds_from_client_data_that_is_not_valid_is_answered_validation_failed_not_internal_error()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.ConnectAsync();
+        await client.ReadyAsync();
+        foreach (var topic in new[] { "a b", "x*y", "bad\nline" })
+        {
+            var reply = await client.RequestAsync("subscribe", new { text = topic }, "t");
+            Assert.Equal("validation_failed", reply.GetProperty("error").GetString());
+            var detail = reply.GetProperty("details")[0];
+            Assert.Equal("$.data", detail.GetProperty("path").GetString());
+            Assert.Contains("is not a valid topic", detail.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(server.Logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
     }
 }

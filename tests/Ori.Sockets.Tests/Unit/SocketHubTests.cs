@@ -27,7 +27,7 @@ public sealed class SocketHubTests
         Assert.Equal(SubscriptionChange.TopicVacated, _hub.Unsubscribe("b", "t"));
         Assert.Equal(0, _hub.GetSubscriberCount("t"));
         Assert.Equal(SubscriptionChange.None, _hub.Subscribe("nobody", "t"));
-        Assert.Throws<ArgumentException>(() => _hub.Subscribe("a", "not a topic"));
+        Assert.ThrowsAny<ArgumentException>(() => _hub.Subscribe("a", "not a topic"));
     }
 
     [Fact]
