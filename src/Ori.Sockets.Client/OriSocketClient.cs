@@ -22,7 +22,7 @@ public sealed class OriSocketClient : IAsyncDisposable
     private readonly Dictionary<string, PendingRequest> _pending = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<PushHandler>> _handlers = new(StringComparer.Ordinal);
     private readonly List<string> _rooms = [];
-    private readonly Queue<byte[]> _buffer = new();
+    private readonly LinkedList<Outgoing> _buffer = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
     private ClientWebSocket? _socket;
@@ -132,11 +132,16 @@ public sealed class OriSocketClient : IAsyncDisposable
         return SendRequestAsync(request.RequestType, request, static (writer, r) => r.WriteRequestData(writer), serializer, cancellationToken);
     }
 
-    /// <summary>Sends a message without waiting for anything (no correlation id); buffered while reconnecting.</summary>
+    /// <summary>
+    /// Sends a message without waiting for a reply (no correlation id). While the client reconnects it waits in the send
+    /// buffer; the task completes when the message was handed to an open socket, so a send that succeeded was sent. Canceled
+    /// while it waits, it leaves the buffer in the same step and is never sent.
+    /// </summary>
     /// <typeparam name="TMessage">A <c>[SocketMessage]</c> type.</typeparam>
     /// <param name="message">The message.</param>
-    /// <param name="cancellationToken">Cancels the send.</param>
-    /// <returns>Completes when the message is sent or buffered.</returns>
+    /// <param name="cancellationToken">Cancels the send while it waits in the buffer.</param>
+    /// <returns>Completes when the message was handed to an open socket.</returns>
+    /// <exception cref="OriSocketBufferFullException">Not connected, and the send buffer is full.</exception>
     public Task SendAsync<TMessage>(TMessage message, CancellationToken cancellationToken = default)
         where TMessage : ISocketMessage<TMessage>
     {
@@ -273,6 +278,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
 
         FailPending(new OriSocketConnectionException("The client was disposed."));
+        FailBuffered(new OriSocketConnectionException("The client was disposed before the message could be sent."));
         socket?.Dispose();
         _sendLock.Dispose();
         _lifetime.Dispose();
@@ -300,6 +306,7 @@ public sealed class OriSocketClient : IAsyncDisposable
             {
                 // Refused by policy: trying again would be refused again.
                 SetState(OriSocketClientState.Closed, status, "closed by the server with 1008");
+                FailBuffered(new OriSocketConnectionException("The server refused the connection (1008); the message was not sent.") { CloseStatus = status });
                 return;
             }
 
@@ -307,6 +314,7 @@ public sealed class OriSocketClient : IAsyncDisposable
             var next = await ReconnectAsync().ConfigureAwait(false);
             if (next is null)
             {
+                FailBuffered(new OriSocketConnectionException("The client gave up reconnecting; the message was not sent."));
                 return;
             }
 
@@ -435,19 +443,35 @@ public sealed class OriSocketClient : IAsyncDisposable
 
         while (true)
         {
-            byte[] next;
+            Outgoing next;
             lock (_sync)
             {
-                if (_buffer.Count == 0)
+                if (_buffer.First is not { } first)
                 {
                     _ready = true;
                     break;
                 }
 
-                next = _buffer.Dequeue();
+                // Taken for sending: from here a cancellation cannot recall it (its caller learns the send's outcome).
+                next = first.Value;
+                _buffer.RemoveFirst();
             }
 
-            await SendOnSocketAsync(socket, next, CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                await SendOnSocketAsync(socket, next.Bytes, CancellationToken.None).ConfigureAwait(false);
+                next.Sent.TrySetResult();
+            }
+            catch (OriSocketConnectionException)
+            {
+                // Lost again: it goes back to the front, still waiting, for the next connection.
+                lock (_sync)
+                {
+                    _buffer.AddFirst(next);
+                }
+
+                throw;
+            }
         }
     }
 
@@ -482,12 +506,17 @@ public sealed class OriSocketClient : IAsyncDisposable
     private async Task<TReply> SendRequestAsync<TState, TReply>(string type, TState state, Action<Utf8JsonWriter, TState> writeData, SocketSerializer<TReply> replySerializer, CancellationToken cancellationToken)
     {
         var (id, bytes, reply) = BeginRequest(type, state, writeData, replySerializer);
+
+        // One time limit for the whole request, buffered time included; a request that times out or is canceled while
+        // buffered leaves the buffer in the same step, so it is never sent afterwards.
+        using var deadline = new CancellationTokenSource(_options.RequestTimeout, _options.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
-            await SendOrBufferAsync(bytes, cancellationToken).ConfigureAwait(false);
-            return await reply.WaitAsync(_options.RequestTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            await SendOrBufferAsync(bytes, linked.Token).ConfigureAwait(false);
+            return await reply.WaitAsync(linked.Token).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"No reply to '{type}' within {_options.RequestTimeout}.");
         }
@@ -520,6 +549,7 @@ public sealed class OriSocketClient : IAsyncDisposable
     private async Task SendOrBufferAsync(byte[] bytes, CancellationToken cancellationToken)
     {
         ClientWebSocket? socket;
+        LinkedListNode<Outgoing>? buffered = null;
         lock (_sync)
         {
             if (_state == OriSocketClientState.Closed)
@@ -534,14 +564,38 @@ public sealed class OriSocketClient : IAsyncDisposable
                     throw new OriSocketBufferFullException($"The client is not connected and its send buffer is full ({_options.SendBufferLimit} messages).");
                 }
 
-                _buffer.Enqueue(bytes);
-                return;
+                buffered = _buffer.AddLast(new Outgoing(bytes));
             }
 
-            socket = _socket!;
+            socket = _socket;
         }
 
-        await SendOnSocketAsync(socket, bytes, cancellationToken).ConfigureAwait(false);
+        if (buffered is null)
+        {
+            await SendOnSocketAsync(socket!, bytes, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var sent = buffered.Value.Sent.Task;
+        try
+        {
+            await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            lock (_sync)
+            {
+                if (buffered.List is not null)
+                {
+                    // Still waiting: it leaves the buffer now, with the exception its caller gets.
+                    _buffer.Remove(buffered);
+                    throw;
+                }
+            }
+
+            // Already taken for sending: what the caller is told is what happened to that send.
+            await sent.ConfigureAwait(false);
+        }
     }
 
     private async Task SendOnSocketAsync(ClientWebSocket socket, byte[] bytes, CancellationToken cancellationToken)
@@ -725,6 +779,22 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
+    /// <summary>The client will not connect again: what waits in the send buffer fails (it was never sent).</summary>
+    private void FailBuffered(Exception error)
+    {
+        Outgoing[] buffered;
+        lock (_sync)
+        {
+            buffered = [.. _buffer];
+            _buffer.Clear();
+        }
+
+        foreach (var outgoing in buffered)
+        {
+            outgoing.Sent.TrySetException(error);
+        }
+    }
+
     private void FailPending(Exception error)
     {
         PendingRequest[] pending;
@@ -785,6 +855,14 @@ public sealed class OriSocketClient : IAsyncDisposable
                 list.Remove(handler);
             }
         }
+    }
+
+    /// <summary>A message waiting in the send buffer; <see cref="Sent"/> completes when it was handed to an open socket.</summary>
+    private sealed class Outgoing(byte[] bytes)
+    {
+        public byte[] Bytes { get; } = bytes;
+
+        public TaskCompletionSource Sent { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class PushHandler(Action<ReadOnlyMemory<byte>> invoke)

@@ -144,6 +144,7 @@ export declare class OriSocketClient {
     private reconnectNow;
     private startHeartbeat;
     private sendOrBuffer;
+    private unbuffer;
     private teardown;
     private rejectPending;
     private forgetRoom;

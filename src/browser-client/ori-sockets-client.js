@@ -55,6 +55,7 @@ export class OriSocketClient {
     stateHandlers = new Set();
     pending = new Map();
     rooms = [];
+    // What waits for a connection; a request's entry carries its correlation id, so that it leaves with its rejection.
     buffer = [];
     socket = null;
     ready = false;
@@ -133,12 +134,14 @@ export class OriSocketClient {
         return new Promise((resolve, reject) => {
             const timeout = options.timeout ?? this.options.requestTimeout;
             const timer = setTimeout(() => {
+                // Rejected: it leaves the buffer in the same step, so it is never sent afterwards.
                 this.pending.delete(correlationId);
+                this.unbuffer(correlationId);
                 reject(new Error(`No reply to '${type}' within ${timeout} ms.`));
             }, timeout);
             this.pending.set(correlationId, { resolve: resolve, reject, timer });
             try {
-                this.sendOrBuffer(text);
+                this.sendOrBuffer(text, correlationId);
             }
             catch (error) {
                 clearTimeout(timer);
@@ -255,7 +258,7 @@ export class OriSocketClient {
             });
         }
         while (this.buffer.length > 0)
-            socket.send(this.buffer.shift());
+            socket.send(this.buffer.shift().text);
         this.ready = true;
         this.startHeartbeat(socket);
         this.setState("connected");
@@ -360,7 +363,7 @@ export class OriSocketClient {
             }, this.options.heartbeatTimeout);
         }, this.options.heartbeatInterval);
     }
-    sendOrBuffer(text) {
+    sendOrBuffer(text, correlationId) {
         if (this.currentState === "closed")
             throw new ConnectionLostError("The client is closed.");
         if (this.ready && this.socket && this.socket.readyState === OPEN) {
@@ -369,7 +372,12 @@ export class OriSocketClient {
         }
         if (this.buffer.length >= this.options.sendBufferLimit)
             throw new BufferFullError(this.options.sendBufferLimit);
-        this.buffer.push(text);
+        this.buffer.push({ text, correlationId });
+    }
+    unbuffer(correlationId) {
+        const index = this.buffer.findIndex((entry) => entry.correlationId === correlationId);
+        if (index >= 0)
+            this.buffer.splice(index, 1);
     }
     teardown() {
         this.ready = false;
@@ -385,8 +393,10 @@ export class OriSocketClient {
         this.timers = [];
     }
     rejectPending(error) {
-        for (const [, pending] of this.pending) {
+        for (const [correlationId, pending] of this.pending) {
             clearTimeout(pending.timer);
+            // A rejected request never goes out afterwards: it leaves the buffer with its rejection.
+            this.unbuffer(correlationId);
             pending.reject(error);
         }
         this.pending.clear();

@@ -142,7 +142,8 @@ export class OriSocketClient {
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
   private readonly pending = new Map<string, Pending>();
   private readonly rooms: string[] = [];
-  private readonly buffer: string[] = [];
+  // What waits for a connection; a request's entry carries its correlation id, so that it leaves with its rejection.
+  private readonly buffer: { text: string; correlationId?: string }[] = [];
   private socket: WebSocketLike | null = null;
   private ready = false;
   private attempts = 0;
@@ -224,12 +225,14 @@ export class OriSocketClient {
     return new Promise<T>((resolve, reject) => {
       const timeout = options.timeout ?? this.options.requestTimeout;
       const timer = setTimeout(() => {
+        // Rejected: it leaves the buffer in the same step, so it is never sent afterwards.
         this.pending.delete(correlationId);
+        this.unbuffer(correlationId);
         reject(new Error(`No reply to '${type}' within ${timeout} ms.`));
       }, timeout);
       this.pending.set(correlationId, { resolve: resolve as (data: unknown) => void, reject, timer });
       try {
-        this.sendOrBuffer(text);
+        this.sendOrBuffer(text, correlationId);
       } catch (error) {
         clearTimeout(timer);
         this.pending.delete(correlationId);
@@ -342,7 +345,7 @@ export class OriSocketClient {
         if (error instanceof OriSocketError) this.forgetRoom(room);
       });
     }
-    while (this.buffer.length > 0) socket.send(this.buffer.shift()!);
+    while (this.buffer.length > 0) socket.send(this.buffer.shift()!.text);
     this.ready = true;
     this.startHeartbeat(socket);
     this.setState("connected");
@@ -441,14 +444,19 @@ export class OriSocketClient {
     }, this.options.heartbeatInterval);
   }
 
-  private sendOrBuffer(text: string): void {
+  private sendOrBuffer(text: string, correlationId?: string): void {
     if (this.currentState === "closed") throw new ConnectionLostError("The client is closed.");
     if (this.ready && this.socket && this.socket.readyState === OPEN) {
       this.socket.send(text);
       return;
     }
     if (this.buffer.length >= this.options.sendBufferLimit) throw new BufferFullError(this.options.sendBufferLimit);
-    this.buffer.push(text);
+    this.buffer.push({ text, correlationId });
+  }
+
+  private unbuffer(correlationId: string): void {
+    const index = this.buffer.findIndex((entry) => entry.correlationId === correlationId);
+    if (index >= 0) this.buffer.splice(index, 1);
   }
 
   private teardown(): void {
@@ -462,8 +470,10 @@ export class OriSocketClient {
   }
 
   private rejectPending(error: Error): void {
-    for (const [, pending] of this.pending) {
+    for (const [correlationId, pending] of this.pending) {
       clearTimeout(pending.timer);
+      // A rejected request never goes out afterwards: it leaves the buffer with its rejection.
+      this.unbuffer(correlationId);
       pending.reject(error);
     }
     this.pending.clear();

@@ -57,6 +57,8 @@ public sealed class Journal
 {
     public ConcurrentQueue<int> Notes { get; } = new();
 
+    public ConcurrentQueue<string> Sent { get; } = new();
+
     public ConcurrentBag<string> Connections { get; } = [];
 }
 
@@ -67,7 +69,11 @@ public sealed partial class ChatSocket;
 public sealed class ChatRouter(Journal journal)
 {
     [SocketRoute("chat.send")]
-    public static ChatAck Send(ChatSend message, SocketContext<Member> context) => new(message.Text.Length, context.State.Name);
+    public ChatAck Send(ChatSend message, SocketContext<Member> context)
+    {
+        journal.Sent.Enqueue(message.Text);
+        return new(message.Text.Length, context.State.Name);
+    }
 
     [SocketRoute("chat.note")]
     public void Note(ChatNote note) => journal.Notes.Enqueue(note.Number);

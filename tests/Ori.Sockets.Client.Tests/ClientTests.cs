@@ -215,18 +215,46 @@ public sealed class ClientTests : IAsyncLifetime
         await _server.StopAsync();
         await Eventually.TrueAsync(() => client.State == OriSocketClientState.Reconnecting);
 
-        for (var i = 0; i < 50; i++)
-        {
-            await client.SendAsync(new ChatNote(i));
-        }
-
+        // A buffered send completes when it was handed to an open socket, not before.
+        var sends = Enumerable.Range(0, 50).Select(i => client.SendAsync(new ChatNote(i))).ToList();
         Assert.Equal(50, client.BufferedCount);
         await Assert.ThrowsAsync<OriSocketBufferFullException>(() => client.SendAsync(new ChatNote(50)));
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        Assert.DoesNotContain(sends, s => s.IsCompleted);
 
         await _server.StartAgainAsync();
+        await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         await Eventually.TrueAsync(() => _server.Journal.Notes.Count == 50);
         Assert.Equal(Enumerable.Range(0, 50), _server.Journal.Notes);
         Assert.Equal(0, client.BufferedCount);
+    }
+
+    [Fact]
+    public async Task A_request_that_timed_out_or_was_canceled_while_disconnected_is_never_sent_after_the_reconnect()
+    {
+        var options = Fast();
+        options.RequestTimeout = TimeSpan.FromMilliseconds(300);
+        await using var client = await ConnectedAsync(options);
+        await _server.StopAsync();
+        await Eventually.TrueAsync(() => client.State == OriSocketClientState.Reconnecting);
+
+        // Buffered while the connection is down: the caller is told it timed out, or that it was canceled...
+        await Assert.ThrowsAsync<TimeoutException>(() => client.RequestAsync(new ChatSend("timed out")));
+        using var cancel = new CancellationTokenSource();
+        var canceled = client.SendAsync(new ChatNote(404), cancel.Token);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => canceled);
+        Assert.Equal(0, client.BufferedCount);
+
+        // ...and neither reaches the server after the reconnect; a note sent afterwards does.
+        await _server.StartAgainAsync();
+        await Eventually.TrueAsync(() => client.State == OriSocketClientState.Connected);
+        await client.SendAsync(new ChatNote(1));
+        await Eventually.TrueAsync(() => _server.Journal.Notes.Contains(1));
+        Assert.Equal(new ChatAck(5, "ann"), await client.RequestAsync(new ChatSend("after")));
+        Assert.DoesNotContain(404, _server.Journal.Notes);
+        Assert.DoesNotContain("timed out", _server.Journal.Sent);
+        Assert.Contains("after", _server.Journal.Sent);
     }
 
     [Fact]

@@ -313,3 +313,42 @@ test("withAccessToken keeps the query and replaces an older token", () => {
   assert.equal(withAccessToken("wss://h/ws?x=1&access_token=old", "new"), "wss://h/ws?x=1&access_token=new");
   assert.equal(withAccessToken("wss://h/ws?x=1#f", "t"), "wss://h/ws?x=1&access_token=t");
 });
+
+test("a request that timed out while disconnected is never sent after the reconnect", async () => {
+  const h = harness();
+  const c = await connected(h);
+  h.sockets[0].serverClose(1006, "lost");
+  await tick();
+  const timedOut = c.request("order.place", { sku: "x" }, { timeout: 10 });
+  c.send("note", { n: 1 });
+  assert.equal(c.buffered, 2);
+  await assert.rejects(timedOut, /No reply/);
+  assert.equal(c.buffered, 1);
+  await tick(40);
+  const socket = h.sockets.at(-1);
+  socket.ready("s2");
+  await tick();
+  const types = socket.envelopes().map((e) => e.type);
+  assert.deepEqual(types, ["note"]);
+  c.close();
+});
+
+test("requests rejected because the connection was lost leave the buffer with their rejection", async () => {
+  const h = harness();
+  const c = await connected(h);
+  h.sockets[0].serverClose(1006, "lost");
+  await tick();
+  const first = c.request("a", {}, { timeout: 5000 });
+  first.catch(() => {});
+  await tick(40);
+  // The next attempt fails before it is ready: the pending request is rejected, and must not be sent later.
+  h.sockets.at(-1).serverClose(1006, "lost again");
+  await assert.rejects(first, ConnectionLostError);
+  assert.equal(c.buffered, 0);
+  await tick(60);
+  const socket = h.sockets.at(-1);
+  socket.ready("s3");
+  await tick();
+  assert.deepEqual(socket.envelopes().map((e) => e.type), []);
+  c.close();
+});
