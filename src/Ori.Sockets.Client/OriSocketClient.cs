@@ -47,9 +47,17 @@ public sealed class OriSocketClient : IAsyncDisposable
 
     /// <summary>
     /// Raised for what has no caller to tell: a push handler that threw, a push whose data does not
-    /// validate, an error reply to a send without correlation id, a room that could not be joined again.
+    /// validate, an error reply to a send without correlation id, a room that could not be joined again, an
+    /// unforeseen failure inside one of the client's loops (the connection is then dropped and made again), or a
+    /// <see cref="StateChanged"/> handler that threw. An exception thrown by an <see cref="Error"/> handler is ignored.
     /// </summary>
     public event Action<Exception>? Error;
+
+    /// <summary>
+    /// Tests only: called at each loop's step ("connect", "receive", "send", "flush", "heartbeat", "rejoin");
+    /// whatever it throws is what that step would meet when it fails in a way nobody foresaw.
+    /// </summary>
+    internal Action<string>? InjectFault { get; set; }
 
     /// <summary>Where the client is: connecting, connected (ready), reconnecting…</summary>
     public OriSocketClientState State
@@ -109,7 +117,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
 
         SetState(OriSocketClientState.Connected, null, null);
-        await OnReadyAsync(socket).ConfigureAwait(false);
+        await ReadyOrDropAsync(socket).ConfigureAwait(false);
         _run = Task.Run(() => RunAsync(socket), CancellationToken.None);
     }
 
@@ -296,7 +304,7 @@ public sealed class OriSocketClient : IAsyncDisposable
             }
 
             socket.Dispose();
-            FailPending(new OriSocketConnectionException("The connection was lost before the reply.") { CloseStatus = status });
+            FailPending(new OriSocketConnectionException("The connection was lost before the reply.") { CloseStatus = status }, keepBuffered: true);
             if (_lifetime.IsCancellationRequested)
             {
                 return;
@@ -320,7 +328,7 @@ public sealed class OriSocketClient : IAsyncDisposable
 
             socket = next;
             SetState(OriSocketClientState.Connected, null, null);
-            await OnReadyAsync(socket).ConfigureAwait(false);
+            await ReadyOrDropAsync(socket).ConfigureAwait(false);
         }
     }
 
@@ -348,8 +356,15 @@ public sealed class OriSocketClient : IAsyncDisposable
                 SetState(OriSocketClientState.Closed, ex.CloseStatus, ex.Message);
                 return null;
             }
-            catch (Exception ex) when (ex is OriSocketConnectionException or WebSocketException or OperationCanceledException or TimeoutException)
+#pragma warning disable CA1031 // Whatever failed (a token provider, say), the client tries again rather than stop for good.
+            catch (Exception ex)
+#pragma warning restore CA1031
             {
+                if (ex is not (OriSocketConnectionException or WebSocketException or OperationCanceledException or TimeoutException))
+                {
+                    ReportError(ex);
+                }
+
                 // Try again after a longer delay.
             }
         }
@@ -371,6 +386,8 @@ public sealed class OriSocketClient : IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
+            InjectFault?.Invoke("connect");
+
             // A fresh token for every attempt: the one the last connection had may be what expired.
             if (_options.AccessTokenProvider is { } tokens && await tokens(timeout.Token).ConfigureAwait(false) is { Length: > 0 } token)
             {
@@ -413,6 +430,28 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <see cref="OnReadyAsync"/>; when it fails the socket is aborted, so the receive loop ends at once and the
+    /// client reconnects: it is never left Connected on a socket it stopped using.
+    /// </summary>
+    private async Task ReadyOrDropAsync(ClientWebSocket socket)
+    {
+        try
+        {
+            await OnReadyAsync(socket).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Any failure drops the connection; the unforeseen ones are reported.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            socket.Abort();
+            if (ex is not OriSocketConnectionException)
+            {
+                ReportError(ex);
+            }
+        }
+    }
+
     /// <summary>After ori.ready: join the remembered rooms (once each), then send what was buffered, then accept sends.</summary>
     private async Task OnReadyAsync(ClientWebSocket socket)
     {
@@ -430,12 +469,13 @@ public sealed class OriSocketClient : IAsyncDisposable
             var (id, bytes, reply) = BeginRequest(WireNames.RoomJoin, room, static (writer, r) => EnvelopeWriter.WriteRoomData(writer, r), NullSerializer.Instance);
             try
             {
+                InjectFault?.Invoke("rejoin");
                 await SendOnSocketAsync(socket, bytes, CancellationToken.None).ConfigureAwait(false);
             }
-            catch (OriSocketConnectionException)
+            catch
             {
                 EndRequest(id);
-                return;
+                throw;
             }
 
             _ = AwaitRejoinAsync(id, room, reply);
@@ -459,12 +499,13 @@ public sealed class OriSocketClient : IAsyncDisposable
 
             try
             {
+                InjectFault?.Invoke("flush");
                 await SendOnSocketAsync(socket, next.Bytes, CancellationToken.None).ConfigureAwait(false);
                 next.Sent.TrySetResult();
             }
-            catch (OriSocketConnectionException)
+            catch
             {
-                // Lost again: it goes back to the front, still waiting, for the next connection.
+                // Not sent: it goes back to the front, still waiting, for the next connection.
                 lock (_sync)
                 {
                     _buffer.AddFirst(next);
@@ -488,7 +529,7 @@ public sealed class OriSocketClient : IAsyncDisposable
                 _rooms.Remove(room);
             }
 
-            Error?.Invoke(ex);
+            ReportError(ex);
         }
         catch (Exception ex) when (ex is OriSocketConnectionException or TimeoutException)
         {
@@ -513,7 +554,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
-            await SendOrBufferAsync(bytes, linked.Token).ConfigureAwait(false);
+            await SendOrBufferAsync(bytes, linked.Token, id).ConfigureAwait(false);
             return await reply.WaitAsync(linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -546,7 +587,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
-    private async Task SendOrBufferAsync(byte[] bytes, CancellationToken cancellationToken)
+    private async Task SendOrBufferAsync(byte[] bytes, CancellationToken cancellationToken, string? correlationId = null)
     {
         ClientWebSocket? socket;
         LinkedListNode<Outgoing>? buffered = null;
@@ -564,7 +605,7 @@ public sealed class OriSocketClient : IAsyncDisposable
                     throw new OriSocketBufferFullException($"The client is not connected and its send buffer is full ({_options.SendBufferLimit} messages).");
                 }
 
-                buffered = _buffer.AddLast(new Outgoing(bytes));
+                buffered = _buffer.AddLast(new Outgoing(bytes, correlationId));
             }
 
             socket = _socket;
@@ -603,11 +644,19 @@ public sealed class OriSocketClient : IAsyncDisposable
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            InjectFault?.Invoke("send");
             await socket.SendAsync(bytes, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException)
         {
             throw new OriSocketConnectionException("The connection was lost while sending.", ex);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Nobody knows how much of the frame went out: the connection cannot be trusted, so it goes, and the
+            // client reconnects; the caller is told the message was not sent.
+            socket.Abort();
+            throw new OriSocketConnectionException("The send failed; the connection was dropped and the message was not sent.", ex);
         }
         finally
         {
@@ -633,11 +682,20 @@ public sealed class OriSocketClient : IAsyncDisposable
                     break;
                 }
 
+                InjectFault?.Invoke("receive");
                 OnMessage(buffer.WrittenMemory);
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or OriSocketConnectionException)
+#pragma warning disable CA1031 // Whatever ends the loop ends the connection, and the client reconnects.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
+            if (ex is not (WebSocketException or OperationCanceledException or ObjectDisposedException or OriSocketConnectionException))
+            {
+                socket.Abort();
+                ReportError(ex);
+            }
+
             status = (int?)socket.CloseStatus;
         }
         finally
@@ -682,6 +740,7 @@ public sealed class OriSocketClient : IAsyncDisposable
                 await Task.Delay(_options.HeartbeatInterval, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
                 var pong = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 Volatile.Write(ref _pong, pong);
+                InjectFault?.Invoke("heartbeat");
                 await SendOnSocketAsync(socket, s_ping, cancellationToken).ConfigureAwait(false);
                 try
                 {
@@ -698,6 +757,13 @@ public sealed class OriSocketClient : IAsyncDisposable
         catch (Exception ex) when (ex is OperationCanceledException or OriSocketConnectionException)
         {
         }
+#pragma warning disable CA1031 // A heartbeat that stopped would leave a dead connection unnoticed: drop it instead.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            socket.Abort();
+            ReportError(ex);
+        }
     }
 
     private void OnMessage(ReadOnlyMemory<byte> message)
@@ -711,7 +777,7 @@ public sealed class OriSocketClient : IAsyncDisposable
 
         if (!ServerEnvelope.TryParse(message, out var envelope))
         {
-            Error?.Invoke(new OriSocketErrorException("bad_message", "The server sent a message that is not an envelope.", []));
+            ReportError(new OriSocketErrorException("bad_message", "The server sent a message that is not an envelope.", []));
             return;
         }
 
@@ -747,7 +813,7 @@ public sealed class OriSocketClient : IAsyncDisposable
 
         if (envelope.ErrorCode is { } error)
         {
-            Error?.Invoke(new OriSocketErrorException(error, envelope.ErrorMessage ?? error, envelope.Details));
+            ReportError(new OriSocketErrorException(error, envelope.ErrorMessage ?? error, envelope.Details));
         }
     }
 
@@ -774,7 +840,7 @@ public sealed class OriSocketClient : IAsyncDisposable
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                Error?.Invoke(ex);
+                ReportError(ex);
             }
         }
     }
@@ -795,16 +861,35 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
-    private void FailPending(Exception error)
+    /// <summary>
+    /// Fails the requests waiting for a reply. With <paramref name="keepBuffered"/>, a request still in the send buffer
+    /// keeps waiting: it was never sent, and goes out on the next connection (or times out, and leaves the buffer).
+    /// </summary>
+    private void FailPending(Exception error, bool keepBuffered = false)
     {
-        PendingRequest[] pending;
+        List<KeyValuePair<string, PendingRequest>> pending = [];
         lock (_sync)
         {
-            pending = [.. _pending.Values];
-            _pending.Clear();
+            HashSet<string>? buffered = null;
+            if (keepBuffered)
+            {
+                foreach (var outgoing in _buffer)
+                {
+                    if (outgoing.CorrelationId is { } id)
+                    {
+                        (buffered ??= new HashSet<string>(StringComparer.Ordinal)).Add(id);
+                    }
+                }
+            }
+
+            pending.AddRange(buffered is null ? _pending : _pending.Where(p => !buffered.Contains(p.Key)));
+            foreach (var (id, _) in pending)
+            {
+                _pending.Remove(id);
+            }
         }
 
-        foreach (var request in pending)
+        foreach (var (_, request) in pending)
         {
             request.Fail(error);
         }
@@ -824,7 +909,30 @@ public sealed class OriSocketClient : IAsyncDisposable
             _state = state;
         }
 
-        StateChanged?.Invoke(new OriSocketClientStateChange(previous, state, closeStatus, reason));
+        try
+        {
+            StateChanged?.Invoke(new OriSocketClientStateChange(previous, state, closeStatus, reason));
+        }
+#pragma warning disable CA1031 // The application's handler must not stop the client's loops.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ReportError(ex);
+        }
+    }
+
+    /// <summary>Raises <see cref="Error"/>; a handler that throws cannot stop the loop that reports.</summary>
+    private void ReportError(Exception error)
+    {
+        try
+        {
+            Error?.Invoke(error);
+        }
+#pragma warning disable CA1031 // Nothing is left to report the handler's own failure to.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 
     private static bool TryReadReady(ReadOnlyMemory<byte> message, out string socketId)
@@ -858,9 +966,12 @@ public sealed class OriSocketClient : IAsyncDisposable
     }
 
     /// <summary>A message waiting in the send buffer; <see cref="Sent"/> completes when it was handed to an open socket.</summary>
-    private sealed class Outgoing(byte[] bytes)
+    private sealed class Outgoing(byte[] bytes, string? correlationId)
     {
         public byte[] Bytes { get; } = bytes;
+
+        /// <summary>The request's correlation id; null for a send that expects no reply.</summary>
+        public string? CorrelationId { get; } = correlationId;
 
         public TaskCompletionSource Sent { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
