@@ -63,6 +63,12 @@ export interface OriSocketClientOptions {
      * that attempt (the client retries with its backoff).
      */
     accessTokenProvider?: () => string | null | undefined | Promise<string | null | undefined>;
+    /**
+     * Hears what has no caller to tell: a push or state handler that threw, or a failure of the client's own code on a
+     * connection (which it then drops and makes again). Default: thrown again outside the client, where the page sees
+     * it (console, window.onerror), without stopping the client.
+     */
+    onError?: (error: unknown) => void;
     /** The WebSocket constructor; default the global one. */
     WebSocket?: new (url: string) => WebSocketLike;
     /** Page visibility and online/offline events; default window and document when present. */
@@ -149,4 +155,5 @@ export declare class OriSocketClient {
     private rejectPending;
     private forgetRoom;
     private setState;
+    private reportError;
 }

@@ -33,6 +33,8 @@ export class ConnectionLostError extends Error {
 }
 const OPEN = 1;
 const POLICY_VIOLATION = 1008;
+/** Close code the client uses when it drops a connection because its own code failed on it (then it reconnects). */
+const CLIENT_FAILURE = 4006;
 /** Exponential backoff with equal jitter: half the delay fixed, half random. */
 export function backoffDelay(attempt, initial, max, random = Math.random) {
     const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
@@ -231,7 +233,16 @@ export class OriSocketClient {
             }
             if (!this.ready && message.name === "ori.ready") {
                 clearTimeout(connectTimer);
-                this.onReady(socket, message);
+                try {
+                    this.onReady(socket, message);
+                }
+                catch (error) {
+                    // Never "connected" on a socket the client could not use: drop it and reconnect; the failure surfaces.
+                    socket.close(CLIENT_FAILURE, "the client failed while getting ready");
+                    if (this.socket === socket)
+                        this.onClosed(CLIENT_FAILURE, "the client failed while getting ready");
+                    this.reportError(error);
+                }
                 return;
             }
             this.onMessage(message);
@@ -257,8 +268,11 @@ export class OriSocketClient {
                     this.forgetRoom(room);
             });
         }
-        while (this.buffer.length > 0)
-            socket.send(this.buffer.shift().text);
+        while (this.buffer.length > 0) {
+            // Sent, then taken out: a send that throws leaves the message where it was.
+            socket.send(this.buffer[0].text);
+            this.buffer.shift();
+        }
         this.ready = true;
         this.startHeartbeat(socket);
         this.setState("connected");
@@ -287,9 +301,7 @@ export class OriSocketClient {
                     handler(message.data, push);
                 }
                 catch (error) {
-                    setTimeout(() => {
-                        throw error;
-                    });
+                    this.reportError(error);
                 }
             }
             return;
@@ -412,9 +424,35 @@ export class OriSocketClient {
             return;
         this.currentState = current;
         const change = { previous, current, closeCode, reason };
-        for (const handler of [...this.stateHandlers])
-            handler(change);
+        for (const handler of [...this.stateHandlers]) {
+            // A handler that throws must not stop the transition (a reconnect that is never scheduled, say).
+            try {
+                handler(change);
+            }
+            catch (error) {
+                this.reportError(error);
+            }
+        }
     }
+    reportError(error) {
+        const onError = this.options.onError;
+        if (onError) {
+            try {
+                onError(error);
+                return;
+            }
+            catch (failure) {
+                error = failure;
+            }
+        }
+        rethrowLater(error);
+    }
+}
+/** Reports an application's exception where the page sees it (the console, window.onerror) without stopping the client. */
+function rethrowLater(error) {
+    setTimeout(() => {
+        throw error;
+    });
 }
 function defaultEnvironment() {
     const g = globalThis;

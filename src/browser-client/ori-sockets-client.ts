@@ -71,6 +71,12 @@ export interface OriSocketClientOptions {
    * that attempt (the client retries with its backoff).
    */
   accessTokenProvider?: () => string | null | undefined | Promise<string | null | undefined>;
+  /**
+   * Hears what has no caller to tell: a push or state handler that threw, or a failure of the client's own code on a
+   * connection (which it then drops and makes again). Default: thrown again outside the client, where the page sees
+   * it (console, window.onerror), without stopping the client.
+   */
+  onError?: (error: unknown) => void;
   /** The WebSocket constructor; default the global one. */
   WebSocket?: new (url: string) => WebSocketLike;
   /** Page visibility and online/offline events; default window and document when present. */
@@ -111,6 +117,8 @@ export class ConnectionLostError extends Error {
 
 const OPEN = 1;
 const POLICY_VIOLATION = 1008;
+/** Close code the client uses when it drops a connection because its own code failed on it (then it reconnects). */
+const CLIENT_FAILURE = 4006;
 
 interface Pending {
   resolve(data: unknown): void;
@@ -137,7 +145,7 @@ export function withAccessToken(url: string, token: string): string {
 
 export class OriSocketClient {
   private readonly url: string;
-  private readonly options: Required<Omit<OriSocketClientOptions, "maxReconnectAttempts" | "WebSocket" | "environment" | "accessTokenProvider">> & OriSocketClientOptions;
+  private readonly options: Required<Omit<OriSocketClientOptions, "maxReconnectAttempts" | "WebSocket" | "environment" | "accessTokenProvider" | "onError">> & OriSocketClientOptions;
   private readonly handlers = new Map<string, Set<(data: unknown, push: PushInfo) => void>>();
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
   private readonly pending = new Map<string, Pending>();
@@ -320,7 +328,14 @@ export class OriSocketClient {
       }
       if (!this.ready && message.name === "ori.ready") {
         clearTimeout(connectTimer);
-        this.onReady(socket, message);
+        try {
+          this.onReady(socket, message);
+        } catch (error) {
+          // Never "connected" on a socket the client could not use: drop it and reconnect; the failure surfaces.
+          socket.close(CLIENT_FAILURE, "the client failed while getting ready");
+          if (this.socket === socket) this.onClosed(CLIENT_FAILURE, "the client failed while getting ready");
+          this.reportError(error);
+        }
         return;
       }
       this.onMessage(message);
@@ -345,7 +360,11 @@ export class OriSocketClient {
         if (error instanceof OriSocketError) this.forgetRoom(room);
       });
     }
-    while (this.buffer.length > 0) socket.send(this.buffer.shift()!.text);
+    while (this.buffer.length > 0) {
+      // Sent, then taken out: a send that throws leaves the message where it was.
+      socket.send(this.buffer[0].text);
+      this.buffer.shift();
+    }
     this.ready = true;
     this.startHeartbeat(socket);
     this.setState("connected");
@@ -373,9 +392,7 @@ export class OriSocketClient {
         try {
           handler(message.data, push);
         } catch (error) {
-          setTimeout(() => {
-            throw error;
-          });
+          this.reportError(error);
         }
       }
       return;
@@ -489,8 +506,35 @@ export class OriSocketClient {
     if (previous === current || previous === "closed") return;
     this.currentState = current;
     const change: StateChange = { previous, current, closeCode, reason };
-    for (const handler of [...this.stateHandlers]) handler(change);
+    for (const handler of [...this.stateHandlers]) {
+      // A handler that throws must not stop the transition (a reconnect that is never scheduled, say).
+      try {
+        handler(change);
+      } catch (error) {
+        this.reportError(error);
+      }
+    }
   }
+
+  private reportError(error: unknown): void {
+    const onError = this.options.onError;
+    if (onError) {
+      try {
+        onError(error);
+        return;
+      } catch (failure) {
+        error = failure;
+      }
+    }
+    rethrowLater(error);
+  }
+}
+
+/** Reports an application's exception where the page sees it (the console, window.onerror) without stopping the client. */
+function rethrowLater(error: unknown): void {
+  setTimeout(() => {
+    throw error;
+  });
 }
 
 function defaultEnvironment(): EnvironmentLike | undefined {

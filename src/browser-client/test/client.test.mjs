@@ -352,3 +352,54 @@ test("requests rejected because the connection was lost leave the buffer with th
   assert.deepEqual(socket.envelopes().map((e) => e.type), []);
   c.close();
 });
+
+test("a send that throws while getting ready drops that connection; the client reconnects and sends it once", async () => {
+  const h = harness();
+  const errors = [];
+  const c = await connected(h, { onError: (error) => errors.push(error) });
+  c.send("note", { n: 1 });
+  h.sockets[0].serverClose(1006, "lost");
+  await tick();
+  c.send("note", { n: 2 });
+  await tick(40);
+  const broken = h.sockets.at(-1);
+  const send = broken.send.bind(broken);
+  broken.send = (text) => {
+    if (text.includes('"n":2')) throw new Error("send failed");
+    send(text);
+  };
+  const states = [];
+  c.onState((change) => states.push(change.current));
+  broken.ready("s2");
+  // Not connected on the socket it could not use: dropped, and the failure reported.
+  assert.equal(c.state, "reconnecting");
+  assert.deepEqual(states, []);
+  assert.equal(broken.readyState, 3);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].message, "send failed");
+  await tick(40);
+  const next = h.sockets.at(-1);
+  assert.notEqual(next, broken);
+  next.ready("s3");
+  assert.equal(c.state, "connected");
+  assert.deepEqual(next.envelopes().map((e) => e.data.n), [2]);
+  assert.deepEqual(states, ["connected"]);
+  c.close();
+});
+
+test("a state handler that throws does not stop the reconnect; the error is reported", async () => {
+  const h = harness();
+  const errors = [];
+  const c = await connected(h, { onError: (error) => errors.push(error) });
+  c.onState(() => {
+    throw new Error("handler failed");
+  });
+  h.sockets[0].serverClose(1006, "lost");
+  await tick(40);
+  assert.equal(h.sockets.length, 2);
+  h.sockets[1].ready("s2");
+  assert.equal(c.state, "connected");
+  assert.ok(errors.length >= 2);
+  assert.ok(errors.every((e) => e.message === "handler failed"));
+  c.close();
+});
