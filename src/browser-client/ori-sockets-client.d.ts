@@ -152,6 +152,10 @@ export declare class OriSocketClient {
     private sendOrBuffer;
     private unbuffer;
     private teardown;
+    /**
+     * Rejects the requests waiting for a reply. With keepBuffered, a request still in the send buffer keeps waiting:
+     * it was never sent, and goes out on the next connection (or times out, and leaves the buffer).
+     */
     private rejectPending;
     private forgetRoom;
     private setState;

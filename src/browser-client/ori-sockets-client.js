@@ -324,7 +324,7 @@ export class OriSocketClient {
     onClosed(code, reason) {
         this.teardown();
         this.socket = null;
-        this.rejectPending(new ConnectionLostError("The connection was lost before the reply.", code));
+        this.rejectPending(new ConnectionLostError("The connection was lost before the reply.", code), code !== POLICY_VIOLATION);
         if (this.currentState === "closed")
             return;
         if (code === POLICY_VIOLATION) {
@@ -337,6 +337,7 @@ export class OriSocketClient {
     scheduleReconnect(code, reason) {
         const max = this.options.maxReconnectAttempts;
         if (max !== undefined && this.attempts >= max) {
+            this.rejectPending(new ConnectionLostError("The client gave up reconnecting; the request was not sent.", code));
             this.setState("disconnected", code, `gave up after ${this.attempts} attempts`);
             return;
         }
@@ -404,14 +405,20 @@ export class OriSocketClient {
         this.heartbeat = this.pongTimer = this.reconnectTimer = null;
         this.timers = [];
     }
-    rejectPending(error) {
-        for (const [correlationId, pending] of this.pending) {
+    /**
+     * Rejects the requests waiting for a reply. With keepBuffered, a request still in the send buffer keeps waiting:
+     * it was never sent, and goes out on the next connection (or times out, and leaves the buffer).
+     */
+    rejectPending(error, keepBuffered = false) {
+        for (const [correlationId, pending] of [...this.pending]) {
+            if (keepBuffered && this.buffer.some((entry) => entry.correlationId === correlationId))
+                continue;
             clearTimeout(pending.timer);
             // A rejected request never goes out afterwards: it leaves the buffer with its rejection.
             this.unbuffer(correlationId);
+            this.pending.delete(correlationId);
             pending.reject(error);
         }
-        this.pending.clear();
     }
     forgetRoom(room) {
         const index = this.rooms.indexOf(room);

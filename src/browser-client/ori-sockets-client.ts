@@ -414,7 +414,7 @@ export class OriSocketClient {
   private onClosed(code: number, reason: string): void {
     this.teardown();
     this.socket = null;
-    this.rejectPending(new ConnectionLostError("The connection was lost before the reply.", code));
+    this.rejectPending(new ConnectionLostError("The connection was lost before the reply.", code), code !== POLICY_VIOLATION);
     if (this.currentState === "closed") return;
     if (code === POLICY_VIOLATION) {
       // Refused by the server's policy: reconnecting would be refused again.
@@ -427,6 +427,7 @@ export class OriSocketClient {
   private scheduleReconnect(code?: number, reason?: string): void {
     const max = this.options.maxReconnectAttempts;
     if (max !== undefined && this.attempts >= max) {
+      this.rejectPending(new ConnectionLostError("The client gave up reconnecting; the request was not sent.", code));
       this.setState("disconnected", code, `gave up after ${this.attempts} attempts`);
       return;
     }
@@ -486,14 +487,19 @@ export class OriSocketClient {
     this.timers = [];
   }
 
-  private rejectPending(error: Error): void {
-    for (const [correlationId, pending] of this.pending) {
+  /**
+   * Rejects the requests waiting for a reply. With keepBuffered, a request still in the send buffer keeps waiting:
+   * it was never sent, and goes out on the next connection (or times out, and leaves the buffer).
+   */
+  private rejectPending(error: Error, keepBuffered = false): void {
+    for (const [correlationId, pending] of [...this.pending]) {
+      if (keepBuffered && this.buffer.some((entry) => entry.correlationId === correlationId)) continue;
       clearTimeout(pending.timer);
       // A rejected request never goes out afterwards: it leaves the buffer with its rejection.
       this.unbuffer(correlationId);
+      this.pending.delete(correlationId);
       pending.reject(error);
     }
-    this.pending.clear();
   }
 
   private forgetRoom(room: string): void {

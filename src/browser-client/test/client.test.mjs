@@ -333,23 +333,38 @@ test("a request that timed out while disconnected is never sent after the reconn
   c.close();
 });
 
-test("requests rejected because the connection was lost leave the buffer with their rejection", async () => {
+test("a request still buffered when a connection attempt fails keeps waiting and is sent once on the next", async () => {
   const h = harness();
   const c = await connected(h);
   h.sockets[0].serverClose(1006, "lost");
   await tick();
   const first = c.request("a", {}, { timeout: 5000 });
-  first.catch(() => {});
   await tick(40);
-  // The next attempt fails before it is ready: the pending request is rejected, and must not be sent later.
+  // The next attempt fails before it is ready: the request was never sent, so it is not rejected and stays buffered.
   h.sockets.at(-1).serverClose(1006, "lost again");
-  await assert.rejects(first, ConnectionLostError);
-  assert.equal(c.buffered, 0);
+  assert.equal(c.buffered, 1);
   await tick(60);
   const socket = h.sockets.at(-1);
   socket.ready("s3");
-  await tick();
-  assert.deepEqual(socket.envelopes().map((e) => e.type), []);
+  const sent = socket.envelopes();
+  assert.deepEqual(sent.map((e) => e.type), ["a"]);
+  socket.push({ correlationId: sent[0].correlationId, data: { ok: true } });
+  assert.deepEqual(await first, { ok: true });
+  c.close();
+});
+
+test("a request sent before the connection was lost is rejected; one still buffered is rejected when the client gives up", async () => {
+  const h = harness();
+  const c = await connected(h, { maxReconnectAttempts: 1 });
+  const sent = c.request("sent", {}, { timeout: 5000 });
+  h.sockets[0].serverClose(1006, "lost");
+  await assert.rejects(sent, ConnectionLostError);
+  const buffered = c.request("buffered", {}, { timeout: 5000 });
+  await tick(40);
+  h.sockets.at(-1).serverClose(1006, "lost again");
+  await assert.rejects(buffered, /gave up/);
+  assert.equal(c.buffered, 0);
+  assert.equal(c.state, "disconnected");
   c.close();
 });
 
