@@ -492,8 +492,9 @@ export class OriSocketClient {
    * it was never sent, and goes out on the next connection (or times out, and leaves the buffer).
    */
   private rejectPending(error: Error, keepBuffered = false): void {
+    const buffered = keepBuffered ? new Set(this.buffer.map((entry) => entry.correlationId)) : null;
     for (const [correlationId, pending] of [...this.pending]) {
-      if (keepBuffered && this.buffer.some((entry) => entry.correlationId === correlationId)) continue;
+      if (buffered?.has(correlationId)) continue;
       clearTimeout(pending.timer);
       // A rejected request never goes out afterwards: it leaves the buffer with its rejection.
       this.unbuffer(correlationId);
