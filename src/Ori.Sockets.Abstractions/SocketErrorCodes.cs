@@ -20,4 +20,10 @@ public static class SocketErrorCodes
 
     /// <summary>The handler threw; the exception is logged on the server, never sent.</summary>
     public const string InternalError = "internal_error";
+
+    /// <summary>
+    /// A service the server depends on (Redis, say) failed or did not answer in time; the message says what did and did
+    /// not happen. Worth trying again later.
+    /// </summary>
+    public const string Unavailable = "unavailable";
 }

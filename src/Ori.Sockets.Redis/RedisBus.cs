@@ -185,7 +185,7 @@ internal sealed class RedisBus : IAsyncDisposable
 }
 
 /// <summary>A publish that Redis did not take: local sockets got their copy, other instances did not.</summary>
-public sealed class OriSocketsRedisException : Exception
+public sealed class OriSocketsRedisException : SocketUnavailableException
 {
     /// <summary>Creates the exception.</summary>
     public OriSocketsRedisException()

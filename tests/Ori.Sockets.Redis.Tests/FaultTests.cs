@@ -198,9 +198,13 @@ public sealed class ConfigurationTests
         Assert.Equal(TimeSpan.FromSeconds(3), options.OperationTimeout);
         var provider = app.Services.GetRequiredService<RedisSocketProvider>();
         Assert.Same(provider, app.Services.GetRequiredService<ISocketProvider>());
-        Assert.Same(provider, app.Services.GetRequiredService<ISocketEmitter>());
         Assert.Equal(prefix + ":", provider.Bus.Prefix);
         await Eventually.TrueAsync(() => RespClient.NumSubAsync(RedisServer.Shared, $"{prefix}:#control").GetAwaiter().GetResult() == 1);
+
+        // The application's emitter is the provider behind the runtime's time limit.
+        var published = provider.Bus.Counters.PublishedCount;
+        await app.Services.GetRequiredService<ISocketEmitter>().PublishAsync("bound", "x", cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(published + 1, provider.Bus.Counters.PublishedCount);
         await app.StopAsync(TestContext.Current.CancellationToken);
     }
 }

@@ -21,4 +21,10 @@ internal interface IInboundHandler
 {
     /// <summary>Handles one message; the bytes are valid until the returned task completes.</summary>
     ValueTask OnMessageAsync(ReadOnlyMemory<byte> message);
+
+    /// <summary>
+    /// Read while another message is still being handled: answers it at once when it needs no turn of its own
+    /// (the heartbeat) and returns true; false when it must wait its turn behind the one being handled.
+    /// </summary>
+    bool TryAnswerOutOfTurn(ReadOnlySpan<byte> message);
 }

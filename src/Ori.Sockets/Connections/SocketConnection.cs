@@ -20,6 +20,9 @@ internal sealed record ConnectionLimits(int ReceiveLimit, long OutboundQueueLimi
 /// </summary>
 internal sealed class SocketConnection : IOutboundSocket, IDisposable
 {
+    /// <summary>The most messages read ahead while a handler of the connection runs.</summary>
+    public const int MaxHeldMessages = 32;
+
     private readonly Stream _stream;
     private readonly PipeReader _reader;
     private readonly ConnectionLimits _limits;
@@ -118,104 +121,119 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
 
     /// <summary>
     /// Reads frames until the connection ends: messages go to <paramref name="handler"/> one at a time, in
-    /// order (a message is read only after the previous one was handled); pings are answered; a close frame
-    /// is answered and ends the loop; a protocol fault closes with its code and ends it.
+    /// order; pings are answered; a close frame is answered and ends the loop; a protocol fault closes with
+    /// its code and ends it. While a handler runs the socket is still read: a message that needs no turn (the
+    /// heartbeat) is answered at once, a close is answered at once, and other messages wait their turn, up to
+    /// <see cref="MaxHeldMessages"/> of them or the receive limit in bytes; past that nothing more is read
+    /// until the handler is done.
     /// </summary>
     public async Task ReceiveAsync(IInboundHandler handler)
     {
         using var frames = new FrameReader(_limits.ReceiveLimit);
-        while (true)
+        var turns = new Turns(handler, _limits.ReceiveLimit, this);
+        Task<ReadResult>? reading = null;
+        try
         {
-            ReadResult result;
-            try
+            while (true)
             {
-                result = await _reader.ReadAsync().ConfigureAwait(false);
-            }
+                if (turns.IsBusy)
+                {
+                    if (turns.IsFull)
+                    {
+                        await turns.NextAsync().ConfigureAwait(false);
+                        continue;
+                    }
+
+                    // Read on while the handler runs; when it finishes first, the next message takes its turn.
+                    reading ??= _reader.ReadAsync().AsTask();
+                    if (await Task.WhenAny(reading, turns.Pending).ConfigureAwait(false) != reading)
+                    {
+                        await turns.NextAsync().ConfigureAwait(false);
+                        continue;
+                    }
+                }
+
+                ReadResult result;
+                try
+                {
+                    result = reading is not null ? await reading.ConfigureAwait(false) : await _reader.ReadAsync().ConfigureAwait(false);
+                }
 #pragma warning disable CA1031 // A reset or aborted transport ends the loop like a clean end of stream.
-            catch (Exception)
+                catch (Exception)
 #pragma warning restore CA1031
-            {
-                return;
-            }
-
-            var buffer = result.Buffer;
-            var done = false;
-            _outbound.BeginDeferring();
-            try
-            {
-                while (!done)
                 {
-                    var frame = ReadFrame(frames, ref buffer, out var value);
-                    if (frame == FrameEvent.NeedMore)
-                    {
-                        break;
-                    }
+                    return;
+                }
+                finally
+                {
+                    reading = null;
+                }
 
-                    Touch();
-                    switch (frame)
+                var buffer = result.Buffer;
+                var done = false;
+                var full = false;
+                _outbound.BeginDeferring();
+                try
+                {
+                    while (!done && !full)
                     {
-                        case FrameEvent.Fragment:
-                            if (Volatile.Read(ref _messageStartedAt) == 0)
-                            {
-                                Volatile.Write(ref _messageStartedAt, _time.GetTimestamp());
-                            }
-
+                        var frame = ReadFrame(frames, ref buffer, out var value);
+                        if (frame == FrameEvent.NeedMore)
+                        {
                             break;
-                        case FrameEvent.Message:
-                            Volatile.Write(ref _messageStartedAt, 0);
-                            if (IsClosing)
-                            {
-                                // Closing: messages that were already on their way are dropped, not handled.
-                                frames.ReleaseMessage();
+                        }
+
+                        Touch();
+                        switch (frame)
+                        {
+                            case FrameEvent.Fragment:
+                                if (Volatile.Read(ref _messageStartedAt) == 0)
+                                {
+                                    Volatile.Write(ref _messageStartedAt, _time.GetTimestamp());
+                                }
+
                                 break;
-                            }
+                            case FrameEvent.Message:
+                                Volatile.Write(ref _messageStartedAt, 0);
+                                full = turns.Take(frames);
+                                break;
+                            case FrameEvent.Close:
+                                // The peer's answer to our close completes the handshake; otherwise answer it.
+                                Close(value, string.Empty);
+                                done = true;
+                                break;
+                            case FrameEvent.Fault:
+                                Fail(value);
+                                done = true;
+                                break;
+                        }
+                    }
 
-                            var handled = handler.OnMessageAsync(frames.Message);
-                            if (!handled.IsCompletedSuccessfully)
-                            {
-                                // The handler went asynchronous: this thread runs other work meanwhile.
-                                OutboundQueue.EndDeferring();
-                                try
-                                {
-                                    await handled.ConfigureAwait(false);
-                                }
-                                finally
-                                {
-                                    _outbound.BeginDeferring();
-                                }
-                            }
-
-                            // An idle connection keeps no message buffer.
-                            frames.ReleaseMessage();
-                            break;
-                        case FrameEvent.Close:
-                            // The peer's answer to our close completes the handshake; otherwise answer it.
-                            Close(value, string.Empty);
-                            done = true;
-                            break;
-                        case FrameEvent.Fault:
-                            Fail(value);
-                            done = true;
-                            break;
+                    if (result.IsCompleted || result.IsCanceled)
+                    {
+                        done = true;
                     }
                 }
-
-                if (result.IsCompleted || result.IsCanceled)
+                finally
                 {
-                    done = true;
+                    OutboundQueue.EndDeferring();
+
+                    // Stopped because enough messages wait: what is left in the buffer is read again after their turn.
+                    _reader.AdvanceTo(buffer.Start, full && !done ? buffer.Start : buffer.End);
+                }
+
+                await _outbound.FlushDeferredAsync(inline: !done).ConfigureAwait(false);
+                if (done)
+                {
+                    return;
                 }
             }
-            finally
-            {
-                OutboundQueue.EndDeferring();
-                _reader.AdvanceTo(buffer.Start, buffer.End);
-            }
-
-            await _outbound.FlushDeferredAsync(inline: !done).ConfigureAwait(false);
-            if (done)
-            {
-                return;
-            }
+        }
+        finally
+        {
+            // A handler still running finishes (the connection's Closing token tells it to) before the connection
+            // ends; messages still waiting are dropped with the connection.
+            await turns.EndAsync().ConfigureAwait(false);
         }
     }
 
@@ -306,6 +324,128 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
         }
         catch (ObjectDisposedException)
         {
+        }
+    }
+
+    /// <summary>
+    /// The message being handled (with its buffer) and the messages read behind it, waiting their turn. Used by the
+    /// receive loop only: one message is handled at a time, in the order they came.
+    /// </summary>
+    private sealed class Turns(IInboundHandler handler, int byteLimit, SocketConnection connection)
+    {
+        private Queue<(byte[] Buffer, int Length)>? _held;
+        private long _heldBytes;
+        private Task? _pending;
+        private byte[]? _pendingBuffer;
+
+        /// <summary>Whether a handler is running.</summary>
+        public bool IsBusy => _pending is not null;
+
+        /// <summary>The running handler.</summary>
+        public Task Pending => _pending!;
+
+        /// <summary>Whether as many messages wait as may: read nothing more until the handler is done.</summary>
+        public bool IsFull => _held is { Count: > 0 } held && (held.Count >= MaxHeldMessages || _heldBytes >= byteLimit);
+
+        /// <summary>
+        /// Takes the message the reader just completed: handled now when no handler runs (the buffer stays with the
+        /// reader when it completes at once), answered out of turn, or held. Returns whether the wait line is full.
+        /// </summary>
+        public bool Take(FrameReader frames)
+        {
+            if (connection.IsClosing)
+            {
+                // Closing: messages that were already on their way are dropped, not handled.
+                frames.ReleaseMessage();
+                return false;
+            }
+
+            var message = frames.Message;
+            if (_pending is null)
+            {
+                var handled = handler.OnMessageAsync(message);
+                if (handled.IsCompletedSuccessfully)
+                {
+                    // An idle connection keeps no message buffer.
+                    frames.ReleaseMessage();
+                }
+                else
+                {
+                    _pending = handled.AsTask();
+                    _pendingBuffer = frames.DetachMessage();
+                }
+
+                return false;
+            }
+
+            if (handler.TryAnswerOutOfTurn(message.Span))
+            {
+                frames.ReleaseMessage();
+                return false;
+            }
+
+            (_held ??= new Queue<(byte[], int)>()).Enqueue((frames.DetachMessage(), message.Length));
+            _heldBytes += message.Length;
+            return IsFull;
+        }
+
+        /// <summary>Waits for the running handler, then hands the waiting messages over in order until one runs on.</summary>
+        public async Task NextAsync()
+        {
+            await FinishPendingAsync().ConfigureAwait(false);
+            while (_held is not null && _held.TryDequeue(out var next))
+            {
+                _heldBytes -= next.Length;
+                if (connection.IsClosing)
+                {
+                    ArrayPool<byte>.Shared.Return(next.Buffer);
+                    continue;
+                }
+
+                var handled = handler.OnMessageAsync(next.Buffer.AsMemory(0, next.Length));
+                if (!handled.IsCompletedSuccessfully)
+                {
+                    _pending = handled.AsTask();
+                    _pendingBuffer = next.Buffer;
+                    return;
+                }
+
+                ArrayPool<byte>.Shared.Return(next.Buffer);
+            }
+        }
+
+        /// <summary>The receive loop has ended: the running handler finishes, the waiting messages are dropped.</summary>
+        public async Task EndAsync()
+        {
+            await FinishPendingAsync().ConfigureAwait(false);
+            while (_held is not null && _held.TryDequeue(out var next))
+            {
+                ArrayPool<byte>.Shared.Return(next.Buffer);
+            }
+
+            _heldBytes = 0;
+        }
+
+        private async Task FinishPendingAsync()
+        {
+            if (_pending is null)
+            {
+                return;
+            }
+
+            try
+            {
+                await _pending.ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // The pipeline answers a handler's failure itself; nothing it lets through may end the loop.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+
+            _pending = null;
+            ArrayPool<byte>.Shared.Return(_pendingBuffer!);
+            _pendingBuffer = null;
         }
     }
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Ori.Sockets.Connections;
 using Ori.Sockets.Protocol;
+using Ori.Sockets.PubSub;
 using Ori.Sockets.Routing;
 using Ori.Sockets.Telemetry;
 
@@ -20,7 +21,7 @@ internal sealed class ConnectionLifecycle
     private readonly ConnectionLimits _limits;
     private readonly SocketHub _hub;
     private readonly ISocketProvider _provider;
-    private readonly ISocketEmitter _emitter;
+    private readonly DependencyBound _dependencies;
     private readonly MessagePipeline _pipeline;
     private readonly ConnectionRegistry _registry;
     private readonly TimeProvider _time;
@@ -33,7 +34,7 @@ internal sealed class ConnectionLifecycle
         IOptions<OriSocketsOptions> options,
         SocketHub hub,
         ISocketProvider provider,
-        ISocketEmitter emitter,
+        DependencyBound dependencies,
         ConnectionRegistry registry,
         MessageBudget budget,
         TimeProvider time,
@@ -43,7 +44,7 @@ internal sealed class ConnectionLifecycle
         _limits = new ConnectionLimits(_options.ReceiveLimit, _options.OutboundQueueLimit, _options.CloseTimeout);
         _hub = hub;
         _provider = provider;
-        _emitter = emitter;
+        _dependencies = dependencies;
         _registry = registry;
         _time = time;
         _logger = loggerFactory.CreateLogger(SocketLog.Category);
@@ -55,7 +56,7 @@ internal sealed class ConnectionLifecycle
     public async Task RunAsync(HttpContext http, Stream stream, object? upgradeData, ISocketEndpoint endpoint)
     {
         using var connection = new SocketConnection(SocketIds.NewId(), stream, _limits, _time, _logger, http.Abort, _leaveHub);
-        var context = new SocketContext(connection.Id, http, upgradeData, _provider, _emitter, connection.Closing);
+        var context = new SocketContext(connection.Id, http, upgradeData, _dependencies, connection.Closing);
         var session = new Session(_pipeline, endpoint, new SocketInvocation(context, connection, _options.MaxJsonDepth, _logger));
         _registry.Track(connection);
         var joinedHub = false;
@@ -161,6 +162,8 @@ internal sealed class ConnectionLifecycle
     private sealed class Session(MessagePipeline pipeline, ISocketEndpoint endpoint, SocketInvocation invocation) : IInboundHandler, IDisposable
     {
         public ValueTask OnMessageAsync(ReadOnlyMemory<byte> message) => pipeline.ProcessAsync(endpoint, invocation, message);
+
+        public bool TryAnswerOutOfTurn(ReadOnlySpan<byte> message) => MessagePipeline.TryAnswerHeartbeat(invocation.Socket, message);
 
         public void Dispose() => invocation.ConnectionBudget?.Dispose();
     }

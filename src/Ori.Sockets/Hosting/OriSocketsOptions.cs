@@ -39,6 +39,14 @@ public sealed class OriSocketsOptions
     /// </summary>
     public TimeSpan FragmentedMessageTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The longest a message waits on the provider and what stands behind it (Redis, say): a subscribe, an unsubscribe,
+    /// or a publish, send or broadcast made through <c>ISocketEmitter</c>. Past it the message is answered
+    /// <c>unavailable</c> (a subscription that did not complete is undone). Providers bound their own work more tightly
+    /// (the Redis provider by its operation time-out); this bounds any provider. Default 10 seconds.
+    /// </summary>
+    public TimeSpan DependencyTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The deepest JSON nesting accepted in a message. Default 32.</summary>
     public int MaxJsonDepth { get; set; } = 32;
 

@@ -30,7 +30,11 @@ public static class OriSocketsServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OriSocketsOptions>, OriSocketsOptionsValidator>());
         services.TryAddSingleton(sp => new SocketHub(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value.MaxRoomsPerSocket));
         services.TryAddSingleton<ISocketProvider, InProcessSocketProvider>();
-        services.TryAddSingleton<ISocketEmitter>(sp => sp.GetRequiredService<ISocketProvider>());
+        services.TryAddSingleton(sp => new Ori.Sockets.PubSub.DependencyBound(
+            sp.GetRequiredService<ISocketProvider>(), sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value.DependencyTimeout));
+
+        // Application code sends through the bound: no publish waits on a stalled dependency past DependencyTimeout.
+        services.TryAddSingleton<ISocketEmitter>(sp => sp.GetRequiredService<Ori.Sockets.PubSub.DependencyBound>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp =>
         {

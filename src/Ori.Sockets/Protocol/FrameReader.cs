@@ -114,6 +114,18 @@ internal sealed class FrameReader(int receiveLimit) : IDisposable
         return FrameEvent.Message;
     }
 
+    /// <summary>
+    /// Takes the buffer of <see cref="Message"/> (rented from the shared array pool; the caller returns it) so that
+    /// the next message can be read while this one is still being handled.
+    /// </summary>
+    public byte[] DetachMessage()
+    {
+        var buffer = _message ?? throw new InvalidOperationException("There is no message to detach.");
+        _message = null;
+        Message = default;
+        return buffer;
+    }
+
     /// <summary>Gives the message buffer back: an idle connection keeps none.</summary>
     public void ReleaseMessage()
     {

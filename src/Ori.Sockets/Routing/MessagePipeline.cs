@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Ori.Sockets.Connections;
 using Ori.Sockets.Protocol;
 using Ori.Sockets.Telemetry;
 
@@ -25,9 +26,8 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
     public ValueTask ProcessAsync(ISocketDispatcher endpoint, SocketInvocation invocation, ReadOnlyMemory<byte> message)
     {
         var span = message.Span;
-        if (span.Length == 1 && span[0] == WireNames.Ping)
+        if (TryAnswerHeartbeat(invocation.Socket, span))
         {
-            invocation.Socket.TryEnqueue(ServerFrames.Pong);
             return default;
         }
 
@@ -95,6 +95,21 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
         }
 
         return AwaitHandlerAsync(pending, invocation, flattened);
+    }
+
+    /// <summary>
+    /// Answers the heartbeat <c>2</c> with <c>3</c>: it needs no turn of its own, so it is answered even while a
+    /// handler of the same socket is still running. False for every other message.
+    /// </summary>
+    public static bool TryAnswerHeartbeat(IOutboundSocket socket, ReadOnlySpan<byte> message)
+    {
+        if (message.Length != 1 || message[0] != WireNames.Ping)
+        {
+            return false;
+        }
+
+        socket.TryEnqueue(ServerFrames.Pong);
+        return true;
     }
 
     private async ValueTask AwaitHandlerAsync(ValueTask pending, SocketInvocation invocation, byte[]? flattened)
@@ -256,6 +271,23 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
             if (!invocation.HasReplied)
             {
                 invocation.ReplyError(SocketErrorCodes.ValidationFailed, "The message data is not valid.", [new SocketValidationError("$.data", invalid.Reason)]);
+            }
+
+            return;
+        }
+
+        if (exception is SocketUnavailableException unavailable)
+        {
+            // A dependency failed or overran its time: the client is told what did and did not happen, and may try
+            // again. Logged once per route and interval like other failures, without the stack trace.
+            if (_failures.ShouldLog("unavailable:" + invocation.TypeName, out var skipped))
+            {
+                SocketLog.DependencyUnavailable(logger, invocation.Context.SocketId, invocation.TypeName, SocketLog.ClientText(unavailable.Message), skipped);
+            }
+
+            if (!invocation.HasReplied)
+            {
+                invocation.ReplyError(SocketErrorCodes.Unavailable, unavailable.Message);
             }
 
             return;

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
+using Ori.Sockets.PubSub;
 
 namespace Ori.Sockets;
 
@@ -9,15 +10,14 @@ namespace Ori.Sockets;
 /// </summary>
 public sealed class SocketContext
 {
-    private readonly ISocketProvider _provider;
+    private readonly DependencyBound _dependencies;
 
-    internal SocketContext(string socketId, HttpContext httpContext, object? upgradeData, ISocketProvider provider, ISocketEmitter emitter, CancellationToken aborted)
+    internal SocketContext(string socketId, HttpContext httpContext, object? upgradeData, DependencyBound dependencies, CancellationToken aborted)
     {
         SocketId = socketId;
         HttpContext = httpContext;
         UpgradeData = upgradeData;
-        _provider = provider;
-        Emitter = emitter;
+        _dependencies = dependencies;
         Aborted = aborted;
     }
 
@@ -39,8 +39,11 @@ public sealed class SocketContext
     /// <summary>The connection's services (a scope that lives as long as the connection).</summary>
     public IServiceProvider Services => HttpContext.RequestServices;
 
-    /// <summary>Sends to topics, sockets and everyone.</summary>
-    public ISocketEmitter Emitter { get; }
+    /// <summary>
+    /// Sends to topics, sockets and everyone. Its waits are bounded by the <c>DependencyTimeout</c> option: past it,
+    /// <see cref="SocketUnavailableException"/> (answered <c>unavailable</c> when a handler lets it through).
+    /// </summary>
+    public ISocketEmitter Emitter => _dependencies;
 
     /// <summary>Canceled when the socket starts closing.</summary>
     public CancellationToken Aborted { get; }
@@ -57,15 +60,17 @@ public sealed class SocketContext
     /// <param name="topic">A valid topic.</param>
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>
     /// <returns>Completes when the subscription is in place.</returns>
+    /// <exception cref="SocketUnavailableException">The provider did not complete it within <c>DependencyTimeout</c>; the socket is not subscribed.</exception>
     public ValueTask SubscribeAsync(string topic, CancellationToken cancellationToken = default) =>
-        _provider.SubscribeAsync(SocketId, topic, cancellationToken);
+        _dependencies.SubscribeAsync(SocketId, topic, cancellationToken);
 
     /// <summary>Unsubscribes this socket from <paramref name="topic"/>; not an error if it was not subscribed.</summary>
     /// <param name="topic">A valid topic.</param>
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>
     /// <returns>Completes when the subscription is gone.</returns>
+    /// <exception cref="SocketUnavailableException">The provider did not complete it within <c>DependencyTimeout</c>.</exception>
     public ValueTask UnsubscribeAsync(string topic, CancellationToken cancellationToken = default) =>
-        _provider.UnsubscribeAsync(SocketId, topic, cancellationToken);
+        _dependencies.UnsubscribeAsync(SocketId, topic, cancellationToken);
 
     private object?[]? _slots;
 

@@ -103,4 +103,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(21, LogLevel.Error, "The handler of '{Type}' failed {Suppressed} more times in the last interval; those were not logged.")]
     public static partial void HandlerFailuresSuppressed(ILogger logger, string type, int suppressed);
+
+    [LoggerMessage(22, LogLevel.Warning, "Socket {SocketId}: '{Type}' was answered unavailable: {Reason} ({Suppressed} more since the last entry of this kind).")]
+    public static partial void DependencyUnavailable(ILogger logger, string socketId, string type, string reason, int suppressed);
 }

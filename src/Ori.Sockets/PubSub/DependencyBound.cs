@@ -1,0 +1,92 @@
+namespace Ori.Sockets.PubSub;
+
+/// <summary>
+/// The time limit on what a message waits for from the provider (option <c>DependencyTimeout</c>): subscribes and
+/// unsubscribes of a connection, and publishes, sends and broadcasts (it is the <see cref="ISocketEmitter"/>
+/// applications are given). An operation that completes at
+/// once costs nothing; one that overruns is answered <see cref="SocketUnavailableException"/>, and a subscription that
+/// overran is undone, so that the socket is where the client was told it is.
+/// </summary>
+/// <param name="provider">The provider.</param>
+/// <param name="timeout">The limit.</param>
+internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout) : ISocketEmitter
+{
+    /// <inheritdoc />
+    public TimeProvider TimeProvider => provider.TimeProvider;
+
+    /// <inheritdoc />
+    public ValueTask PublishAsync(string topic, SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default) =>
+        Bound(provider.PublishAsync(topic, frame, exceptSocketId, cancellationToken), "The publish", cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask SendAsync(string socketId, SocketFrame frame, CancellationToken cancellationToken = default) =>
+        Bound(provider.SendAsync(socketId, frame, cancellationToken), "The send", cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default) =>
+        Bound(provider.BroadcastAsync(frame, exceptSocketId, cancellationToken), "The broadcast", cancellationToken);
+
+    /// <summary>Subscribes a socket; undone when the provider overruns the limit.</summary>
+    public ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken)
+    {
+        var pending = provider.SubscribeAsync(socketId, topic, cancellationToken);
+        return pending.IsCompleted ? pending : AwaitSubscribeAsync(pending, socketId, topic, cancellationToken);
+    }
+
+    /// <summary>Unsubscribes a socket.</summary>
+    public ValueTask UnsubscribeAsync(string socketId, string topic, CancellationToken cancellationToken) =>
+        Bound(provider.UnsubscribeAsync(socketId, topic, cancellationToken), $"Leaving '{topic}'", cancellationToken);
+
+    private ValueTask Bound(ValueTask pending, string what, CancellationToken cancellationToken) =>
+        pending.IsCompleted ? pending : AwaitAsync(pending, what, cancellationToken);
+
+    private async ValueTask AwaitAsync(ValueTask pending, string what, CancellationToken cancellationToken)
+    {
+        var task = pending.AsTask();
+        try
+        {
+            await task.WaitAsync(timeout, provider.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            Observe(task);
+            throw new SocketUnavailableException($"{what} did not complete within {Seconds} s; it may still complete.", ex);
+        }
+    }
+
+    private async ValueTask AwaitSubscribeAsync(ValueTask pending, string socketId, string topic, CancellationToken cancellationToken)
+    {
+        var task = pending.AsTask();
+        try
+        {
+            await task.WaitAsync(timeout, provider.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            // Undone before the client hears of it: a provider changes its local state before it waits, so the
+            // socket is not subscribed when the answer goes out, and the provider's late work is released.
+            _ = Undo(socketId, topic);
+            Observe(task);
+            throw new SocketUnavailableException($"Joining '{topic}' did not complete within {Seconds} s; the socket is not subscribed.", ex);
+        }
+    }
+
+    /// <summary>The overrun operation's own failure, when it comes, is nobody's to handle: it must not go unobserved.</summary>
+    private static void Observe(Task task) =>
+        task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    private async Task Undo(string socketId, string topic)
+    {
+        try
+        {
+            await provider.UnsubscribeAsync(socketId, topic, CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The provider retries on its own; the undo must not surface as an unobserved exception.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private string Seconds => timeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+}
