@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -16,19 +15,25 @@ internal sealed class RedisBus : IAsyncDisposable
     private readonly OriSocketsRedisOptions _options;
     private readonly IConnectionMultiplexer? _given;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly SemaphoreSlim _connectGate = new(1, 1);
-    private readonly ConcurrentDictionary<string, TaskCompletionSource> _probes = new(StringComparer.Ordinal);
     private IConnectionMultiplexer? _multiplexer;
 
-    public RedisBus(OriSocketsRedisOptions options, IConnectionMultiplexer? multiplexer, ILogger logger, RedisCounters counters)
+    public RedisBus(OriSocketsRedisOptions options, IConnectionMultiplexer? multiplexer, ILogger logger, RedisCounters counters, TimeProvider time)
     {
         _options = options;
         _given = multiplexer;
         _logger = logger;
+        _time = time;
         Counters = counters;
         Prefix = options.ChannelPrefix + ":";
-        ControlChannel = new RedisChannel(Prefix + "#control", RedisChannel.PatternMode.Literal);
+        ControlChannel = RedisChannel.Literal(Prefix + "#control");
         Origin = Guid.NewGuid().ToString("N");
+
+        // A publish's deadline is OperationTimeout after it is sent; its sender waits a fifth longer before it calls it
+        // failed, so that a message Redis ran just before the deadline has its answer back in time (and instances'
+        // clocks may disagree by that much).
+        PublishWait = options.OperationTimeout + (options.OperationTimeout / 5);
     }
 
     /// <summary>This process's id on Redis: a message carrying it is one of its own.</summary>
@@ -44,9 +49,10 @@ internal sealed class RedisBus : IAsyncDisposable
 
     public bool IsConnected => _multiplexer?.IsConnected == true;
 
-    public event Action? Connected;
+    /// <summary>How long a publish waits for Redis before its caller is told it failed.</summary>
+    public TimeSpan PublishWait { get; }
 
-    public RedisChannel TopicChannel(string topic) => new(Prefix + topic, RedisChannel.PatternMode.Literal);
+    public RedisChannel TopicChannel(string topic) => RedisChannel.Literal(Prefix + topic);
 
     /// <summary>
     /// Connects (or adopts the given multiplexer). Never throws for an unreachable Redis: the
@@ -72,7 +78,8 @@ internal sealed class RedisBus : IAsyncDisposable
                 var configuration = ConfigurationOptions.Parse(_options.ConnectionString!);
                 configuration.AbortOnConnectFail = false;
                 configuration.ConnectTimeout = (int)_options.ConnectTimeout.TotalMilliseconds;
-                configuration.SyncTimeout = (int)_options.OperationTimeout.TotalMilliseconds;
+                configuration.SyncTimeout = (int)PublishWait.TotalMilliseconds;
+                configuration.AsyncTimeout = (int)PublishWait.TotalMilliseconds;
                 configuration.ClientName ??= "ori-sockets-" + Origin[..8];
                 multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
             }
@@ -95,66 +102,106 @@ internal sealed class RedisBus : IAsyncDisposable
         }
     }
 
-    public ISubscriber Subscriber => (_multiplexer ?? throw new InvalidOperationException("The Redis provider has not started.")).GetSubscriber();
+    private ISubscriber Subscriber => (_multiplexer ?? throw new InvalidOperationException("The Redis provider has not started.")).GetSubscriber();
 
-    /// <summary>Publishes one message; throws when Redis does not take it in time.</summary>
+    /// <summary>
+    /// Subscribes a channel; completes when Redis has confirmed it (while Redis is down it waits in the multiplexer's
+    /// backlog, up to its time-out). Messages are delivered in order to <paramref name="onMessage"/>; the multiplexer
+    /// makes the subscription again after every reconnect. When it fails, nothing stays registered.
+    /// </summary>
+    public async Task<ChannelMessageQueue> SubscribeAsync(RedisChannel channel, Action<ChannelMessage> onMessage)
+    {
+        var subscriber = Subscriber;
+        ChannelMessageQueue queue;
+        try
+        {
+            queue = await subscriber.SubscribeAsync(channel).ConfigureAwait(false);
+        }
+        catch (RedisException)
+        {
+            // The multiplexer registered the queue before it failed: removed again (locally first; this instance holds
+            // one subscription per channel), so that nothing fills a queue nobody reads.
+            try
+            {
+                await subscriber.UnsubscribeAsync(channel, null, CommandFlags.FireAndForget).ConfigureAwait(false);
+            }
+            catch (RedisException)
+            {
+            }
+
+            throw;
+        }
+
+        queue.OnMessage(onMessage);
+        return queue;
+    }
+
+    /// <summary>
+    /// Drops a subscription: at once here (its messages are no longer delivered), then on Redis, waiting at most the
+    /// operation time-out. Never throws: a connection that is gone has dropped it already, and a stalled one drops it
+    /// when it runs the command. A subscription still being made is dropped when it is made.
+    /// </summary>
+    public async ValueTask UnsubscribeAsync(Task<ChannelMessageQueue> subscription)
+    {
+        if (!subscription.IsCompleted)
+        {
+            _ = subscription.ContinueWith(static (t, bus) => ((RedisBus)bus!).UnsubscribeAsync(t), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return;
+        }
+
+        if (!subscription.IsCompletedSuccessfully)
+        {
+            // It failed, and removed itself.
+            return;
+        }
+
+        try
+        {
+            await subscription.Result.UnsubscribeAsync().WaitAsync(_options.OperationTimeout, _time).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+        }
+    }
+
+    /// <summary>The deadline to stamp on a message sent now (Unix milliseconds).</summary>
+    public long Deadline() => (_time.GetUtcNow() + _options.OperationTimeout).ToUnixTimeMilliseconds();
+
+    /// <summary>Whether a message's deadline has passed: its sender has told its caller it failed.</summary>
+    public bool IsExpired(long deadline) => deadline != 0 && _time.GetUtcNow().ToUnixTimeMilliseconds() > deadline;
+
+    /// <summary>
+    /// Publishes one message stamped with <see cref="Deadline"/>. Returns when Redis has taken it; throws
+    /// <see cref="OriSocketsRedisException"/> otherwise, saying whether it may still reach other instances (only when the
+    /// connection was lost after the message was written: Redis may have run it).
+    /// </summary>
     public async ValueTask PublishAsync(RedisChannel channel, byte[] message, CancellationToken cancellationToken)
     {
         if (_multiplexer is not { IsConnected: true } multiplexer)
         {
             Counters.PublishFailed();
-            throw new OriSocketsRedisException("Redis is not connected: the message reached this instance's sockets only.");
+            throw new OriSocketsRedisException("Redis is not connected: the message reached this instance's sockets only.", mayHaveReachedOtherInstances: false);
         }
 
         try
         {
-            await multiplexer.GetSubscriber().PublishAsync(channel, message).WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+            await multiplexer.GetSubscriber().PublishAsync(channel, message).WaitAsync(PublishWait, cancellationToken).ConfigureAwait(false);
             Counters.Published();
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             Counters.PublishFailed();
-            throw new OriSocketsRedisException("Redis did not take the message: it reached this instance's sockets only.", ex);
-        }
-    }
+            throw ex switch
+            {
+                // Written, then the connection went: Redis may or may not have run it.
+                RedisConnectionException { CommandStatus: CommandStatus.Sent or CommandStatus.Unknown } => new OriSocketsRedisException(
+                    "The connection to Redis was lost while it handled the message: it reached this instance's sockets, and may have reached other instances.", ex, mayHaveReachedOtherInstances: true),
 
-    /// <summary>
-    /// Publishes a probe on a channel this process subscribes to and waits for it to come back: when it
-    /// does, the subscription is live on Redis, and what is published afterwards will be received.
-    /// </summary>
-    /// <returns>False when Redis is not connected or the probe did not come back in time.</returns>
-    public async Task<bool> ProbeAsync(RedisChannel channel)
-    {
-        if (_multiplexer is not { IsConnected: true } multiplexer)
-        {
-            return false;
-        }
-
-        var id = Guid.NewGuid().ToString("N");
-        var probe = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _probes[id] = probe;
-        try
-        {
-            await multiplexer.GetSubscriber().PublishAsync(channel, RedisEnvelope.Encode(RedisMessageKind.Probe, Origin, id, null, [])).ConfigureAwait(false);
-            await probe.Task.WaitAsync(_options.OperationTimeout).ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            return false;
-        }
-        finally
-        {
-            _probes.TryRemove(id, out _);
-        }
-    }
-
-    /// <summary>A probe came back (only this process's own probes complete anything).</summary>
-    public void ProbeReturned(string origin, string id)
-    {
-        if (origin == Origin && _probes.TryGetValue(id, out var probe))
-        {
-            probe.TrySetResult();
+                // Past its deadline: if Redis runs it late, every receiver drops it.
+                TimeoutException or RedisTimeoutException => new OriSocketsRedisException(
+                    "Redis did not take the message in time: it reached this instance's sockets only.", ex, mayHaveReachedOtherInstances: false),
+                _ => new OriSocketsRedisException("Redis did not take the message: it reached this instance's sockets only.", ex, mayHaveReachedOtherInstances: false),
+            };
         }
     }
 
@@ -177,14 +224,14 @@ internal sealed class RedisBus : IAsyncDisposable
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
         RedisLog.ConnectionLost(_logger, e.ConnectionType.ToString(), e.FailureType.ToString(), e.Exception);
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
-    {
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) =>
         RedisLog.ConnectionRestored(_logger, e.ConnectionType.ToString());
-        Connected?.Invoke();
-    }
 }
 
-/// <summary>A publish that Redis did not take: local sockets got their copy, other instances did not.</summary>
+/// <summary>
+/// A publish, send or broadcast that Redis did not take: local sockets got their copy; other instances did not, unless
+/// <see cref="MayHaveReachedOtherInstances"/> says they may have. Answered <c>unavailable</c> when a handler lets it through.
+/// </summary>
 public sealed class OriSocketsRedisException : SocketUnavailableException
 {
     /// <summary>Creates the exception.</summary>
@@ -206,6 +253,19 @@ public sealed class OriSocketsRedisException : SocketUnavailableException
         : base(message, innerException)
     {
     }
+
+    internal OriSocketsRedisException(string message, bool mayHaveReachedOtherInstances)
+        : base(message) => MayHaveReachedOtherInstances = mayHaveReachedOtherInstances;
+
+    internal OriSocketsRedisException(string message, Exception innerException, bool mayHaveReachedOtherInstances)
+        : base(message, innerException) => MayHaveReachedOtherInstances = mayHaveReachedOtherInstances;
+
+    /// <summary>
+    /// False (nearly always): the message reached no other instance and never will, so sending it again does not
+    /// duplicate it. True only when the connection to Redis was lost after the message was written: Redis may have
+    /// delivered it, and a caller that sends it again may duplicate it.
+    /// </summary>
+    public bool MayHaveReachedOtherInstances { get; }
 }
 
 /// <summary>What the Redis side of Ori.Sockets did: counted, and published as metrics (meter <c>Ori.Sockets.Redis</c>).</summary>
@@ -219,6 +279,7 @@ internal sealed class RedisCounters : IDisposable
     private long _malformed;
     private long _mismatched;
     private long _foreign;
+    private long _expired;
 
     public RedisCounters()
     {
@@ -230,6 +291,7 @@ internal sealed class RedisCounters : IDisposable
             new Measurement<long>(Volatile.Read(ref _malformed), new KeyValuePair<string, object?>("reason", "malformed")),
             new Measurement<long>(Volatile.Read(ref _mismatched), new KeyValuePair<string, object?>("reason", "channel_mismatch")),
             new Measurement<long>(Volatile.Read(ref _foreign), new KeyValuePair<string, object?>("reason", "foreign_channel")),
+            new Measurement<long>(Volatile.Read(ref _expired), new KeyValuePair<string, object?>("reason", "expired")),
         }, description: "Messages from Redis dropped and never delivered.");
     }
 
@@ -247,6 +309,8 @@ internal sealed class RedisCounters : IDisposable
 
     public long ForeignCount => Volatile.Read(ref _foreign);
 
+    public long ExpiredCount => Volatile.Read(ref _expired);
+
     public void Published() => Interlocked.Increment(ref _published);
 
     public void PublishFailed() => Interlocked.Increment(ref _publishFailed);
@@ -260,6 +324,8 @@ internal sealed class RedisCounters : IDisposable
     public long Mismatched() => Interlocked.Increment(ref _mismatched);
 
     public long Foreign() => Interlocked.Increment(ref _foreign);
+
+    public long Expired() => Interlocked.Increment(ref _expired);
 
     public void Dispose() => _meter.Dispose();
 }

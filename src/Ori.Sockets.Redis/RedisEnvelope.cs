@@ -27,24 +27,29 @@ internal enum RedisMessageKind : byte
 }
 
 /// <summary>
-/// The bytes of one message on Redis: a version, a kind, the origin instance, a target (topic or
+/// The bytes of one message on Redis: a version, a kind, its deadline, the origin instance, a target (topic or
 /// socket id), a socket to leave out, then the WebSocket text payload, encoded once by the publisher.
-/// <code>[1][kind][u16 len][origin][u16 len][target][u16 len][except][payload…]</code>
+/// <code>[2][kind][i64 deadline, Unix ms, 0 for none][u16 len][origin][u16 len][target][u16 len][except][payload…]</code>
+/// The deadline is when the publisher stops waiting for Redis and tells its caller the publish failed: a receiver
+/// drops a message it gets later (Redis stalled and ran it afterwards), so that a failed publish is never delivered.
+/// Version 1 (no deadline) is still read.
 /// </summary>
 internal static class RedisEnvelope
 {
-    public const byte Version = 1;
+    public const byte Version = 2;
+    private const byte VersionWithoutDeadline = 1;
     private const int MaxName = 512;
 
-    public static byte[] Encode(RedisMessageKind kind, string origin, string? target, string? except, ReadOnlySpan<byte> payload)
+    public static byte[] Encode(RedisMessageKind kind, string origin, string? target, string? except, ReadOnlySpan<byte> payload, long deadline = 0)
     {
         var originLength = Encoding.UTF8.GetByteCount(origin);
         var targetLength = target is null ? 0 : Encoding.UTF8.GetByteCount(target);
         var exceptLength = except is null ? 0 : Encoding.UTF8.GetByteCount(except);
-        var bytes = new byte[2 + 6 + originLength + targetLength + exceptLength + payload.Length];
+        var bytes = new byte[2 + 8 + 6 + originLength + targetLength + exceptLength + payload.Length];
         bytes[0] = Version;
         bytes[1] = (byte)kind;
-        var span = bytes.AsSpan(2);
+        BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(2), deadline);
+        var span = bytes.AsSpan(10);
         span = WriteString(span, origin, originLength);
         span = WriteString(span, target, targetLength);
         span = WriteString(span, except, exceptLength);
@@ -53,20 +58,35 @@ internal static class RedisEnvelope
     }
 
     /// <summary>Reads a message; false when it is malformed in any way.</summary>
-    public static bool TryDecode(ReadOnlyMemory<byte> message, out RedisMessageKind kind, out string origin, out string target, out string? except, out ReadOnlyMemory<byte> payload)
+    public static bool TryDecode(ReadOnlyMemory<byte> message, out RedisMessageKind kind, out string origin, out string target, out string? except, out ReadOnlyMemory<byte> payload) =>
+        TryDecode(message, out kind, out origin, out target, out except, out payload, out _);
+
+    /// <summary>Reads a message and its deadline (0 when it has none); false when it is malformed in any way.</summary>
+    public static bool TryDecode(ReadOnlyMemory<byte> message, out RedisMessageKind kind, out string origin, out string target, out string? except, out ReadOnlyMemory<byte> payload, out long deadline)
     {
         kind = default;
         origin = target = string.Empty;
         except = null;
         payload = default;
+        deadline = 0;
         var span = message.Span;
-        if (span.Length < 8 || span[0] != Version || !Enum.IsDefined((RedisMessageKind)span[1]))
+        var headerLength = span.Length > 0 && span[0] == Version ? 10 : 2;
+        if (span.Length < headerLength + 6 || (span[0] != Version && span[0] != VersionWithoutDeadline) || !Enum.IsDefined((RedisMessageKind)span[1]))
         {
             return false;
         }
 
         kind = (RedisMessageKind)span[1];
-        var offset = 2;
+        if (headerLength == 10)
+        {
+            deadline = BinaryPrimitives.ReadInt64BigEndian(span[2..]);
+            if (deadline < 0)
+            {
+                return false;
+            }
+        }
+
+        var offset = headerLength;
         if (!TryReadString(span, ref offset, out origin) || origin.Length == 0
             || !TryReadString(span, ref offset, out target)
             || !TryReadString(span, ref offset, out var exceptText))

@@ -41,7 +41,7 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
             throw new ArgumentException(problem, nameof(options));
         }
 
-        _bus = new RedisBus(options, multiplexer, logger ?? NullLogger.Instance, _counters);
+        _bus = new RedisBus(options, multiplexer, logger ?? NullLogger.Instance, _counters, TimeProvider.System);
     }
 
     /// <inheritdoc />
@@ -54,7 +54,7 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
 
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
-        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span, _bus.Deadline());
         await _bus.PublishAsync(_bus.TopicChannel(topic), message, cancellationToken).ConfigureAwait(false);
     }
 
@@ -64,7 +64,7 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
         ArgumentException.ThrowIfNullOrEmpty(socketId);
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
-        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span, _bus.Deadline());
         await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
     }
 
@@ -73,7 +73,7 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
     {
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
-        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span, _bus.Deadline());
         await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
     }
 

@@ -19,11 +19,13 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     private readonly RedisBus _bus;
     private readonly ILogger _logger;
     private readonly TimeSpan _retryInterval;
-    private readonly ConcurrentDictionary<string, byte> _registered = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task<ChannelMessageQueue>> _registered = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _retry = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim[] _gates = [.. Enumerable.Range(0, GateCount).Select(_ => new SemaphoreSlim(1, 1))];
-    private readonly Action<RedisChannel, RedisValue> _onTopic;
-    private readonly Action<RedisChannel, RedisValue> _onControl;
+    private readonly Action<ChannelMessage> _onTopic;
+    private readonly Action<ChannelMessage> _onControl;
+    private readonly TimeSpan _operationTimeout;
+    private Task<ChannelMessageQueue>? _control;
     private ITimer? _retryTimer;
     private volatile bool _stopping;
 
@@ -32,8 +34,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         _hub = hub;
         TimeProvider = time;
         _logger = loggerFactory.CreateLogger("Ori.Sockets.Redis");
-        _bus = new RedisBus(options.Value, source?.Multiplexer, _logger, counters);
+        _bus = new RedisBus(options.Value, source?.Multiplexer, _logger, counters, time);
         _retryInterval = options.Value.RetryInterval;
+        _operationTimeout = options.Value.OperationTimeout;
         _onTopic = OnTopicMessage;
         _onControl = OnControlMessage;
     }
@@ -54,9 +57,20 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     {
         await _bus.StartAsync().ConfigureAwait(false);
 
-        // Registered with the multiplexer even while Redis is unreachable: it subscribes on connect.
-        await _bus.Subscriber.SubscribeAsync(_bus.ControlChannel, _onControl).ConfigureAwait(false);
-        await _bus.ProbeAsync(_bus.ControlChannel).ConfigureAwait(false);
+        // While Redis is unreachable the start does not wait: the subscription is made when it connects (or retried).
+        SubscribeControl();
+        if (_bus.IsConnected && _control is { } control)
+        {
+            try
+            {
+                await control.WaitAsync(_operationTimeout, TimeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Retried by the timer when it failed; made by the multiplexer when it is only slow.
+            }
+        }
+
         _retryTimer = TimeProvider.CreateTimer(static state => ((RedisSocketProvider)state!).RetryFailed(), this, _retryInterval, _retryInterval);
     }
 
@@ -74,13 +88,10 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
             await ReconcileAsync(topic).ConfigureAwait(false);
         }
 
-        try
+        // The connection closes next: its subscriptions go with it.
+        if (Interlocked.Exchange(ref _control, null) is { } control)
         {
-            await _bus.Subscriber.UnsubscribeAsync(_bus.ControlChannel, _onControl).WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException)
-        {
-            // The connection closes next: its subscriptions go with it.
+            await _bus.UnsubscribeAsync(control).ConfigureAwait(false);
         }
 
         await _bus.DisposeAsync().ConfigureAwait(false);
@@ -92,7 +103,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         SocketHub.ThrowIfInvalidTopic(topic);
         ArgumentNullException.ThrowIfNull(frame);
         _hub.DeliverToTopic(topic, frame, exceptSocketId);
-        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span, _bus.Deadline());
         await _bus.PublishAsync(_bus.TopicChannel(topic), message, cancellationToken).ConfigureAwait(false);
     }
 
@@ -106,7 +117,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
             return;
         }
 
-        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span, _bus.Deadline());
         await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
     }
 
@@ -115,7 +126,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(frame);
         _hub.DeliverToAll(frame, exceptSocketId);
-        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span, _bus.Deadline());
         await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
     }
 
@@ -128,7 +139,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
             return;
         }
 
-        var message = RedisEnvelope.Encode(RedisMessageKind.Disconnect, _bus.Origin, socketId, null, []);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Disconnect, _bus.Origin, socketId, null, [], _bus.Deadline());
         await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
     }
 
@@ -187,12 +198,18 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     /// <summary>
     /// Makes the Redis subscription of a topic match its local subscribers. Changes of one topic are
     /// serialized and loop until they agree, so fast subscribe/unsubscribe races from different sockets
-    /// end with exactly one subscription when (and only when) the topic has local subscribers.
+    /// end with exactly one subscription when (and only when) the topic has local subscribers. Every wait is
+    /// bounded by the operation time-out: a topic that could not be settled in time is settled by the retry timer.
     /// </summary>
     private async ValueTask ReconcileAsync(string topic)
     {
         var gate = _gates[(StringComparer.Ordinal.GetHashCode(topic) & int.MaxValue) % GateCount];
-        await gate.WaitAsync().ConfigureAwait(false);
+        if (!await gate.WaitAsync(_operationTimeout, CancellationToken.None).ConfigureAwait(false))
+        {
+            _retry[topic] = 0;
+            return;
+        }
+
         try
         {
             while (true)
@@ -205,30 +222,61 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
                     return;
                 }
 
-                var channel = _bus.TopicChannel(topic);
+                if (!wanted)
+                {
+                    var stale = _registered[topic];
+                    if (!stale.IsCompleted)
+                    {
+                        // One subscription of a channel in flight at a time: one that is still being made is let finish
+                        // (a failed one removes every registration of its channel). Not waited for while Redis is down.
+                        if (_bus.IsConnected)
+                        {
+                            await ((Task)stale).WaitAsync(_operationTimeout, TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                        }
+
+                        if (!stale.IsCompleted)
+                        {
+                            _retry[topic] = 0;
+                            return;
+                        }
+                    }
+
+                    if (_registered.TryRemove(new KeyValuePair<string, Task<ChannelMessageQueue>>(topic, stale)))
+                    {
+                        await _bus.UnsubscribeAsync(stale).ConfigureAwait(false);
+                    }
+
+                    continue;
+                }
+
+                Task<ChannelMessageQueue> subscription;
                 try
                 {
-                    if (wanted)
-                    {
-                        // The multiplexer registers the channel before it talks to Redis (and subscribes
-                        // again after every reconnect), so it counts as held even if this call fails.
-                        _registered[topic] = 0;
-                        await _bus.Subscriber.SubscribeAsync(channel, _onTopic).ConfigureAwait(false);
-
-                        // The subscribe call can return before Redis has the subscription: wait until a probe
-                        // comes back, so that what is published after SubscribeAsync returns is received.
-                        await _bus.ProbeAsync(channel).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        _registered.TryRemove(topic, out _);
-                        await _bus.Subscriber.UnsubscribeAsync(channel, _onTopic).ConfigureAwait(false);
-                    }
+                    subscription = _bus.SubscribeAsync(_bus.TopicChannel(topic), _onTopic);
                 }
-                catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException)
+                catch (InvalidOperationException ex)
                 {
                     RedisLog.SubscriptionFailed(_logger, topic, ex);
                     _retry[topic] = 0;
+                    return;
+                }
+
+                _registered[topic] = subscription;
+                _ = subscription.ContinueWith(static (t, state) => ((RedisSocketProvider)state!).OnSubscriptionFailed(t), this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                if (!_bus.IsConnected)
+                {
+                    // Redis is down: this instance's sockets work meanwhile; the subscription is made when it is back.
+                    return;
+                }
+
+                try
+                {
+                    // Confirmed by Redis before the caller goes on: what is published after SubscribeAsync returns is received.
+                    await subscription.WaitAsync(_operationTimeout, TimeProvider).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                {
+                    // Still held: a slow subscription completes on its own; a failed one is retried (OnSubscriptionFailed).
                     return;
                 }
             }
@@ -239,17 +287,67 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         }
     }
 
+    /// <summary>A subscription failed (and removed itself from the multiplexer): forgotten here, and retried by the timer.</summary>
+    private void OnSubscriptionFailed(Task<ChannelMessageQueue> subscription)
+    {
+        foreach (var (topic, held) in _registered)
+        {
+            if (held == subscription && _registered.TryRemove(new KeyValuePair<string, Task<ChannelMessageQueue>>(topic, held)))
+            {
+                RedisLog.SubscriptionFailed(_logger, topic, subscription.Exception!.GetBaseException());
+                _retry[topic] = 0;
+                return;
+            }
+        }
+
+        if (subscription == Volatile.Read(ref _control))
+        {
+            Interlocked.CompareExchange(ref _control, null, subscription);
+            RedisLog.SubscriptionFailed(_logger, "#control", subscription.Exception!.GetBaseException());
+        }
+    }
+
+    /// <summary>Subscribes the control channel unless it is held; a failure is retried by the timer.</summary>
+    private void SubscribeControl()
+    {
+        if (_stopping || Volatile.Read(ref _control) is not null)
+        {
+            return;
+        }
+
+        Task<ChannelMessageQueue> control;
+        try
+        {
+            control = _bus.SubscribeAsync(_bus.ControlChannel, _onControl);
+        }
+        catch (InvalidOperationException ex)
+        {
+            RedisLog.SubscriptionFailed(_logger, "#control", ex);
+            return;
+        }
+
+        if (Interlocked.CompareExchange(ref _control, control, null) is not null)
+        {
+            _ = _bus.UnsubscribeAsync(control).AsTask();
+            return;
+        }
+
+        _ = control.ContinueWith(static (t, state) => ((RedisSocketProvider)state!).OnSubscriptionFailed(t), this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
     private void RetryFailed()
     {
+        SubscribeControl();
         foreach (var topic in _retry.Keys)
         {
             _ = ReconcileAsync(topic).AsTask();
         }
     }
 
-    private void OnTopicMessage(RedisChannel channel, RedisValue value)
+    private void OnTopicMessage(ChannelMessage message)
     {
-        var name = (string?)channel ?? string.Empty;
+        var value = message.Message;
+        var name = (string?)message.Channel ?? string.Empty;
         if (!name.StartsWith(_bus.Prefix, StringComparison.Ordinal))
         {
             Drop(_bus.Counters.Foreign, name, "the channel is outside this application's prefix");
@@ -271,9 +369,10 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         _bus.Counters.Received();
     }
 
-    private void OnControlMessage(RedisChannel channel, RedisValue value)
+    private void OnControlMessage(ChannelMessage message)
     {
-        var name = (string?)channel ?? string.Empty;
+        var value = message.Message;
+        var name = (string?)message.Channel ?? string.Empty;
         if (!TryReadForeign(value, name, out var kind, out var target, out var except, out var payload))
         {
             return;
@@ -305,7 +404,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     private bool TryReadForeign(RedisValue value, string channel, out RedisMessageKind kind, out string target, out string? except, out ReadOnlyMemory<byte> payload)
     {
         byte[]? bytes = value;
-        if (bytes is null || !RedisEnvelope.TryDecode(bytes, out kind, out var origin, out target, out except, out payload))
+        if (bytes is null || !RedisEnvelope.TryDecode(bytes, out kind, out var origin, out target, out except, out payload, out var deadline))
         {
             kind = default;
             target = string.Empty;
@@ -317,13 +416,20 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
 
         if (kind == RedisMessageKind.Probe)
         {
-            _bus.ProbeReturned(origin, target);
+            // Sent by instances of earlier versions to check their own subscriptions: nothing to deliver.
             return false;
         }
 
         if (origin == _bus.Origin)
         {
             _bus.Counters.OwnSkipped();
+            return false;
+        }
+
+        if (_bus.IsExpired(deadline))
+        {
+            // Its sender stopped waiting and told its caller the publish failed: delivering it now would make that false.
+            Drop(_bus.Counters.Expired, channel, "it arrived after its deadline (its publisher was told it failed)");
             return false;
         }
 
