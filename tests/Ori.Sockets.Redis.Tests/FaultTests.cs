@@ -14,12 +14,6 @@ public sealed class FaultTests
 {
     private readonly string _prefix = "f" + Guid.NewGuid().ToString("N")[..10];
 
-    private static SocketFrame Push(string text) =>
-        SocketFrame.Text(JsonSerializer.Serialize(new { name = "note", data = new { text }, timestamp = 1 }));
-
-    private static async Task<string> PayloadAsync(TestClient client, TimeSpan? timeout = null) =>
-        (await client.ReceiveJsonAsync(timeout)).GetProperty("data").GetProperty("text").GetString()!;
-
     [Fact]
     public async Task Redis_restarted_on_the_same_port_gets_every_topic_back_and_delivery_resumes()
     {
@@ -33,16 +27,16 @@ public sealed class FaultTests
         await using (onB)
         await using (onB2)
         {
-            await a.Emitter.PublishAsync("live", Push("before"));
-            Assert.Equal("before", await PayloadAsync(onA));
-            Assert.Equal("before", await PayloadAsync(onB));
+            await a.Emitter.PublishAsync("live", Notes.Push("before"));
+            Assert.Equal("before", await Notes.TextAsync(onA));
+            Assert.Equal("before", await Notes.TextAsync(onB));
 
             await redis.StopAsync();
             await Eventually.TrueAsync(() => !a.Provider.Bus.IsConnected);
 
             // During the outage a publish fails for its caller, and local subscribers still get their copy.
-            await Assert.ThrowsAsync<OriSocketsRedisException>(async () => await a.Emitter.PublishAsync("live", Push("during")));
-            Assert.Equal("during", await PayloadAsync(onA));
+            await Assert.ThrowsAsync<OriSocketsRedisException>(async () => await a.Emitter.PublishAsync("live", Notes.Push("during")));
+            Assert.Equal("during", await Notes.TextAsync(onA));
             Assert.True(a.Counters.PublishFailedCount >= 1);
 
             await redis.StartAgainAsync();
@@ -58,8 +52,8 @@ public sealed class FaultTests
             {
                 try
                 {
-                    await a.Emitter.PublishAsync("live", Push($"after-{probe}"));
-                    received = await PayloadAsync(onB, TimeSpan.FromMilliseconds(200));
+                    await a.Emitter.PublishAsync("live", Notes.Push($"after-{probe}"));
+                    received = await Notes.TextAsync(onB, TimeSpan.FromMilliseconds(200));
                 }
                 catch (Exception ex) when (ex is OriSocketsRedisException or OperationCanceledException)
                 {
@@ -85,15 +79,15 @@ public sealed class FaultTests
         await using (onA)
         {
             // Local delivery works meanwhile; the publish tells its caller that Redis did not take it.
-            await Assert.ThrowsAsync<OriSocketsRedisException>(async () => await a.Emitter.PublishAsync("later", Push("local")));
-            Assert.Equal("local", await PayloadAsync(onA));
+            await Assert.ThrowsAsync<OriSocketsRedisException>(async () => await a.Emitter.PublishAsync("later", Notes.Push("local")));
+            Assert.Equal("local", await Notes.TextAsync(onA));
 
             await redis.StartAgainAsync();
             await Eventually.TrueAsync(() => RespClient.NumSubAsync(redis.Endpoint, $"{_prefix}:later").GetAwaiter().GetResult() == 1, TimeSpan.FromSeconds(30));
 
             await using var worker = new RedisSocketEmitter(new OriSocketsRedisOptions { ConnectionString = redis.Endpoint, ChannelPrefix = _prefix });
-            await worker.PublishAsync("later", Push("from-worker"));
-            Assert.Equal("from-worker", await PayloadAsync(onA));
+            await worker.PublishAsync("later", Notes.Push("from-worker"));
+            Assert.Equal("from-worker", await Notes.TextAsync(onA));
         }
     }
 

@@ -88,3 +88,13 @@ internal sealed class Instance : IAsyncDisposable
         await App.DisposeAsync();
     }
 }
+
+/// <summary>The push the fault tests publish, and reading its text back.</summary>
+internal static class Notes
+{
+    public static SocketFrame Push(string text) =>
+        SocketFrame.Text(System.Text.Json.JsonSerializer.Serialize(new { name = "note", data = new { text }, timestamp = 1 }));
+
+    public static async Task<string> TextAsync(TestClient client, TimeSpan? timeout = null) =>
+        (await client.ReceiveJsonAsync(timeout)).GetProperty("data").GetProperty("text").GetString()!;
+}

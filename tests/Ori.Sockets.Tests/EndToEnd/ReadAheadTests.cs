@@ -35,6 +35,25 @@ public sealed class ReadAheadTests
     }
 
     [Fact]
+    public async Task Pushes_reach_a_socket_after_a_handler_that_ran_while_its_heartbeat_was_answered()
+    {
+        await using var server = await TestServer.StartAsync(sockets: s => s.AddRoomRule((_, _) => true));
+        server.Services.GetRequiredService<TestHandlers>().SlowDelay = TimeSpan.FromMilliseconds(700);
+        await using var client = await server.ConnectAsync();
+        await client.ReadyAsync();
+        var joined = await client.RequestAsync("room.join", new { room = "r" }, "j");
+        Assert.True(joined.GetProperty("data").GetProperty("joined").GetBoolean());
+
+        await client.SendJsonAsync(new { type = "slow", correlationId = "a", data = new { text = "first" } });
+        await client.SendAsync("2");
+        Assert.Equal("3", await client.ReceiveAsync(TimeSpan.FromSeconds(2)));
+        Assert.Equal("a", (await client.ReceiveJsonAsync()).GetProperty("correlationId").GetString());
+
+        await server.Emitter.PublishAsync("r", "pushed", cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Contains("pushed", await client.ReceiveAsync(TimeSpan.FromSeconds(3)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Many_messages_sent_behind_a_running_handler_are_all_handled_in_order_with_pings_between_them()
     {
         await using var server = await TestServer.StartAsync();

@@ -1,0 +1,157 @@
+using System.Text.Json;
+using Ori.Sockets.Redis.Tests.Infrastructure;
+using Ori.Sockets.Tests.Infrastructure;
+
+namespace Ori.Sockets.Redis.Tests;
+
+/// <summary>
+/// What a publisher is told is what happened, under Redis faults (a private redis-server per test): "accepted" means
+/// delivered to local sockets and handed to Redis, so it reaches the other instance; "failed" with
+/// <see cref="OriSocketsRedisException.MayHaveReachedOtherInstances"/> false means it never reaches another instance,
+/// not even after Redis recovers.
+/// </summary>
+public sealed class PromiseTests
+{
+    private readonly string _prefix = "p" + Guid.NewGuid().ToString("N")[..10];
+
+    [Fact]
+    public async Task Publishes_that_fail_while_redis_is_stalled_are_never_delivered_when_it_resumes()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix, o => o.OperationTimeout = TimeSpan.FromMilliseconds(500));
+        await using var b = await Instance.StartAsync(redis.Endpoint, _prefix, o => o.OperationTimeout = TimeSpan.FromMilliseconds(500));
+        var (onB, _) = await b.JoinAsync("stall");
+        await using (onB)
+        {
+            await a.Emitter.PublishAsync("stall", Notes.Push("before"));
+            Assert.Equal("before", await Notes.TextAsync(onB));
+
+            // Redis stops running commands for 3 s (its own clients' commands wait, then run when it resumes).
+            await RespClient.CommandAsync(redis.Endpoint, "CLIENT", "PAUSE", "3000", "ALL");
+            var failures = new List<OriSocketsRedisException>();
+            for (var i = 0; i < 5; i++)
+            {
+                failures.Add(await Assert.ThrowsAsync<OriSocketsRedisException>(async () => await a.Emitter.PublishAsync("stall", Notes.Push($"stalled-{i}"))));
+            }
+
+            Assert.All(failures, f => Assert.False(f.MayHaveReachedOtherInstances, f.Message));
+
+            // Redis resumes and runs the stalled publishes: the other instance drops every one of them.
+            await Eventually.TrueAsync(() => b.Counters.ExpiredCount >= 5, TimeSpan.FromSeconds(15));
+            await a.Emitter.PublishAsync("stall", Notes.Push("after"));
+            Assert.Equal("after", await Notes.TextAsync(onB));
+            await onB.AssertSilentAsync(TimeSpan.FromMilliseconds(500));
+        }
+    }
+
+    [Fact]
+    public async Task A_join_while_redis_is_stalled_is_answered_within_the_operation_timeout_and_the_heartbeat_meanwhile()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix, o => o.OperationTimeout = TimeSpan.FromMilliseconds(500));
+        await using var b = await Instance.StartAsync(redis.Endpoint, _prefix, o => o.OperationTimeout = TimeSpan.FromMilliseconds(500));
+        var (onB, _) = await b.ConnectAsync();
+        await using (onB)
+        {
+            await RespClient.CommandAsync(redis.Endpoint, "CLIENT", "PAUSE", "3000", "ALL");
+            var started = DateTime.UtcNow;
+            await onB.SendJsonAsync(new { type = "room.join", correlationId = "j", data = new { room = "paused" } });
+            await onB.SendAsync("2");
+            Assert.Equal("3", await onB.ReceiveAsync(TimeSpan.FromSeconds(1)));
+
+            // Answered after the operation time-out, not after the stall: joined here, subscribed on Redis when it resumes.
+            var reply = await onB.ReceiveJsonAsync(TimeSpan.FromSeconds(2));
+            var waited = DateTime.UtcNow - started;
+            Assert.True(reply.GetProperty("data").GetProperty("joined").GetBoolean(), reply.ToString());
+            Assert.True(waited < TimeSpan.FromSeconds(2.5), $"the join took {waited.TotalMilliseconds:F0} ms");
+
+            // When Redis resumes, the subscription is made: delivery from the other instance starts.
+            string? received = null;
+            var resumedAt = DateTime.UtcNow;
+            for (var probe = 0; received is null && DateTime.UtcNow - resumedAt < TimeSpan.FromSeconds(15); probe++)
+            {
+                try
+                {
+                    await a.Emitter.PublishAsync("paused", Notes.Push($"resumed-{probe}"));
+                    received = (await onB.ReceiveJsonAsync(TimeSpan.FromMilliseconds(300))).GetProperty("data").GetProperty("text").GetString();
+                }
+                catch (Exception ex) when (ex is OriSocketsRedisException or OperationCanceledException)
+                {
+                }
+            }
+
+            Assert.StartsWith("resumed-", received, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Publishes_across_killed_connections_are_delivered_when_accepted_and_never_when_reported_not_to_reach()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix);
+        await using var b = await Instance.StartAsync(redis.Endpoint, _prefix);
+        var (onB, _) = await b.JoinAsync("kill");
+        await using (onB)
+        {
+            var accepted = new List<string>();
+            var notReached = new List<string>();
+            var uncertain = new List<string>();
+            var publishing = Task.Run(async () =>
+            {
+                for (var i = 0; i < 400; i++)
+                {
+                    var text = $"m{i}";
+                    try
+                    {
+                        await a.Emitter.PublishAsync("kill", Notes.Push(text));
+                        accepted.Add(text);
+                    }
+                    catch (OriSocketsRedisException ex)
+                    {
+                        (ex.MayHaveReachedOtherInstances ? uncertain : notReached).Add(text);
+                    }
+
+                    await Task.Delay(2);
+                }
+            });
+
+            // Every command connection (both instances') is cut, three times, while the publishes go on; the
+            // subscription connections stay, so that what Redis takes is delivered.
+            for (var kill = 0; kill < 3; kill++)
+            {
+                await Task.Delay(150, TestContext.Current.CancellationToken);
+                await RespClient.CommandAsync(redis.Endpoint, "CLIENT", "KILL", "TYPE", "normal");
+            }
+
+            await publishing;
+            var received = new HashSet<string>();
+            while (received.Count < accepted.Count + notReached.Count + uncertain.Count)
+            {
+                string? text;
+                try
+                {
+                    text = await onB.ReceiveAsync(TimeSpan.FromSeconds(2));
+                }
+                catch (OperationCanceledException)
+                {
+                    // Two seconds without a message: everything that will come has come.
+                    break;
+                }
+
+                if (text is null)
+                {
+                    break;
+                }
+
+                received.Add(JsonDocument.Parse(text).RootElement.GetProperty("data").GetProperty("text").GetString()!);
+            }
+
+            TestContext.Current.TestOutputHelper?.WriteLine($"accepted {accepted.Count}, not reached {notReached.Count}, uncertain {uncertain.Count}, received {received.Count}");
+            var lost = accepted.Where(t => !received.Contains(t)).ToList();
+            var leaked = notReached.Where(received.Contains).ToList();
+            Assert.True(lost.Count == 0, "Accepted but never delivered: " + string.Join(", ", lost));
+            Assert.True(leaked.Count == 0, "Reported as reaching no other instance, yet delivered: " + string.Join(", ", leaked));
+            Assert.True(accepted.Count > 0);
+        }
+    }
+}
