@@ -46,6 +46,9 @@ internal sealed class DashboardServer : IAsyncDisposable
         return new DashboardServer(app, new Uri(address));
     }
 
+    /// <summary>Whether the host has begun to stop (a background service that failed stops it by default).</summary>
+    public bool IsStopping => _app.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested;
+
     public async Task<TestClient> ConnectAsync(string token)
     {
         var client = await TestClient.ConnectAsync(new Uri($"ws://{HttpUri.Authority}/ws?token={token}"));

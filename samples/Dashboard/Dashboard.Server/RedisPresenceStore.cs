@@ -1,11 +1,14 @@
 using Dashboard.Contracts;
+using Ori.Sockets;
 using StackExchange.Redis;
 
 namespace Dashboard.Server;
 
 /// <summary>
 /// Presence shared by every instance on one Redis: per account, a hash of socket counts and a hash
-/// of statuses, so a user connected to any instance is online for all of them.
+/// of statuses, so a user connected to any instance is online for all of them. While Redis is unreachable every call
+/// throws <see cref="SocketUnavailableException"/> (a handler's caller is answered <c>unavailable</c>); counts changed
+/// meanwhile are not made up later (the library's own presence, planned, replaces this store).
 /// </summary>
 /// <param name="redis">The application's multiplexer.</param>
 /// <param name="prefix">Keeps apart applications sharing a Redis (the channel prefix).</param>
@@ -18,7 +21,33 @@ public sealed class RedisPresenceStore(IConnectionMultiplexer redis, string pref
     private RedisKey Statuses(string accountId) => $"{prefix}:presence:status:{accountId}";
 
     /// <inheritdoc />
-    public async ValueTask<bool> ConnectAsync(DashboardUser user)
+    public ValueTask<bool> ConnectAsync(DashboardUser user) => Guarded(ConnectCoreAsync(user));
+
+    /// <inheritdoc />
+    public ValueTask<bool> DisconnectAsync(DashboardUser user) => Guarded(DisconnectCoreAsync(user));
+
+    /// <inheritdoc />
+    public async ValueTask SetAsync(DashboardUser user, string status) => await Guarded(SetCoreAsync(user, status));
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<PresenceChanged>> OnlineAsync(string accountId) => Guarded(OnlineCoreAsync(accountId));
+
+    private static async ValueTask<T> Guarded<T>(ValueTask<T> pending)
+    {
+        try
+        {
+            return await pending;
+        }
+        catch (RedisException ex)
+        {
+            throw new SocketUnavailableException("Presence is unavailable: Redis did not answer.", ex);
+        }
+    }
+
+    private async ValueTask<bool> SetCoreAsync(DashboardUser user, string status) =>
+        await Db.HashSetAsync(Statuses(user.AccountId), user.UserId, status);
+
+    private async ValueTask<bool> ConnectCoreAsync(DashboardUser user)
     {
         var sockets = await Db.HashIncrementAsync(Sockets(user.AccountId), user.UserId, 1);
         if (sockets == 1)
@@ -30,8 +59,7 @@ public sealed class RedisPresenceStore(IConnectionMultiplexer redis, string pref
         return false;
     }
 
-    /// <inheritdoc />
-    public async ValueTask<bool> DisconnectAsync(DashboardUser user)
+    private async ValueTask<bool> DisconnectCoreAsync(DashboardUser user)
     {
         var sockets = await Db.HashDecrementAsync(Sockets(user.AccountId), user.UserId, 1);
         if (sockets > 0)
@@ -44,12 +72,7 @@ public sealed class RedisPresenceStore(IConnectionMultiplexer redis, string pref
         return true;
     }
 
-    /// <inheritdoc />
-    public async ValueTask SetAsync(DashboardUser user, string status) =>
-        await Db.HashSetAsync(Statuses(user.AccountId), user.UserId, status);
-
-    /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<PresenceChanged>> OnlineAsync(string accountId)
+    private async ValueTask<IReadOnlyList<PresenceChanged>> OnlineCoreAsync(string accountId)
     {
         var sockets = await Db.HashGetAllAsync(Sockets(accountId));
         var statuses = (await Db.HashGetAllAsync(Statuses(accountId))).ToDictionary(e => (string)e.Name!, e => (string)e.Value!, StringComparer.Ordinal);
