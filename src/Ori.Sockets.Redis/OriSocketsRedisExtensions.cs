@@ -119,6 +119,11 @@ internal sealed class OriSocketsRedisOptionsValidator(IServiceProvider services)
             return "Ori:Sockets:Redis time limits must be positive.";
         }
 
+        if (options.BacklogLimit < 0)
+        {
+            return "Ori:Sockets:Redis:BacklogLimit must not be negative (0: no publish waits for Redis to come back).";
+        }
+
         return null;
     }
 }

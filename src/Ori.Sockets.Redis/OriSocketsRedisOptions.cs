@@ -24,8 +24,20 @@ public sealed class OriSocketsRedisOptions
     /// <summary>How long one connection attempt may take; default 5 seconds.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long a publish may wait for Redis before it fails; default 5 seconds.</summary>
+    /// <summary>
+    /// How long a publish may take to reach Redis, waiting for it to come back included, and how long a subscription may
+    /// take to be confirmed; default 5 seconds. A publish is reported failed after this time and a fifth more, and other
+    /// instances drop a message that reaches them later than this time after it was published (so instances' clocks must
+    /// agree within a fifth of it).
+    /// </summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How many publishes may wait for Redis while it is unreachable; they go out in order when it is back (within
+    /// <see cref="OperationTimeout"/>). Past this number a publish fails at once. Default 10,000; 0 makes every publish
+    /// fail at once while Redis is unreachable.
+    /// </summary>
+    public int BacklogLimit { get; set; } = 10_000;
 
     /// <summary>How often subscriptions that failed are tried again; default 2 seconds.</summary>
     public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(2);

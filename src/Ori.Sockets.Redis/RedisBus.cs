@@ -18,6 +18,9 @@ internal sealed class RedisBus : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private IConnectionMultiplexer? _multiplexer;
+    private readonly Queue<Backlogged> _backlog = new();
+    private Task? _drainer;
+    private long _restoredAt;
 
     public RedisBus(OriSocketsRedisOptions options, IConnectionMultiplexer? multiplexer, ILogger logger, RedisCounters counters, TimeProvider time)
     {
@@ -171,22 +174,157 @@ internal sealed class RedisBus : IAsyncDisposable
     public bool IsExpired(long deadline) => deadline != 0 && _time.GetUtcNow().ToUnixTimeMilliseconds() > deadline;
 
     /// <summary>
-    /// Publishes one message stamped with <see cref="Deadline"/>. Returns when Redis has taken it; throws
+    /// Publishes one message stamped with <paramref name="deadline"/> (<see cref="Deadline"/>, taken when it was built).
+    /// While Redis is unreachable, and for a short grace after it is back (so that the other instances have subscribed
+    /// again), the message waits in this instance's backlog, in order, up to <see cref="OriSocketsRedisOptions.BacklogLimit"/>
+    /// messages, and goes out when Redis is ready. Returns when Redis has taken it in time; throws
     /// <see cref="OriSocketsRedisException"/> otherwise, saying whether it may still reach other instances (only when the
-    /// connection was lost after the message was written: Redis may have run it).
+    /// connection was lost after the message was written, or Redis took it after its deadline).
     /// </summary>
-    public async ValueTask PublishAsync(RedisChannel channel, byte[] message, CancellationToken cancellationToken)
+    public ValueTask PublishAsync(RedisChannel channel, byte[] message, long deadline, CancellationToken cancellationToken)
     {
-        if (_multiplexer is not { IsConnected: true } multiplexer)
+        if (_multiplexer is not { } multiplexer)
         {
             Counters.PublishFailed();
             throw new OriSocketsRedisException("Redis is not connected: the message reached this instance's sockets only.", mayHaveReachedOtherInstances: false);
         }
 
+        Backlogged? waiting = null;
+        lock (_backlog)
+        {
+            if (_drainer is not null || !IsReady(multiplexer))
+            {
+                if (_backlog.Count >= _options.BacklogLimit)
+                {
+                    Counters.PublishFailed();
+                    throw new OriSocketsRedisException(
+                        $"Redis is not reachable and {_options.BacklogLimit} messages already wait for it: the message reached this instance's sockets only.", mayHaveReachedOtherInstances: false);
+                }
+
+                waiting = new Backlogged(channel, message, deadline);
+                _backlog.Enqueue(waiting);
+                _drainer ??= Task.Run(DrainAsync, CancellationToken.None);
+            }
+        }
+
+        if (waiting is not null)
+        {
+            Counters.Backlogged();
+            return WaitAsync(waiting, cancellationToken);
+        }
+
+        return Settle(multiplexer.GetSubscriber().PublishAsync(channel, message), deadline, cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits for a backlogged message's outcome until its deadline and a fifth of the operation time-out more; past it, a
+    /// message still in the backlog is taken out (never sent), and one already handed to Redis has its outcome by then.
+    /// </summary>
+    private async ValueTask WaitAsync(Backlogged waiting, CancellationToken cancellationToken)
+    {
         try
         {
-            await multiplexer.GetSubscriber().PublishAsync(channel, message).WaitAsync(PublishWait, cancellationToken).ConfigureAwait(false);
-            Counters.Published();
+            await waiting.Outcome.Task.WaitAsync(Remaining(waiting.Deadline), _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            if (waiting.TryAbandon())
+            {
+                Counters.PublishFailed();
+                throw new OriSocketsRedisException("Redis did not come back in time: the message reached this instance's sockets only.", ex, mayHaveReachedOtherInstances: false);
+            }
+
+            // Handed to Redis meanwhile: its outcome comes within the same limit.
+            await waiting.Outcome.Task.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>What is left of a message's time: until its deadline and a fifth of the operation time-out more.</summary>
+    private TimeSpan Remaining(long deadline)
+    {
+        var left = TimeSpan.FromMilliseconds(deadline - _time.GetUtcNow().ToUnixTimeMilliseconds()) + (_options.OperationTimeout / 5);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
+    /// <summary>
+    /// Sends the backlog in order once Redis is ready: messages past their deadline or given up by their callers are
+    /// not sent, the others are handed to the multiplexer in one go (it keeps their order) and their callers told the outcome.
+    /// </summary>
+    private async Task DrainAsync()
+    {
+        var pending = new List<(Backlogged Message, Task Sent)>();
+        while (true)
+        {
+            var held = false;
+            while (_multiplexer is { } multiplexer && !IsReady(multiplexer))
+            {
+                if (!held && !multiplexer.IsConnected)
+                {
+                    RedisLog.Holding(_logger, _options.BacklogLimit, _options.OperationTimeout.TotalSeconds);
+                }
+
+                held = true;
+                await Task.Delay(TimeSpan.FromMilliseconds(25), _time).ConfigureAwait(false);
+            }
+
+            Backlogged[] batch;
+            lock (_backlog)
+            {
+                if (_backlog.Count == 0)
+                {
+                    _drainer = null;
+                    return;
+                }
+
+                batch = [.. _backlog];
+                _backlog.Clear();
+            }
+
+            var subscriber = Subscriber;
+            pending.Clear();
+            foreach (var message in batch)
+            {
+                if (IsExpired(message.Deadline))
+                {
+                    // Its caller is told at its own time limit (WaitAsync): it is never sent.
+                    continue;
+                }
+
+                if (!message.TryHandOver())
+                {
+                    // Its caller gave up (time limit or cancellation) and was told it failed.
+                    continue;
+                }
+
+                pending.Add((message, subscriber.PublishAsync(message.Channel, message.Bytes)));
+            }
+
+            if (held)
+            {
+                RedisLog.Released(_logger, pending.Count, batch.Length - pending.Count);
+            }
+
+            foreach (var (message, sent) in pending)
+            {
+                try
+                {
+                    await Settle(sent, message.Deadline, CancellationToken.None).ConfigureAwait(false);
+                    message.Outcome.TrySetResult();
+                }
+                catch (OriSocketsRedisException ex)
+                {
+                    message.Outcome.TrySetException(ex);
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits for Redis to take a message (until its deadline and a fifth more) and says what happened.</summary>
+    private async ValueTask Settle(Task sent, long deadline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await sent.WaitAsync(Remaining(deadline), _time, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -197,12 +335,47 @@ internal sealed class RedisBus : IAsyncDisposable
                 RedisConnectionException { CommandStatus: CommandStatus.Sent or CommandStatus.Unknown } => new OriSocketsRedisException(
                     "The connection to Redis was lost while it handled the message: it reached this instance's sockets, and may have reached other instances.", ex, mayHaveReachedOtherInstances: true),
 
-                // Past its deadline: if Redis runs it late, every receiver drops it.
-                TimeoutException or RedisTimeoutException => new OriSocketsRedisException(
-                    "Redis did not take the message in time: it reached this instance's sockets only.", ex, mayHaveReachedOtherInstances: false),
-                _ => new OriSocketsRedisException("Redis did not take the message: it reached this instance's sockets only.", ex, mayHaveReachedOtherInstances: false),
+                // Past its deadline on a stalled connection: if Redis runs it late, every receiver drops it.
+                _ => new OriSocketsRedisException("Redis did not take the message in time: it reached this instance's sockets only.", ex, mayHaveReachedOtherInstances: false),
             };
         }
+
+        if (IsExpired(deadline))
+        {
+            // Taken, but after its deadline: receivers whose clocks are past it drop it, the others deliver it.
+            Counters.PublishFailed();
+            throw new OriSocketsRedisException(
+                "Redis took the message after its deadline: it reached this instance's sockets, and may have reached other instances.", mayHaveReachedOtherInstances: true);
+        }
+
+        Counters.Published();
+    }
+
+    /// <summary>Connected, and not within the grace after a reconnect in which other instances subscribe again.</summary>
+    private bool IsReady(IConnectionMultiplexer multiplexer) =>
+        multiplexer.IsConnected && (Volatile.Read(ref _restoredAt) is var restored && (restored == 0 || _time.GetElapsedTime(restored) >= ReconnectGrace));
+
+    /// <summary>How long publishes wait after a reconnect, so that other instances have subscribed again: a fifth of the operation time-out, at most 1 s.</summary>
+    private TimeSpan ReconnectGrace => _options.OperationTimeout / 5 < TimeSpan.FromSeconds(1) ? _options.OperationTimeout / 5 : TimeSpan.FromSeconds(1);
+
+    /// <summary>A message that waits for Redis, and its caller's answer.</summary>
+    private sealed class Backlogged(RedisChannel channel, byte[] bytes, long deadline)
+    {
+        private int _state; // 0 waiting, 1 handed to Redis, 2 given up by its caller
+
+        public RedisChannel Channel { get; } = channel;
+
+        public byte[] Bytes { get; } = bytes;
+
+        public long Deadline { get; } = deadline;
+
+        public TaskCompletionSource Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The drainer claims it for sending; false when its caller has given up.</summary>
+        public bool TryHandOver() => Interlocked.CompareExchange(ref _state, 1, 0) == 0;
+
+        /// <summary>The caller gives up; false when it was already handed to Redis.</summary>
+        public bool TryAbandon() => Interlocked.CompareExchange(ref _state, 2, 0) == 0;
     }
 
     public async ValueTask DisposeAsync()
@@ -224,8 +397,11 @@ internal sealed class RedisBus : IAsyncDisposable
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
         RedisLog.ConnectionLost(_logger, e.ConnectionType.ToString(), e.FailureType.ToString(), e.Exception);
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) =>
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        Volatile.Write(ref _restoredAt, _time.GetTimestamp());
         RedisLog.ConnectionRestored(_logger, e.ConnectionType.ToString());
+    }
 }
 
 /// <summary>
@@ -274,6 +450,7 @@ internal sealed class RedisCounters : IDisposable
     private readonly Meter _meter = new("Ori.Sockets.Redis");
     private long _published;
     private long _publishFailed;
+    private long _backlogged;
     private long _received;
     private long _ownSkipped;
     private long _malformed;
@@ -285,6 +462,7 @@ internal sealed class RedisCounters : IDisposable
     {
         _meter.CreateObservableCounter("ori.sockets.redis.published", () => Volatile.Read(ref _published), description: "Messages published to Redis.");
         _meter.CreateObservableCounter("ori.sockets.redis.publish_failed", () => Volatile.Read(ref _publishFailed), description: "Publishes Redis did not take.");
+        _meter.CreateObservableCounter("ori.sockets.redis.backlogged", () => Volatile.Read(ref _backlogged), description: "Publishes that waited for Redis to come back (or for the grace after it).");
         _meter.CreateObservableCounter("ori.sockets.redis.received", () => Volatile.Read(ref _received), description: "Messages from other instances delivered here.");
         _meter.CreateObservableCounter("ori.sockets.redis.dropped", () => new[]
         {
@@ -298,6 +476,8 @@ internal sealed class RedisCounters : IDisposable
     public long PublishedCount => Volatile.Read(ref _published);
 
     public long PublishFailedCount => Volatile.Read(ref _publishFailed);
+
+    public long BackloggedCount => Volatile.Read(ref _backlogged);
 
     public long ReceivedCount => Volatile.Read(ref _received);
 
@@ -314,6 +494,8 @@ internal sealed class RedisCounters : IDisposable
     public void Published() => Interlocked.Increment(ref _published);
 
     public void PublishFailed() => Interlocked.Increment(ref _publishFailed);
+
+    public void Backlogged() => Interlocked.Increment(ref _backlogged);
 
     public void Received() => Interlocked.Increment(ref _received);
 
@@ -349,4 +531,10 @@ internal static partial class RedisLog
 
     [LoggerMessage(106, LogLevel.Warning, "Could not change the Redis subscription of topic '{Topic}'; retrying.")]
     public static partial void SubscriptionFailed(ILogger logger, string topic, Exception exception);
+
+    [LoggerMessage(107, LogLevel.Warning, "Redis is unreachable: publishes wait for it, in order (at most {Limit} of them, each at most {Seconds} s).")]
+    public static partial void Holding(ILogger logger, int limit, double seconds);
+
+    [LoggerMessage(108, LogLevel.Information, "Redis is back: sent {Sent} publishes that waited for it ({Abandoned} had run out of time or were given up and were not sent).")]
+    public static partial void Released(ILogger logger, int sent, int abandoned);
 }

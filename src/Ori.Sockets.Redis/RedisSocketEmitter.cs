@@ -54,8 +54,9 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
 
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
-        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span, _bus.Deadline());
-        await _bus.PublishAsync(_bus.TopicChannel(topic), message, cancellationToken).ConfigureAwait(false);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span, deadline);
+        await _bus.PublishAsync(_bus.TopicChannel(topic), message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -64,8 +65,9 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
         ArgumentException.ThrowIfNullOrEmpty(socketId);
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
-        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span, _bus.Deadline());
-        await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span, deadline);
+        await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -73,8 +75,9 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
     {
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
-        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span, _bus.Deadline());
-        await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span, deadline);
+        await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Closes the connection this emitter opened (a given multiplexer stays open).</summary>

@@ -103,8 +103,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         SocketHub.ThrowIfInvalidTopic(topic);
         ArgumentNullException.ThrowIfNull(frame);
         _hub.DeliverToTopic(topic, frame, exceptSocketId);
-        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span, _bus.Deadline());
-        await _bus.PublishAsync(_bus.TopicChannel(topic), message, cancellationToken).ConfigureAwait(false);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span, deadline);
+        await _bus.PublishAsync(_bus.TopicChannel(topic), message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -117,8 +118,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
             return;
         }
 
-        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span, _bus.Deadline());
-        await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span, deadline);
+        await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -126,8 +128,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(frame);
         _hub.DeliverToAll(frame, exceptSocketId);
-        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span, _bus.Deadline());
-        await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span, deadline);
+        await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -139,8 +142,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
             return;
         }
 
-        var message = RedisEnvelope.Encode(RedisMessageKind.Disconnect, _bus.Origin, socketId, null, [], _bus.Deadline());
-        await _bus.PublishAsync(_bus.ControlChannel, message, cancellationToken).ConfigureAwait(false);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.Disconnect, _bus.Origin, socketId, null, [], deadline);
+        await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

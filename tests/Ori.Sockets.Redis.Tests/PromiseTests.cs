@@ -85,6 +85,69 @@ public sealed class PromiseTests
     }
 
     [Fact]
+    public async Task Publishes_made_while_redis_is_down_wait_for_it_and_arrive_once_in_order_when_it_is_back()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix);
+        await using var b = await Instance.StartAsync(redis.Endpoint, _prefix);
+        var (onB, _) = await b.JoinAsync("outage");
+        await using (onB)
+        {
+            await a.Emitter.PublishAsync("outage", Notes.Push("before"));
+            Assert.Equal("before", await Notes.TextAsync(onB));
+
+            // Redis crashes (SIGKILL) mid-stream; publishes go on for a second and a half, then Redis is back.
+            await redis.StopAsync();
+            await Eventually.TrueAsync(() => !a.Provider.Bus.IsConnected);
+            var publishes = new List<Task>();
+            for (var i = 0; i < 50; i++)
+            {
+                publishes.Add(a.Emitter.PublishAsync("outage", Notes.Push($"m{i}")).AsTask());
+                await Task.Delay(30, TestContext.Current.CancellationToken);
+            }
+
+            Assert.All(publishes, p => Assert.False(p.IsCompleted, "a publish was answered while Redis was down"));
+            await redis.StartAgainAsync();
+            await Task.WhenAll(publishes);
+
+            // Every one arrives at the other instance once, in the order it was published, and nothing more.
+            var received = new List<string>();
+            for (var i = 0; i < 50; i++)
+            {
+                received.Add(await Notes.TextAsync(onB));
+            }
+
+            Assert.Equal(Enumerable.Range(0, 50).Select(i => $"m{i}"), received);
+            await onB.AssertSilentAsync(TimeSpan.FromMilliseconds(500));
+            Assert.True(a.Counters.BackloggedCount >= 50);
+            Assert.Contains(a.Logs.Entries, e => e.EventId == 107);
+            Assert.Contains(a.Logs.Entries, e => e.EventId == 108);
+        }
+    }
+
+    [Fact]
+    public async Task Publishes_past_the_backlog_limit_fail_at_once_and_the_others_past_the_operation_timeout()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix, o =>
+        {
+            o.BacklogLimit = 3;
+            o.OperationTimeout = TimeSpan.FromMilliseconds(800);
+        });
+        await redis.StopAsync();
+        await Eventually.TrueAsync(() => !a.Provider.Bus.IsConnected);
+
+        var held = Enumerable.Range(0, 3).Select(i => a.Emitter.PublishAsync("full", Notes.Push($"h{i}")).AsTask()).ToList();
+        var refused = await Assert.ThrowsAsync<OriSocketsRedisException>(async () => await a.Emitter.PublishAsync("full", Notes.Push("x")));
+        Assert.Contains("3 messages already wait", refused.Message, StringComparison.Ordinal);
+        foreach (var publish in held)
+        {
+            var failed = await Assert.ThrowsAsync<OriSocketsRedisException>(() => publish);
+            Assert.False(failed.MayHaveReachedOtherInstances);
+        }
+    }
+
+    [Fact]
     public async Task Publishes_across_killed_connections_are_delivered_when_accepted_and_never_when_reported_not_to_reach()
     {
         await using var redis = await RedisServer.StartAsync();
