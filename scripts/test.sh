@@ -25,10 +25,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# 2. A redis-server of our own on a free loopback port, stopped by its pid on exit.
+# 2. A redis-server of our own on a free loopback port, and a three-node Redis Cluster, stopped by pid on exit.
 redis_pid=""
 cleanup() {
   if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then kill "$redis_pid" 2>/dev/null; fi
+  # A test that restarts a node writes the same pid file, so the nodes are found by it whoever started them.
+  for pidfile in "$work"/cluster*/redis.pid; do
+    [ -e "$pidfile" ] || continue
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null; fi
+  done
+  sleep 0.2
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -42,6 +49,55 @@ if command -v redis-server >/dev/null 2>&1; then
   redis_pid=$(cat "$work/redis.pid" 2>/dev/null || true)
   export ORI_TEST_REDIS="127.0.0.1:$port"
   log "redis-server on $ORI_TEST_REDIS (pid $redis_pid)"
+
+  # Cluster nodes need their port + 10000 free as well (the cluster bus), so ports come from 20000-29999.
+  ports=$(python3 - <<'PY'
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+found = []
+while len(found) < 3:
+    p = random.randint(20000, 29999)
+    if p not in found and free(p) and free(p + 10000):
+        found.append(p)
+print(" ".join(map(str, found)))
+PY
+)
+  nodes=()
+  for p in $ports; do
+    dir="$work/cluster$p"
+    mkdir -p "$dir"
+    redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
+      --cluster-node-timeout 2000 --daemonize yes --pidfile "$dir/redis.pid" --dir "$dir" --save '' --appendonly no >/dev/null
+    nodes+=("127.0.0.1:$p")
+  done
+  for node in "${nodes[@]}"; do
+    for _ in $(seq 1 50); do
+      redis-cli -p "${node##*:}" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+  done
+  if redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$work/cluster-create.log" 2>&1; then
+    for node in "${nodes[@]}"; do
+      for _ in $(seq 1 100); do
+        redis-cli -p "${node##*:}" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
+        sleep 0.1
+      done
+    done
+    ORI_TEST_REDIS_CLUSTER=$(IFS=,; echo "${nodes[*]}")
+    export ORI_TEST_REDIS_CLUSTER
+    export ORI_TEST_REDIS_CLUSTER_DIR="$work"
+    log "redis cluster on $ORI_TEST_REDIS_CLUSTER"
+  else
+    log "redis-cli --cluster create failed:"
+    cat "$work/cluster-create.log" >&2
+  fi
 fi
 
 failures=0

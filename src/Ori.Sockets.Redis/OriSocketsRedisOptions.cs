@@ -41,4 +41,28 @@ public sealed class OriSocketsRedisOptions
 
     /// <summary>How often subscriptions that failed are tried again; default 2 seconds.</summary>
     public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Classic or sharded pub/sub. <see cref="RedisPubSubMode.Auto"/> (the default) uses sharded pub/sub on a Redis Cluster
+    /// and classic pub/sub on a single Redis, found when the instance starts; every instance and emitter of an application
+    /// must end up with the same mode, so on a cluster that may be unreachable when an instance starts, set
+    /// <see cref="RedisPubSubMode.Sharded"/>.
+    /// </summary>
+    public RedisPubSubMode PubSub { get; set; } = RedisPubSubMode.Auto;
+}
+
+/// <summary>How the Redis provider uses Redis pub/sub.</summary>
+public enum RedisPubSubMode
+{
+    /// <summary>Sharded on a Redis Cluster, classic on a single Redis (found at start).</summary>
+    Auto,
+
+    /// <summary><c>SUBSCRIBE</c>/<c>PUBLISH</c>: on a cluster every message goes to every node.</summary>
+    Classic,
+
+    /// <summary>
+    /// <c>SSUBSCRIBE</c>/<c>SPUBLISH</c> (Redis 7): a topic's messages go only to the shard that owns its slot, so a cluster's
+    /// pub/sub capacity grows with its shards. Works on a single Redis 7 too.
+    /// </summary>
+    Sharded,
 }

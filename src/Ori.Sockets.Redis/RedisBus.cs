@@ -31,6 +31,7 @@ internal sealed class RedisBus : IAsyncDisposable
         Counters = counters;
         Prefix = options.ChannelPrefix + ":";
         ControlChannel = RedisChannel.Literal(Prefix + "#control");
+        Sharded = options.PubSub == RedisPubSubMode.Sharded;
         Origin = Guid.NewGuid().ToString("N");
 
         // A publish's deadline is OperationTimeout after it is sent; its sender waits a fifth longer before it calls it
@@ -44,7 +45,15 @@ internal sealed class RedisBus : IAsyncDisposable
 
     public string Prefix { get; }
 
-    public RedisChannel ControlChannel { get; }
+    /// <summary>The channel of sends, broadcasts and disconnects (sharded or not, as <see cref="Sharded"/> says, once started).</summary>
+    public RedisChannel ControlChannel { get; private set; }
+
+    /// <summary>
+    /// Whether channels are sharded (<c>SSUBSCRIBE</c>/<c>SPUBLISH</c>): a topic's traffic then touches only the shard
+    /// that owns its slot. Fixed when the bus starts: from the options, or for <see cref="RedisPubSubMode.Auto"/> by
+    /// whether the server is a cluster.
+    /// </summary>
+    public bool Sharded { get; private set; }
 
     public RedisCounters Counters { get; }
 
@@ -55,7 +64,9 @@ internal sealed class RedisBus : IAsyncDisposable
     /// <summary>How long a publish waits for Redis before its caller is told it failed.</summary>
     public TimeSpan PublishWait { get; }
 
-    public RedisChannel TopicChannel(string topic) => RedisChannel.Literal(Prefix + topic);
+    public RedisChannel TopicChannel(string topic) => Channel(Prefix + topic);
+
+    private RedisChannel Channel(string name) => Sharded ? RedisChannel.Sharded(name) : RedisChannel.Literal(name);
 
     /// <summary>
     /// Connects (or adopts the given multiplexer). Never throws for an unreachable Redis: the
@@ -82,17 +93,32 @@ internal sealed class RedisBus : IAsyncDisposable
                 configuration.AbortOnConnectFail = false;
                 configuration.ConnectTimeout = (int)_options.ConnectTimeout.TotalMilliseconds;
                 configuration.SyncTimeout = (int)PublishWait.TotalMilliseconds;
-                configuration.AsyncTimeout = (int)PublishWait.TotalMilliseconds;
+
+                // Every wait of the provider has its own limit; the client library's is long, so that a subscription sent
+                // from its backlog as Redis comes back is not given up a moment before Redis confirms it (Redis would hold
+                // a subscription this instance had forgotten until the retry made it again).
+                configuration.AsyncTimeout = (int)Math.Max(PublishWait.TotalMilliseconds, 30_000);
                 configuration.ClientName ??= "ori-sockets-" + Origin[..8];
                 multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
             }
 
             multiplexer.ConnectionFailed += OnConnectionFailed;
             multiplexer.ConnectionRestored += OnConnectionRestored;
+            if (_options.PubSub == RedisPubSubMode.Auto)
+            {
+                // Every instance must choose alike (sharded and classic channels never meet): a cluster is sharded.
+                Sharded = multiplexer.IsConnected && multiplexer.GetServers().Any(server => server.ServerType == ServerType.Cluster);
+                if (!multiplexer.IsConnected)
+                {
+                    RedisLog.ModeUnknown(_logger);
+                }
+            }
+
+            ControlChannel = Channel(Prefix + "#control");
             _multiplexer = multiplexer;
             if (multiplexer.IsConnected)
             {
-                RedisLog.Connected(_logger, _options.ChannelPrefix);
+                RedisLog.Connected(_logger, _options.ChannelPrefix, Sharded ? "sharded" : "classic");
             }
             else
             {
@@ -514,8 +540,8 @@ internal sealed class RedisCounters : IDisposable
 
 internal static partial class RedisLog
 {
-    [LoggerMessage(101, LogLevel.Information, "Connected to Redis (channel prefix '{Prefix}').")]
-    public static partial void Connected(ILogger logger, string prefix);
+    [LoggerMessage(101, LogLevel.Information, "Connected to Redis (channel prefix '{Prefix}', {Mode} pub/sub).")]
+    public static partial void Connected(ILogger logger, string prefix, string mode);
 
     [LoggerMessage(102, LogLevel.Warning, "Redis is unreachable (channel prefix '{Prefix}'): sockets on this instance work, other instances are not reached until it connects; retrying.")]
     public static partial void Unreachable(ILogger logger, string prefix);
@@ -531,6 +557,9 @@ internal static partial class RedisLog
 
     [LoggerMessage(106, LogLevel.Warning, "Could not change the Redis subscription of topic '{Topic}'; retrying.")]
     public static partial void SubscriptionFailed(ILogger logger, string topic, Exception exception);
+
+    [LoggerMessage(109, LogLevel.Warning, "Redis was unreachable at start, so whether it is a cluster is unknown: using classic pub/sub. On a Redis Cluster set Ori:Sockets:Redis:PubSub to Sharded on every instance.")]
+    public static partial void ModeUnknown(ILogger logger);
 
     [LoggerMessage(107, LogLevel.Warning, "Redis is unreachable: publishes wait for it, in order (at most {Limit} of them, each at most {Seconds} s).")]
     public static partial void Holding(ILogger logger, int limit, double seconds);

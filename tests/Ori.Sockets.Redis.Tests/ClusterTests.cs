@@ -1,0 +1,102 @@
+using Ori.Sockets.Redis.Tests.Infrastructure;
+using Ori.Sockets.Tests.Infrastructure;
+
+namespace Ori.Sockets.Redis.Tests;
+
+/// <summary>
+/// Instances on the three-node Redis Cluster of scripts/test.sh: sharded pub/sub found by themselves, topics spread over
+/// every shard, publishes, sends, broadcasts and disconnects across two and three instances.
+/// </summary>
+public sealed class ClusterTests : IAsyncLifetime
+{
+    private readonly string _prefix = "c" + Guid.NewGuid().ToString("N")[..10];
+    private readonly List<Instance> _instances = [];
+
+    public async ValueTask InitializeAsync()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            _instances.Add(await Instance.StartAsync(RedisCluster.ConnectionString, _prefix));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var instance in _instances)
+        {
+            await instance.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Three_instances_exchange_publishes_sends_broadcasts_and_disconnects_over_sharded_pub_sub()
+    {
+        var (a, b, c) = (_instances[0], _instances[1], _instances[2]);
+        Assert.All(_instances, i => Assert.True(i.Provider.Bus.Sharded, "an instance on a cluster did not choose sharded pub/sub"));
+        var (onB, idB) = await b.JoinAsync("orders");
+        var (onC, idC) = await c.JoinAsync("orders");
+        await using (onB)
+        await using (onC)
+        {
+            await a.Emitter.PublishAsync("orders", Notes.Push("published"));
+            Assert.Equal("published", await Notes.TextAsync(onB));
+            Assert.Equal("published", await Notes.TextAsync(onC));
+
+            await a.Emitter.SendAsync(idC, Notes.Push("to-c"));
+            Assert.Equal("to-c", await Notes.TextAsync(onC));
+
+            await b.Emitter.BroadcastAsync(Notes.Push("everyone"), exceptSocketId: idB);
+            Assert.Equal("everyone", await Notes.TextAsync(onC));
+            await onB.AssertSilentAsync(TimeSpan.FromMilliseconds(300));
+
+            // No classic channel at all: every subscription is a shard channel, one per topic per instance.
+            foreach (var node in RedisCluster.Nodes)
+            {
+                Assert.Empty(await RespClient.ChannelsAsync(node, $"{_prefix}:*"));
+            }
+
+            await a.Provider.DisconnectAsync(idB, TestContext.Current.CancellationToken);
+            Assert.NotNull(await onB.WaitForCloseAsync());
+        }
+    }
+
+    [Fact]
+    public async Task Topics_spread_over_every_shard_and_each_is_delivered_from_another_instance()
+    {
+        var (a, b) = (_instances[0], _instances[1]);
+        var topics = Enumerable.Range(0, 30).Select(i => $"room-{i}").ToArray();
+        var (onB, _) = await b.ConnectAsync();
+        await using (onB)
+        {
+            foreach (var topic in topics)
+            {
+                var reply = await onB.RequestAsync("room.join", new { room = topic }, topic);
+                Assert.False(reply.TryGetProperty("error", out _), reply.ToString());
+            }
+
+            // Each node holds the topics whose slots it owns, and together they hold every one.
+            var held = new List<string>();
+            foreach (var node in RedisCluster.Nodes)
+            {
+                var channels = (await RedisCluster.ShardChannelsAsync(node, $"{_prefix}:room-*")).ToList();
+                Assert.NotEmpty(channels);
+                held.AddRange(channels);
+            }
+
+            Assert.Equal(topics.Select(t => $"{_prefix}:{t}").Order(StringComparer.Ordinal), held.Order(StringComparer.Ordinal));
+
+            foreach (var topic in topics)
+            {
+                await a.Emitter.PublishAsync(topic, Notes.Push(topic));
+            }
+
+            var received = new HashSet<string>();
+            for (var i = 0; i < topics.Length; i++)
+            {
+                received.Add(await Notes.TextAsync(onB));
+            }
+
+            Assert.Equal(topics.ToHashSet(), received);
+        }
+    }
+}
