@@ -99,4 +99,84 @@ public sealed class ClusterTests : IAsyncLifetime
             Assert.Equal(topics.ToHashSet(), received);
         }
     }
+
+    [Fact]
+    public async Task A_topic_whose_slot_moves_to_another_node_is_delivered_again_within_seconds()
+    {
+        var (a, b) = (_instances[0], _instances[1]);
+        var (onB, _) = await b.JoinAsync("moving");
+        await using (onB)
+        {
+            await a.Emitter.PublishAsync("moving", Notes.Push("before"));
+            Assert.Equal("before", await Notes.TextAsync(onB));
+
+            // The slot of the topic's channel goes to another node (no keys live in it: channels are not keys).
+            var channel = $"{_prefix}:moving";
+            var slot = (long)(await RespClient.CommandAsync(RedisCluster.Nodes[0], "CLUSTER", "KEYSLOT", channel))!;
+            var owner = await RedisCluster.OwnerAsync(slot);
+            var target = RedisCluster.Nodes.First(n => n != owner);
+            await RedisCluster.MoveSlotAsync(slot, owner, target);
+            var since = DateTime.UtcNow;
+
+            // Delivery resumes without a restart: the instance subscribes again on the slot's new owner.
+            var received = await DeliverAsync(a, onB, "moving", "after");
+            TestContext.Current.TestOutputHelper?.WriteLine($"delivery resumed {(DateTime.UtcNow - since).TotalMilliseconds:F0} ms after the slot moved");
+            Assert.StartsWith("after-", received, StringComparison.Ordinal);
+            Assert.Contains(channel, await WaitForChannelAsync(target, channel));
+            Assert.Empty(await RedisCluster.ShardChannelsAsync(owner, channel));
+        }
+    }
+
+    [Fact]
+    public async Task A_node_stopped_and_started_again_gets_its_topics_back()
+    {
+        var (a, b) = (_instances[0], _instances[1]);
+        var topics = Enumerable.Range(0, 12).Select(i => $"node-{i}").ToArray();
+        var (onB, _) = await b.ConnectAsync();
+        await using (onB)
+        {
+            foreach (var topic in topics)
+            {
+                await onB.RequestAsync("room.join", new { room = topic }, topic);
+            }
+
+            // The node that owns the first topic stops (its topics with it) and starts again from its cluster config.
+            var channel = $"{_prefix}:{topics[0]}";
+            var slot = (long)(await RespClient.CommandAsync(RedisCluster.Nodes[0], "CLUSTER", "KEYSLOT", channel))!;
+            var node = await RedisCluster.OwnerAsync(slot);
+            await RedisCluster.RestartNodeAsync(node, TimeSpan.FromSeconds(1));
+            var since = DateTime.UtcNow;
+
+            Assert.Equal("node-0-back-", (await DeliverAsync(a, onB, topics[0], "node-0-back"))[..12]);
+            TestContext.Current.TestOutputHelper?.WriteLine($"delivery resumed {(DateTime.UtcNow - since).TotalMilliseconds:F0} ms after the node answered again");
+            Assert.Contains(channel, await WaitForChannelAsync(node, channel));
+        }
+    }
+
+    /// <summary>Publishes until the socket gets one (the first may fall in the moment a subscription is being made again).</summary>
+    private static async Task<string> DeliverAsync(Instance from, TestClient to, string topic, string text)
+    {
+        var started = DateTime.UtcNow;
+        for (var probe = 0; DateTime.UtcNow - started < TimeSpan.FromSeconds(20); probe++)
+        {
+            try
+            {
+                await from.Emitter.PublishAsync(topic, Notes.Push($"{text}-{probe}"));
+                return await Notes.TextAsync(to, TimeSpan.FromMilliseconds(300));
+            }
+            catch (Exception ex) when (ex is OriSocketsRedisException or OperationCanceledException)
+            {
+            }
+        }
+
+        Assert.Fail($"nothing published on '{topic}' reached the socket within 20 s");
+        return string.Empty;
+    }
+
+    private static async Task<string[]> WaitForChannelAsync(string node, string channel)
+    {
+        string[] channels = [];
+        await Eventually.TrueAsync(async () => (channels = await RedisCluster.ShardChannelsAsync(node, channel)).Length > 0, TimeSpan.FromSeconds(20));
+        return channels;
+    }
 }
