@@ -1,4 +1,4 @@
-// dotnet Ori.Sockets.LoadServer.dll ori|signalr PORT
+// dotnet Ori.Sockets.LoadServer.dll ori|signalr PORT   (ORI_LOAD_REDIS=host:port: scaled out through Redis)
 // Both modes offer the same scenarios: a topic/group "bench" that clients join, an echo request,
 // GET /jit (methods compiled so far: the tool warms up until it stops growing), GET /gc (allocated bytes and
 // collections) and
@@ -11,23 +11,30 @@ using System.Text;
 using Microsoft.AspNetCore.SignalR;
 using Ori.Sockets;
 using Ori.Sockets.LoadServer;
+using Ori.Sockets.Redis;
 
 var mode = args.Length > 0 ? args[0] : "ori";
 var port = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5090;
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
 builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
+// ORI_LOAD_REDIS=host:port: the instance scales out through Redis (Ori.Sockets' provider, or SignalR's backplane).
+var redis = Environment.GetEnvironmentVariable("ORI_LOAD_REDIS");
 if (mode == "signalr")
 {
-    builder.Services.AddSignalR(o =>
+    var signalR = builder.Services.AddSignalR(o =>
     {
         o.EnableDetailedErrors = false;
         o.ClientTimeoutInterval = TimeSpan.FromMinutes(10);
     });
+    if (redis is { Length: > 0 })
+    {
+        signalR.AddStackExchangeRedis(redis, o => o.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal("load"));
+    }
 }
 else
 {
-    builder.Services.AddOriSockets(o =>
+    var sockets = builder.Services.AddOriSockets(o =>
     {
         o.IdleTimeout = TimeSpan.FromMinutes(10);
         o.OutboundQueueLimit = 16 * 1024 * 1024;
@@ -37,6 +44,10 @@ else
         o.MessagesPerSecond = Environment.GetEnvironmentVariable("ORI_LOAD_RATE_LIMIT") is { Length: > 0 } ? 1_000_000 : 0;
         o.MessageBurst = 1_000_000;
     }).AddSocketRouters().AddRoomRule((_, _) => true);
+    if (redis is { Length: > 0 })
+    {
+        sockets.AddRedis(redis, o => o.ChannelPrefix = "load");
+    }
 }
 
 var app = builder.Build();

@@ -1,11 +1,13 @@
 // Ori.Sockets vs ASP.NET Core SignalR on one machine, with real WebSockets on loopback.
 //   dotnet run -c Release --project benchmarks/Ori.Sockets.LoadTool -- [--quick] [--json FILE] [--servers ori,signalr]
-//     [--only fanout|echo|idle] [--subscribers C] [--messages M] [--profile DIR]
+//     [--only fanout|echo|idle|cross] [--subscribers C] [--messages M] [--profile DIR]
 //   A server may be "ori@DIR": the Ori.Sockets load server built (Release) in another checkout DIR, to compare two
 //   versions in one run (e.g. --servers ori@../before,ori); "ori+limits" turns the message budget on (a budget no
 //   scenario reaches: what taking a permit per message costs).
 // Scenarios: fan-out (C subscribers of one topic/group, M pushes of ~150 bytes), request/reply (K
-// connections in closed loops) and idle connections (memory per connection). The server runs in its own
+// connections in closed loops), idle connections (memory per connection) and cross-instance fan-out (two instances
+// on one redis-server of the tool's own: subscribers on B, pushes published on A; Ori.Sockets' Redis provider against
+// SignalR's Redis backplane; CPU of both instances and redis-server). The server runs in its own
 // process pinned to core 0, the tool on core 1; server CPU from /proc/PID/stat, memory from VmRSS.
 using System.Diagnostics;
 using System.Globalization;
@@ -70,6 +72,23 @@ foreach (var spec in servers)
         }
 
         Report(name, $"request/reply {echoConnections}", f);
+    }
+
+    // One redis-server, then a three-node cluster (Ori.Sockets uses sharded pub/sub there; SignalR's backplane, classic).
+    foreach (var cluster in (only is null or "cross") && RedisProcess.IsAvailable ? (RedisProcess.CanCluster ? [false, true] : [false]) : Array.Empty<bool>())
+    {
+        const int subscribers = 1000;
+        using var redis = cluster ? await RedisProcess.StartClusterAsync(pin) : await RedisProcess.StartAsync(pin);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint);
+        var f = await Scenarios.FanOutAsync(b, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)]);
+        var label = cluster ? "cross_cluster" : "cross";
+        foreach (var (key, value) in f)
+        {
+            figures[$"{label}_{subscribers}_{key}"] = value;
+        }
+
+        Report(name, $"cross-instance fan-out {subscribers} via {(cluster ? "a three-node Redis Cluster" : "one Redis")}", f);
     }
 
     foreach (var count in only is null or "idle" ? idle : [])

@@ -18,8 +18,17 @@ internal static class Scenarios
     /// latency from publish to receipt mostly says how long the backlog takes to drain, and a server whose
     /// publish call waits for the network stamps later messages later: the paced phase compares like with like.
     /// </remarks>
-    public static async Task<Dictionary<string, double>> FanOutAsync(ServerProcess server, IProtocol protocol, int subscribers, int messages)
+    /// <param name="server">The server the subscribers are connected to (and, without <paramref name="publisher"/>, the one that publishes).</param>
+    /// <param name="protocol">The servers' protocol.</param>
+    /// <param name="subscribers">How many subscribers.</param>
+    /// <param name="messages">Pushes in the measured burst.</param>
+    /// <param name="publisher">Another instance that publishes (the cross-instance scenario), or null.</param>
+    /// <param name="others">More processes whose CPU counts (the publishing instance, redis-server), each reported by name.</param>
+    public static async Task<Dictionary<string, double>> FanOutAsync(
+        ServerProcess server, IProtocol protocol, int subscribers, int messages, ServerProcess? publisher = null, IReadOnlyList<(string Name, Func<double> Cpu)>? others = null)
     {
+        var origin = publisher ?? server;
+        others ??= [];
         var sockets = await ConnectManyAsync(server, protocol, subscribers, join: true);
         var warmUp = messages;
         var pacedInterval = TimeSpan.FromSeconds(subscribers / (double)PacedDeliveriesPerSecond);
@@ -68,23 +77,38 @@ internal static class Scenarios
         })).ToList();
 
         // Warm-up.
-        await server.PublishAsync(warmUp, 150);
+        await origin.PublishAsync(warmUp, 150);
         await Task.WhenAny(reached[0].Task, Task.Delay(TimeSpan.FromSeconds(30)));
         await server.SettleJitAsync(TimeSpan.FromSeconds(10));
+        if (publisher is not null)
+        {
+            await publisher.SettleJitAsync(TimeSpan.FromSeconds(10));
+        }
+
         var warmDelivered = Interlocked.Read(ref delivered);
 
         // The measured burst.
+        var othersCpu = new double[others.Count];
         var m = await server.MeasureAsync($"fanout-{subscribers}", async () =>
         {
-            await server.PublishAsync(messages, 150);
+            for (var o = 0; o < others.Count; o++)
+            {
+                othersCpu[o] = others[o].Cpu();
+            }
+
+            await origin.PublishAsync(messages, 150);
             await Task.WhenAny(reached[1].Task, Task.Delay(TimeSpan.FromSeconds(30)));
+            for (var o = 0; o < others.Count; o++)
+            {
+                othersCpu[o] = others[o].Cpu() - othersCpu[o];
+            }
         });
         var rss = server.RssBytes();
         var measured = Interlocked.Read(ref delivered) - warmDelivered;
 
         // The paced phase.
         await Task.Delay(500);
-        await server.PublishAsync(paced, 150, pacedInterval);
+        await origin.PublishAsync(paced, 150, pacedInterval);
         await Task.WhenAny(reached[2].Task, Task.Delay(TimeSpan.FromSeconds(30)));
         var pacedDelivered = Interlocked.Read(ref delivered) - warmDelivered - measured;
         await stop.CancelAsync();
@@ -98,7 +122,7 @@ internal static class Scenarios
             socket.Dispose();
         }
 
-        return new Dictionary<string, double>
+        var figures = new Dictionary<string, double>
         {
             ["deliveries"] = measured,
             ["expected"] = (long)subscribers * messages,
@@ -121,6 +145,19 @@ internal static class Scenarios
             ["latency_p50_ms"] = Percentile(steady, 0.50),
             ["latency_p99_ms"] = Percentile(steady, 0.99),
         };
+        if (others.Count > 0)
+        {
+            var all = m.ServerCpuSeconds + othersCpu.Sum();
+            for (var o = 0; o < others.Count; o++)
+            {
+                figures[$"{others[o].Name}_cpu_seconds"] = othersCpu[o];
+            }
+
+            figures["all_cpu_seconds"] = all;
+            figures["deliveries_per_cpu_second_all"] = all > 0 ? measured / all : 0;
+        }
+
+        return figures;
     }
 
     /// <summary>K connections each sending an echo request and waiting for its reply, for a while.</summary>

@@ -26,7 +26,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>Starts the load server in <paramref name="mode"/>; from another checkout's Release build when <paramref name="checkout"/> is given.</summary>
-    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false)
+    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null)
     {
         var port = FreePort();
         string dll;
@@ -51,6 +51,11 @@ internal sealed class ServerProcess : IAsyncDisposable
         if (limits)
         {
             start.Environment["ORI_LOAD_RATE_LIMIT"] = "1";
+        }
+
+        if (redis is not null)
+        {
+            start.Environment["ORI_LOAD_REDIS"] = redis;
         }
 
         // Both servers are measured tiered up (a production server's steady state): hot methods are promoted
@@ -89,10 +94,13 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// a burst of a few hundred milliseconds). Threads that exit during a measurement would be missed: the
     /// thread pool retires idle threads only after many seconds.
     /// </summary>
-    public double CpuSeconds()
+    public double CpuSeconds() => CpuSecondsOf(Pid);
+
+    /// <summary>CPU seconds of a process's live threads so far (see <see cref="CpuSeconds"/>).</summary>
+    public static double CpuSecondsOf(int pid)
     {
         long nanoseconds = 0;
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
         {
             try
             {
@@ -248,7 +256,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
