@@ -119,6 +119,11 @@ internal sealed class OriSocketsRedisOptionsValidator(IServiceProvider services)
             return "Ori:Sockets:Redis time limits must be positive.";
         }
 
+        if (options.LivenessInterval < TimeSpan.Zero)
+        {
+            return "Ori:Sockets:Redis:LivenessInterval must not be negative (00:00:00 turns the check off).";
+        }
+
         if (options.BacklogLimit < 0)
         {
             return "Ori:Sockets:Redis:BacklogLimit must not be negative (0: no publish waits for Redis to come back).";

@@ -39,6 +39,14 @@ public sealed class OriSocketsRedisOptions
     /// </summary>
     public int BacklogLimit { get; set; } = 10_000;
 
+    /// <summary>
+    /// How often an instance checks that its subscription connection still hears Redis: it publishes a probe on its
+    /// control channel and waits for it to come back. A connection that stays connected but hears nothing twice in a
+    /// row is closed at Redis (<c>CLIENT KILL</c>, which needs admin commands: on for the provider's own connection) and
+    /// made again with every subscription. Default 15 seconds; zero turns the check off.
+    /// </summary>
+    public TimeSpan LivenessInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>How often subscriptions that failed are tried again; default 2 seconds.</summary>
     public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -21,6 +21,7 @@ internal sealed class RedisBus : IAsyncDisposable
     private readonly Queue<Backlogged> _backlog = new();
     private Task? _drainer;
     private long _restoredAt;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _probes = new(StringComparer.Ordinal);
 
     public RedisBus(OriSocketsRedisOptions options, IConnectionMultiplexer? multiplexer, ILogger logger, RedisCounters counters, TimeProvider time)
     {
@@ -98,7 +99,9 @@ internal sealed class RedisBus : IAsyncDisposable
                 // from its backlog as Redis comes back is not given up a moment before Redis confirms it (Redis would hold
                 // a subscription this instance had forgotten until the retry made it again).
                 configuration.AsyncTimeout = (int)Math.Max(PublishWait.TotalMilliseconds, 30_000);
-                configuration.ClientName ??= "ori-sockets-" + Origin[..8];
+                // A name of this process's own: the liveness check closes only this process's subscription connections.
+                configuration.ClientName = (configuration.ClientName is { Length: > 0 } name ? name + "-" : "ori-sockets-") + Origin[..8];
+                configuration.AllowAdmin = true;
                 multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
             }
 
@@ -404,6 +407,101 @@ internal sealed class RedisBus : IAsyncDisposable
         public bool TryAbandon() => Interlocked.CompareExchange(ref _state, 2, 0) == 0;
     }
 
+    /// <summary>
+    /// Publishes a probe on the control channel and waits for it to come back through this process's subscription.
+    /// True: heard. False: Redis took it and its connection is up, yet it did not come back within the operation time-out
+    /// (the subscription connection is deaf). Null: cannot tell (not connected, or Redis did not take the probe).
+    /// </summary>
+    public async Task<bool?> ProbeAsync()
+    {
+        if (_multiplexer is not { IsConnected: true } multiplexer)
+        {
+            return null;
+        }
+
+        var id = Guid.NewGuid().ToString("N");
+        var heard = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _probes[id] = heard;
+        try
+        {
+            try
+            {
+                var probe = RedisEnvelope.Encode(RedisMessageKind.Probe, Origin, id, null, [], Deadline());
+                await multiplexer.GetSubscriber().PublishAsync(ControlChannel, probe).WaitAsync(_options.OperationTimeout, _time).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                return null;
+            }
+
+            try
+            {
+                await heard.Task.WaitAsync(_options.OperationTimeout, _time).ConfigureAwait(false);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                return multiplexer.IsConnected ? false : null;
+            }
+        }
+        finally
+        {
+            _probes.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>A probe came back (only this process's own probes complete anything).</summary>
+    public void ProbeReturned(string origin, string id)
+    {
+        if (origin == Origin && _probes.TryGetValue(id, out var probe))
+        {
+            probe.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Has Redis close this process's subscription connections (<c>CLIENT KILL</c>, found by the client name): the client
+    /// library connects again and subscribes every channel again. Returns how many were closed; throws
+    /// <see cref="RedisCommandException"/> when the multiplexer may not run admin commands (an application's own).
+    /// </summary>
+    public async Task<int> CloseSubscriptionConnectionsAsync()
+    {
+        if (_multiplexer is not { } multiplexer)
+        {
+            return 0;
+        }
+
+        var closed = 0;
+        foreach (var server in multiplexer.GetServers().Where(s => s.IsConnected))
+        {
+            var clients = (string?)await server.ExecuteAsync("CLIENT", "LIST", "TYPE", "pubsub").WaitAsync(_options.OperationTimeout, _time).ConfigureAwait(false) ?? string.Empty;
+            foreach (var line in clients.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                string? clientId = null;
+                var mine = false;
+                foreach (var field in line.Split(' '))
+                {
+                    if (field.StartsWith("id=", StringComparison.Ordinal))
+                    {
+                        clientId = field[3..];
+                    }
+                    else if (field == "name=" + multiplexer.ClientName)
+                    {
+                        mine = true;
+                    }
+                }
+
+                if (mine && clientId is not null)
+                {
+                    await server.ExecuteAsync("CLIENT", "KILL", "ID", clientId).WaitAsync(_options.OperationTimeout, _time).ConfigureAwait(false);
+                    closed++;
+                }
+            }
+        }
+
+        return closed;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_multiplexer is { } multiplexer)
@@ -560,6 +658,12 @@ internal static partial class RedisLog
 
     [LoggerMessage(109, LogLevel.Warning, "Redis was unreachable at start, so whether it is a cluster is unknown: using classic pub/sub. On a Redis Cluster set Ori:Sockets:Redis:PubSub to Sharded on every instance.")]
     public static partial void ModeUnknown(ILogger logger);
+
+    [LoggerMessage(110, LogLevel.Warning, "The Redis subscription connection is connected but hears nothing (two probes did not come back); closed {Closed} to make it again.")]
+    public static partial void SubscriptionDeaf(ILogger logger, int closed);
+
+    [LoggerMessage(111, LogLevel.Error, "The Redis subscription connection hears nothing, and it could not be made again: {Reason}")]
+    public static partial void SubscriptionDeafUnrepaired(ILogger logger, string reason, Exception? exception);
 
     [LoggerMessage(107, LogLevel.Warning, "Redis is unreachable: publishes wait for it, in order (at most {Limit} of them, each at most {Seconds} s).")]
     public static partial void Holding(ILogger logger, int limit, double seconds);

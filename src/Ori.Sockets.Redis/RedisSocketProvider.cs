@@ -27,6 +27,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     private readonly TimeSpan _operationTimeout;
     private Task<ChannelMessageQueue>? _control;
     private ITimer? _retryTimer;
+    private ITimer? _livenessTimer;
+    private readonly TimeSpan _livenessInterval;
+    private int _checking;
     private volatile bool _stopping;
 
     public RedisSocketProvider(SocketHub hub, IOptions<OriSocketsRedisOptions> options, ILoggerFactory loggerFactory, RedisCounters counters, TimeProvider time, RedisMultiplexerSource? source = null)
@@ -37,6 +40,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         _bus = new RedisBus(options.Value, source?.Multiplexer, _logger, counters, time);
         _retryInterval = options.Value.RetryInterval;
         _operationTimeout = options.Value.OperationTimeout;
+        _livenessInterval = options.Value.LivenessInterval;
         _onTopic = OnTopicMessage;
         _onControl = OnControlMessage;
     }
@@ -72,6 +76,10 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         }
 
         _retryTimer = TimeProvider.CreateTimer(static state => ((RedisSocketProvider)state!).RetryFailed(), this, _retryInterval, _retryInterval);
+        if (_livenessInterval > TimeSpan.Zero)
+        {
+            _livenessTimer = TimeProvider.CreateTimer(static state => _ = ((RedisSocketProvider)state!).CheckLivenessAsync(), this, _livenessInterval, _livenessInterval);
+        }
     }
 
     /// <inheritdoc />
@@ -81,6 +89,11 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         if (_retryTimer is not null)
         {
             await _retryTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_livenessTimer is not null)
+        {
+            await _livenessTimer.DisposeAsync().ConfigureAwait(false);
         }
 
         foreach (var topic in _registered.Keys)
@@ -339,6 +352,44 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         _ = control.ContinueWith(static (t, state) => ((RedisSocketProvider)state!).OnSubscriptionFailed(t), this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
+    /// <summary>
+    /// The liveness check: a probe on the control channel must come back through this instance's subscription. Twice
+    /// deaf while connected: the subscription connection is closed at Redis and made again (every subscription with it).
+    /// </summary>
+    private async Task CheckLivenessAsync()
+    {
+        if (_stopping || Volatile.Read(ref _control) is not { IsCompletedSuccessfully: true } || Interlocked.Exchange(ref _checking, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            for (var attempt = 0; attempt < 2; attempt++)
+            {
+                if (await _bus.ProbeAsync().ConfigureAwait(false) != false)
+                {
+                    return;
+                }
+            }
+
+            var closed = await _bus.CloseSubscriptionConnectionsAsync().ConfigureAwait(false);
+            RedisLog.SubscriptionDeaf(_logger, closed);
+        }
+        catch (RedisCommandException ex)
+        {
+            RedisLog.SubscriptionDeafUnrepaired(_logger, "the multiplexer given to AddRedis may not run admin commands (allowAdmin=true)", ex);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            RedisLog.SubscriptionDeafUnrepaired(_logger, "Redis did not answer", ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _checking, 0);
+        }
+    }
+
     private void RetryFailed()
     {
         SubscribeControl();
@@ -420,7 +471,8 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
 
         if (kind == RedisMessageKind.Probe)
         {
-            // Sent by instances of earlier versions to check their own subscriptions: nothing to deliver.
+            // A liveness probe: this instance's own comes back to it; another's is nothing to deliver.
+            _bus.ProbeReturned(origin, target);
             return false;
         }
 

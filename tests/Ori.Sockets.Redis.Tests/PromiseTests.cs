@@ -148,6 +148,48 @@ public sealed class PromiseTests
     }
 
     [Fact]
+    public async Task A_subscription_connection_that_goes_deaf_is_found_by_the_liveness_probe_and_made_again()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var proxy = new FreezingProxy(redis.Endpoint);
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix);
+        await using var b = await Instance.StartAsync(proxy.Endpoint, _prefix, o =>
+        {
+            o.LivenessInterval = TimeSpan.FromMilliseconds(500);
+            o.OperationTimeout = TimeSpan.FromMilliseconds(500);
+        });
+        var (onB, _) = await b.JoinAsync("deaf");
+        await using (onB)
+        {
+            await a.Emitter.PublishAsync("deaf", Notes.Push("before"));
+            Assert.Equal("before", await Notes.TextAsync(onB));
+
+            // B's subscription connection stays open, its commands still reach Redis, but it hears nothing any more.
+            Assert.True(proxy.FreezeSubscribers() > 0);
+            var frozenAt = DateTime.UtcNow;
+            await a.Emitter.PublishAsync("deaf", Notes.Push("lost"));
+
+            // The probe finds it deaf, the connection is made again, and delivery resumes.
+            string? received = null;
+            for (var probe = 0; received is null && DateTime.UtcNow - frozenAt < TimeSpan.FromSeconds(15); probe++)
+            {
+                await a.Emitter.PublishAsync("deaf", Notes.Push($"after-{probe}"));
+                try
+                {
+                    received = await Notes.TextAsync(onB, TimeSpan.FromMilliseconds(300));
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
+            TestContext.Current.TestOutputHelper?.WriteLine($"delivery resumed {(DateTime.UtcNow - frozenAt).TotalMilliseconds:F0} ms after the subscription connection went deaf");
+            Assert.StartsWith("after-", received, StringComparison.Ordinal);
+            Assert.Contains(b.Logs.Entries, e => e.EventId == 110);
+        }
+    }
+
+    [Fact]
     public async Task Publishes_across_killed_connections_are_delivered_when_accepted_and_never_when_reported_not_to_reach()
     {
         await using var redis = await RedisServer.StartAsync();
