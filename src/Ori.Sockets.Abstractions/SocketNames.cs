@@ -22,6 +22,12 @@ static class SocketNames
     /// <summary>The longest correlation id, in characters.</summary>
     public const int MaxCorrelationIdLength = 128;
 
+    /// <summary>The longest user id, in characters.</summary>
+    public const int MaxUserIdLength = 256;
+
+    /// <summary>The rule for user ids, for messages that explain a refusal.</summary>
+    internal const string UserIdRule = "1-256 characters, none of them a control character or white space";
+
     /// <summary>The characters a name may use, for messages that explain a refusal.</summary>
     internal const string NameCharacters = "A-Z a-z 0-9 _ . : -";
 
@@ -30,6 +36,30 @@ static class SocketNames
 
     /// <summary>The rule for topics, for messages that explain a refusal.</summary>
     internal const string TopicRule = "1-256 characters of " + NameCharacters;
+
+    /// <summary>
+    /// Whether <paramref name="userId"/> is a valid user id: 1–256 characters, none of them a control character or white
+    /// space (an email, a GUID, <c>auth0|123</c> all are).
+    /// </summary>
+    /// <param name="userId">The user id to check.</param>
+    /// <returns><see langword="true"/> when it is valid.</returns>
+    public static bool IsValidUserId(ReadOnlySpan<char> userId)
+    {
+        if (userId.IsEmpty || userId.Length > MaxUserIdLength)
+        {
+            return false;
+        }
+
+        foreach (var c in userId)
+        {
+            if (char.IsControl(c) || char.IsWhiteSpace(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Whether <paramref name="topic"/> is 1–256 characters of <c>A-Z a-z 0-9 _ : . -</c>.</summary>
     /// <param name="topic">The topic to check.</param>

@@ -19,6 +19,12 @@ internal enum RedisMessageKind : byte
     /// <summary>Close one socket with 1000, if it is connected here (on the control channel).</summary>
     Disconnect = (byte)'d',
 
+    /// <summary>Deliver to every local socket of a user, leaving out the sockets listed in "except" (comma-separated).</summary>
+    User = (byte)'u',
+
+    /// <summary>Close every local socket of a user with 1008; the payload is the reason.</summary>
+    DisconnectUser = (byte)'x',
+
     /// <summary>
     /// A subscription check: its sender waits for its own probe to come back, which proves the channel's
     /// subscription is live on Redis; every other receiver ignores it.
@@ -38,7 +44,10 @@ internal static class RedisEnvelope
 {
     public const byte Version = 2;
     private const byte VersionWithoutDeadline = 1;
-    private const int MaxName = 512;
+    private const int MaxName = 1024;
+
+    // "except" lists socket ids (36 characters each, comma-separated) for sends to a user.
+    private const int MaxExcept = 16 * 1024;
 
     public static byte[] Encode(RedisMessageKind kind, string origin, string? target, string? except, ReadOnlySpan<byte> payload, long deadline = 0)
     {
@@ -50,9 +59,9 @@ internal static class RedisEnvelope
         bytes[1] = (byte)kind;
         BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(2), deadline);
         var span = bytes.AsSpan(10);
-        span = WriteString(span, origin, originLength);
-        span = WriteString(span, target, targetLength);
-        span = WriteString(span, except, exceptLength);
+        span = WriteString(span, origin, originLength, MaxName);
+        span = WriteString(span, target, targetLength, MaxName);
+        span = WriteString(span, except, exceptLength, MaxExcept);
         payload.CopyTo(span);
         return bytes;
     }
@@ -87,30 +96,35 @@ internal static class RedisEnvelope
         }
 
         var offset = headerLength;
-        if (!TryReadString(span, ref offset, out origin) || origin.Length == 0
-            || !TryReadString(span, ref offset, out target)
-            || !TryReadString(span, ref offset, out var exceptText))
+        if (!TryReadString(span, ref offset, out origin, MaxName) || origin.Length == 0
+            || !TryReadString(span, ref offset, out target, MaxName)
+            || !TryReadString(span, ref offset, out var exceptText, MaxExcept))
         {
             return false;
         }
 
         except = exceptText.Length == 0 ? null : exceptText;
         payload = message[offset..];
-        var needsTarget = kind is RedisMessageKind.Topic or RedisMessageKind.Send or RedisMessageKind.Disconnect or RedisMessageKind.Probe;
-        var needsPayload = kind is not (RedisMessageKind.Disconnect or RedisMessageKind.Probe);
-        if ((needsTarget && target.Length == 0) || (needsPayload && (payload.IsEmpty || !Utf8.IsValid(payload.Span))))
+        var needsTarget = kind is not RedisMessageKind.Broadcast;
+        var needsPayload = kind is not (RedisMessageKind.Disconnect or RedisMessageKind.Probe or RedisMessageKind.DisconnectUser);
+        if ((needsTarget && target.Length == 0) || (needsPayload && payload.IsEmpty) || !Utf8.IsValid(payload.Span))
         {
             return false;
         }
 
-        return kind != RedisMessageKind.Topic || SocketNames.IsValidTopic(target);
+        return kind switch
+        {
+            RedisMessageKind.Topic => SocketNames.IsValidTopic(target),
+            RedisMessageKind.User or RedisMessageKind.DisconnectUser => SocketNames.IsValidUserId(target),
+            _ => true,
+        };
     }
 
-    private static Span<byte> WriteString(Span<byte> span, string? value, int length)
+    private static Span<byte> WriteString(Span<byte> span, string? value, int length, int max)
     {
-        if (length > MaxName)
+        if (length > max)
         {
-            throw new ArgumentException($"'{value}' is longer than {MaxName} bytes.", nameof(value));
+            throw new ArgumentException($"A name or list of {length} bytes is longer than {max} bytes.", nameof(value));
         }
 
         BinaryPrimitives.WriteUInt16BigEndian(span, (ushort)length);
@@ -122,7 +136,7 @@ internal static class RedisEnvelope
         return span[(2 + length)..];
     }
 
-    private static bool TryReadString(ReadOnlySpan<byte> span, ref int offset, out string value)
+    private static bool TryReadString(ReadOnlySpan<byte> span, ref int offset, out string value, int max)
     {
         value = string.Empty;
         if (span.Length < offset + 2)
@@ -132,7 +146,7 @@ internal static class RedisEnvelope
 
         var length = BinaryPrimitives.ReadUInt16BigEndian(span[offset..]);
         offset += 2;
-        if (length > MaxName || span.Length < offset + length || !Utf8.IsValid(span.Slice(offset, length)))
+        if (length > max || span.Length < offset + length || !Utf8.IsValid(span.Slice(offset, length)))
         {
             return false;
         }

@@ -80,6 +80,35 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
         await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
+    public async ValueTask SendToUserAsync(string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
+    {
+        if (!SocketNames.IsValidUserId(userId))
+        {
+            throw new ArgumentException($"'{userId}' is not a valid user id.", nameof(userId));
+        }
+
+        ArgumentNullException.ThrowIfNull(frame);
+        await _bus.StartAsync().ConfigureAwait(false);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.User, _bus.Origin, userId, RedisSocketProvider.JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
+        await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisconnectUserAsync(string userId, string reason, CancellationToken cancellationToken = default)
+    {
+        if (!SocketNames.IsValidUserId(userId))
+        {
+            throw new ArgumentException($"'{userId}' is not a valid user id.", nameof(userId));
+        }
+
+        await _bus.StartAsync().ConfigureAwait(false);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.DisconnectUser, _bus.Origin, userId, null, System.Text.Encoding.UTF8.GetBytes(reason ?? string.Empty), deadline);
+        await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Closes the connection this emitter opened (a given multiplexer stays open).</summary>
     /// <returns>Completes when closed.</returns>
     public async ValueTask DisposeAsync()

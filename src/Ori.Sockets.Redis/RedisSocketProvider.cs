@@ -161,6 +161,32 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    public async ValueTask SendToUserAsync(string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidUserId(userId);
+        ArgumentNullException.ThrowIfNull(frame);
+        _hub.DeliverToUser(userId, frame, exceptSocketIds);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.User, _bus.Origin, userId, JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
+        await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisconnectUserAsync(string userId, string reason, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidUserId(userId);
+        reason ??= string.Empty;
+        _hub.DisconnectUser(userId, reason);
+        var deadline = _bus.Deadline();
+        var message = RedisEnvelope.Encode(RedisMessageKind.DisconnectUser, _bus.Origin, userId, null, System.Text.Encoding.UTF8.GetBytes(reason), deadline);
+        await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The sockets to leave out, as the envelope carries them (socket ids never contain a comma).</summary>
+    internal static string? JoinExcept(IReadOnlyCollection<string>? exceptSocketIds) =>
+        exceptSocketIds is { Count: > 0 } ? string.Join(',', exceptSocketIds) : null;
+
+    /// <inheritdoc />
     public async ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken = default)
     {
         var change = _hub.Subscribe(socketId, topic);
@@ -443,6 +469,12 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
                 break;
             case RedisMessageKind.Disconnect:
                 _hub.Disconnect(target);
+                break;
+            case RedisMessageKind.User:
+                _hub.DeliverToUser(target, SocketFrame.Text(payload.Span), except?.Split(','));
+                break;
+            case RedisMessageKind.DisconnectUser:
+                _hub.DisconnectUser(target, System.Text.Encoding.UTF8.GetString(payload.Span));
                 break;
             default:
                 Drop(_bus.Counters.Mismatched, name, "a topic message on the control channel");

@@ -154,6 +154,54 @@ public sealed class ScalingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_user_with_sockets_on_two_instances_gets_one_copy_per_socket_from_either_and_from_a_worker()
+    {
+        var (phone, phoneId) = await _a.ConnectAsync("alice");
+        var (laptop, _) = await _b.ConnectAsync("alice");
+        var (bob, _) = await _b.ConnectAsync("bob");
+        await using (phone)
+        await using (laptop)
+        await using (bob)
+        {
+            await _a.Emitter.SendToUserAsync("alice", Push("from-a"));
+            Assert.Equal("from-a", await PayloadAsync(phone));
+            Assert.Equal("from-a", await PayloadAsync(laptop));
+
+            await _b.Emitter.SendToUserAsync("alice", Push("not-the-phone"), [phoneId]);
+            Assert.Equal("not-the-phone", await PayloadAsync(laptop));
+
+            await using var worker = new RedisSocketEmitter(new OriSocketsRedisOptions { ConnectionString = Redis, ChannelPrefix = _prefix });
+            await worker.EmitToUserAsync("alice", new Note("from-worker"));
+            Assert.Equal("from-worker", await PayloadAsync(phone));
+            Assert.Equal("from-worker", await PayloadAsync(laptop));
+
+            // Exactly one copy each: nothing more came, and bob got none of it.
+            await phone.AssertSilentAsync(s_quiet);
+            await laptop.AssertSilentAsync(s_quiet);
+            await bob.AssertSilentAsync(s_quiet);
+        }
+    }
+
+    [Fact]
+    public async Task Disconnecting_a_user_closes_their_sockets_on_every_instance_with_1008()
+    {
+        var (phone, _) = await _a.ConnectAsync("alice");
+        var (laptop, _) = await _b.ConnectAsync("alice");
+        var (bob, _) = await _b.ConnectAsync("bob");
+        await using (phone)
+        await using (laptop)
+        await using (bob)
+        {
+            await _a.Emitter.DisconnectUserAsync("alice", "Access revoked");
+            Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, await phone.WaitForCloseAsync());
+            Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, await laptop.WaitForCloseAsync());
+            Assert.Equal("Access revoked", laptop.CloseDescription);
+            await bob.AssertSilentAsync(s_quiet);
+            Assert.Equal(System.Net.WebSockets.WebSocketState.Open, bob.Socket.State);
+        }
+    }
+
+    [Fact]
     public async Task Exclude_the_sender_works_across_instances()
     {
         var (onA, idA) = await _a.JoinAsync("chat");

@@ -65,6 +65,11 @@ internal sealed class ConnectionLifecycle
         try
         {
             var (verdict, guardExpiry) = await ConnectionGuardRunner.RunAsync(endpoint, context, _options.GuardTimeout, _time, _logger).ConfigureAwait(false);
+            if (verdict == GuardVerdict.Passed && !TryResolveUser(context, http))
+            {
+                verdict = GuardVerdict.Failed;
+            }
+
             if (verdict == GuardVerdict.Passed)
             {
                 // Credentials that expire close the socket at that moment (4001): the client reconnects with fresh ones.
@@ -72,7 +77,7 @@ internal sealed class ConnectionLifecycle
 
                 // ori.ready is queued before the socket joins the hub so that it is the first frame out.
                 connection.TryEnqueue(EnvelopeFrames.Ready(connection.Id, _time.GetUtcNow().ToUnixTimeMilliseconds()));
-                _hub.Add(connection);
+                _hub.Add(connection, context.UserId);
                 joinedHub = true;
 
                 if (connection.IsClosing)
@@ -132,6 +137,19 @@ internal sealed class ConnectionLifecycle
             _registry.Untrack(connection);
             SocketLog.Disconnected(_logger, connection.Id);
         }
+    }
+
+    /// <summary>The socket's user id: the one a guard set, else the claims rule's; false (logged) when it is not valid.</summary>
+    private bool TryResolveUser(SocketContext context, HttpContext http)
+    {
+        context.UserId ??= _options.UserIdFromClaims?.Invoke(http.User);
+        if (context.UserId is { } userId && !SocketNames.IsValidUserId(userId))
+        {
+            SocketLog.InvalidUserId(_logger, context.SocketId, SocketLog.ClientText(userId));
+            return false;
+        }
+
+        return true;
     }
 
     private async ValueTask<bool> TryRunHandlerAsync(ISocketConnectionHandler handler, SocketContext context, bool connected)

@@ -47,6 +47,14 @@ public sealed class OriSocketsOptions
     /// </summary>
     public TimeSpan DependencyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Takes a connection's user id from the upgraded request's user when no connection guard set one. Default: the name
+    /// identifier claim (<see cref="System.Security.Claims.ClaimTypes.NameIdentifier"/>) of an authenticated user, else
+    /// none. Return <see langword="null"/> for an anonymous socket.
+    /// </summary>
+    public Func<System.Security.Claims.ClaimsPrincipal, string?> UserIdFromClaims { get; set; } = static user =>
+        user.Identity?.IsAuthenticated == true ? user.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value : null;
+
     /// <summary>The deepest JSON nesting accepted in a message. Default 32.</summary>
     public int MaxJsonDepth { get; set; } = 32;
 

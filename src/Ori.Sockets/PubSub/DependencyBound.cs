@@ -26,6 +26,14 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
     public ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default) =>
         Bound(provider.BroadcastAsync(frame, exceptSocketId, cancellationToken), "The broadcast", cancellationToken);
 
+    /// <inheritdoc />
+    public ValueTask SendToUserAsync(string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default) =>
+        Bound(provider.SendToUserAsync(userId, frame, exceptSocketIds, cancellationToken), "The send to the user", cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask DisconnectUserAsync(string userId, string reason, CancellationToken cancellationToken = default) =>
+        Bound(provider.DisconnectUserAsync(userId, reason, cancellationToken), "Disconnecting the user", cancellationToken);
+
     /// <summary>Subscribes a socket; undone when the provider overruns the limit.</summary>
     public ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken)
     {

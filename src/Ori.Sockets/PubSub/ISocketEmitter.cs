@@ -32,4 +32,24 @@ public interface ISocketEmitter
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>
     /// <returns>Completes when the frame is queued for local sockets and handed to the provider.</returns>
     ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Sends <paramref name="frame"/> to every socket of a user (all their devices), on every instance.</summary>
+    /// <param name="userId">The user's id, as the connections carry it (<see cref="SocketContext.UserId"/>).</param>
+    /// <param name="frame">The message.</param>
+    /// <param name="exceptSocketIds">Sockets that do not get it (the sender's, say), or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>Completes when the frame is queued for the user's local sockets and handed to the provider.</returns>
+    /// <exception cref="ArgumentException">The user id is not valid.</exception>
+    ValueTask SendToUserAsync(string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Closes every socket of a user on every instance with 1008 and <paramref name="reason"/>; the bundled clients do
+    /// not reconnect after 1008. Connections the user makes afterwards are not refused: revoke their credentials too.
+    /// </summary>
+    /// <param name="userId">The user's id.</param>
+    /// <param name="reason">The close reason (at most 123 bytes of UTF-8 are sent).</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>Completes when the local sockets are closing and the request is handed to the provider.</returns>
+    /// <exception cref="ArgumentException">The user id is not valid.</exception>
+    ValueTask DisconnectUserAsync(string userId, string reason, CancellationToken cancellationToken = default);
 }

@@ -27,6 +27,20 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) 
         return default;
     }
 
+    public ValueTask SendToUserAsync(string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidUserId(userId);
+        hub.DeliverToUser(userId, frame, exceptSocketIds);
+        return default;
+    }
+
+    public ValueTask DisconnectUserAsync(string userId, string reason, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidUserId(userId);
+        hub.DisconnectUser(userId, reason ?? string.Empty);
+        return default;
+    }
+
     public ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken = default)
     {
         if (hub.Subscribe(socketId, topic) == SubscriptionChange.LimitReached)

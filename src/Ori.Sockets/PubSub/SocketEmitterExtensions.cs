@@ -73,6 +73,22 @@ public static class SocketEmitterExtensions
         return emitter.SendAsync(socketId, CreatePush(message, emitter.TimeProvider), cancellationToken);
     }
 
+    /// <summary>Validates a typed message and sends it to every socket of a user, on every instance, in the push envelope.</summary>
+    /// <typeparam name="TMessage">The message type.</typeparam>
+    /// <param name="emitter">The emitter.</param>
+    /// <param name="userId">The user's id.</param>
+    /// <param name="message">The message.</param>
+    /// <param name="exceptSocketIds">Sockets that do not get it, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>Completes when the frame is queued for the user's local sockets and handed to the provider.</returns>
+    /// <exception cref="SocketValidationException">The message is not valid.</exception>
+    public static ValueTask EmitToUserAsync<TMessage>(this ISocketEmitter emitter, string userId, TMessage message, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
+        where TMessage : ISocketMessage<TMessage>
+    {
+        ArgumentNullException.ThrowIfNull(emitter);
+        return emitter.SendToUserAsync(userId, CreatePush(message, emitter.TimeProvider), exceptSocketIds, cancellationToken);
+    }
+
     /// <summary>Validates a typed message and sends it to every socket in the push envelope.</summary>
     /// <typeparam name="TMessage">The message type.</typeparam>
     /// <param name="emitter">The emitter.</param>

@@ -36,6 +36,9 @@ public sealed class SocketHub
     private readonly ConcurrentDictionary<string, Member> _sockets = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Topic> _topics = new(StringComparer.Ordinal);
 
+    // Each user's local sockets (a member set like a topic's, the same lock-free snapshot for delivery).
+    private readonly ConcurrentDictionary<string, Topic> _users = new(StringComparer.Ordinal);
+
     // Sockets that left the broadcast set but whose subscriptions the provider has not released yet.
     private readonly ConcurrentDictionary<string, Member> _released = new(StringComparer.Ordinal);
     private readonly Lock _allLock = new();
@@ -224,6 +227,62 @@ public sealed class SocketHub
         return DeliverTo(all, frame, exceptSocketId);
     }
 
+    /// <summary>Queues a frame for every local socket of a user.</summary>
+    /// <param name="userId">The user's id.</param>
+    /// <param name="frame">The encoded message.</param>
+    /// <param name="exceptSocketIds">Sockets to leave out, or <see langword="null"/>.</param>
+    /// <returns>The number of sockets it was queued for.</returns>
+    public int DeliverToUser(string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        if (!_users.TryGetValue(userId, out var entry))
+        {
+            return 0;
+        }
+
+        var delivered = 0;
+        foreach (var socket in entry.Snapshot())
+        {
+            if ((exceptSocketIds is null || !exceptSocketIds.Contains(socket.Id)) && socket.TryEnqueue(frame))
+            {
+                delivered++;
+            }
+        }
+
+        return delivered;
+    }
+
+    /// <summary>Closes every local socket of a user with 1008 (clients do not reconnect after it).</summary>
+    /// <param name="userId">The user's id.</param>
+    /// <param name="reason">The close reason (at most 123 bytes of UTF-8 are sent).</param>
+    /// <returns>The number of sockets closed.</returns>
+    public int DisconnectUser(string userId, string reason)
+    {
+        if (!_users.TryGetValue(userId, out var entry))
+        {
+            return 0;
+        }
+
+        var sockets = entry.Snapshot();
+        foreach (var socket in sockets)
+        {
+            socket.Close(SocketCloseCodes.PolicyViolation, reason);
+        }
+
+        return sockets.Length;
+    }
+
+    /// <summary>The ids of a user's sockets on this instance.</summary>
+    /// <param name="userId">The user's id.</param>
+    /// <returns>The socket ids; empty when the user has none here.</returns>
+    public IReadOnlyList<string> GetUserSockets(string userId) =>
+        _users.TryGetValue(userId, out var entry) ? [.. entry.Snapshot().Select(static s => s.Id)] : [];
+
+    /// <summary>The user id a local socket carries, or <see langword="null"/>.</summary>
+    /// <param name="socketId">The socket's id.</param>
+    /// <returns>The user id, or <see langword="null"/> when it has none or is not connected here.</returns>
+    public string? GetUserId(string socketId) => _sockets.TryGetValue(socketId, out var member) ? member.UserId : null;
+
     /// <summary>Closes a local socket with a normal close (1000).</summary>
     /// <param name="socketId">The socket's id.</param>
     /// <returns><see langword="false"/> when the socket is not connected here.</returns>
@@ -238,13 +297,22 @@ public sealed class SocketHub
         return true;
     }
 
-    /// <summary>A socket passed its guards: it receives broadcasts and direct sends and may subscribe.</summary>
-    internal void Add(IOutboundSocket socket)
+    /// <summary>A socket passed its guards: it receives broadcasts and direct sends (and its user's sends) and may subscribe.</summary>
+    internal void Add(IOutboundSocket socket, string? userId = null)
     {
-        _sockets[socket.Id] = new Member(socket);
+        var member = new Member(socket) { UserId = userId };
+        _sockets[socket.Id] = member;
         lock (_allLock)
         {
             _all = null;
+        }
+
+        if (userId is not null)
+        {
+            // A user's entry that emptied is being removed: a fresh one is made.
+            while (_users.GetOrAdd(userId, static _ => new Topic()).Add(member) == Topic.AddResult.Removed)
+            {
+            }
         }
     }
 
@@ -260,6 +328,11 @@ public sealed class SocketHub
             lock (_allLock)
             {
                 _all = null;
+            }
+
+            if (member.UserId is { } userId && _users.TryGetValue(userId, out var user) && user.Remove(member, out var vacated) && vacated)
+            {
+                _users.TryRemove(new KeyValuePair<string, Topic>(userId, user));
             }
         }
     }
@@ -307,6 +380,16 @@ public sealed class SocketHub
         }
     }
 
+    internal static void ThrowIfInvalidUserId(string userId)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        if (!SocketNames.IsValidUserId(userId))
+        {
+            // Often built from client data (a route's argument): answered validation_failed, like a topic.
+            throw new PubSub.InvalidSocketArgumentException($"'{Truncate(userId)}' is not a valid user id: use {SocketNames.UserIdRule}.", nameof(userId));
+        }
+    }
+
     private static string Truncate(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 64), "...");
 
     /// <summary>One socket's entry: the socket and the topics it subscribes to, changed under <see cref="Lock"/>.</summary>
@@ -319,6 +402,8 @@ public sealed class SocketHub
         public HashSet<string>? Topics { get; set; }
 
         public bool Released { get; set; }
+
+        public string? UserId { get; init; }
     }
 
     /// <summary>One topic's local subscribers; the array snapshot makes publishing lock-free.</summary>

@@ -38,6 +38,17 @@ public sealed class ConnectionGuardContext
         set => Socket.State = value;
     }
 
+    /// <summary>
+    /// Who the socket is (1–256 characters, no control characters or white space): set it from the credentials a guard
+    /// checks. Left unset, the <c>UserIdFromClaims</c> option takes it from <see cref="User"/>. A guard that sets an invalid
+    /// one fails the connection (1011).
+    /// </summary>
+    public string? UserId
+    {
+        get => Socket.UserId;
+        set => Socket.UserId = value;
+    }
+
     /// <summary>The connection's services (scoped to the connection).</summary>
     public IServiceProvider Services => Socket.Services;
 

@@ -30,6 +30,13 @@ public sealed class SocketContext
     /// <summary>The user of the upgraded request.</summary>
     public ClaimsPrincipal User => HttpContext.User;
 
+    /// <summary>
+    /// Who the socket is, for sends to a user and for presence: set by a connection guard
+    /// (<see cref="ConnectionGuardContext.UserId"/>), else taken from <see cref="User"/> by the <c>UserIdFromClaims</c>
+    /// option (the name identifier claim of an authenticated user by default); <see langword="null"/> for anonymous sockets.
+    /// </summary>
+    public string? UserId { get; internal set; }
+
     /// <summary>What the upgrade hook attached to the connection, if anything.</summary>
     public object? UpgradeData { get; }
 
@@ -119,6 +126,9 @@ public readonly struct SocketContext<TState> where TState : class
 
     /// <summary>The user of the upgraded request.</summary>
     public ClaimsPrincipal User => Context.User;
+
+    /// <summary>Who the socket is (see <see cref="SocketContext.UserId"/>).</summary>
+    public string? UserId => Context.UserId;
 
     /// <summary>Sends to topics, sockets and everyone.</summary>
     public ISocketEmitter Emitter => Context.Emitter;

@@ -106,4 +106,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(22, LogLevel.Warning, "Socket {SocketId}: '{Type}' was answered unavailable: {Reason} ({Suppressed} more since the last entry of this kind).")]
     public static partial void DependencyUnavailable(ILogger logger, string socketId, string type, string reason, int suppressed);
+
+    [LoggerMessage(23, LogLevel.Error, "Socket {SocketId}: its user id '{UserId}' is not valid (1-256 characters, no control characters or white space); the connection fails (1011).")]
+    public static partial void InvalidUserId(ILogger logger, string socketId, string userId);
 }

@@ -53,13 +53,26 @@ internal sealed class Instance : IAsyncDisposable
                 configure?.Invoke(o);
             });
         var app = builder.Build();
+
+        // Stands in for authentication: "?user=alice" makes the request's user alice (name identifier claim), which the
+        // default UserIdFromClaims rule takes as the socket's user id.
+        app.Use((context, next) =>
+        {
+            if (context.Request.Query["user"].ToString() is { Length: > 0 } user)
+            {
+                context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity([new System.Security.Claims.Claim(System.Security.Claims.ClaimTypes.NameIdentifier, user)], "test"));
+            }
+
+            return next(context);
+        });
         app.MapOriSockets("/ws");
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new Instance(app, new Uri($"ws://{new Uri(address).Authority}/ws"), logs);
     }
 
-    public async Task<(TestClient Client, string SocketId)> ConnectAsync() => await TestClient.ConnectReadyAsync(WsUri);
+    public async Task<(TestClient Client, string SocketId)> ConnectAsync(string? user = null) =>
+        await TestClient.ConnectReadyAsync(user is null ? WsUri : new Uri(WsUri + "?user=" + Uri.EscapeDataString(user)));
 
     /// <summary>Connects a client and joins a room; returns when the join was answered.</summary>
     public async Task<(TestClient Client, string SocketId)> JoinAsync(string room)

@@ -89,6 +89,11 @@ public sealed class DependencyTimeoutTests
 
         public ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default) => _inner.BroadcastAsync(frame, exceptSocketId, cancellationToken);
 
+        public ValueTask SendToUserAsync(string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default) =>
+            _inner.SendToUserAsync(userId, frame, exceptSocketIds, cancellationToken);
+
+        public ValueTask DisconnectUserAsync(string userId, string reason, CancellationToken cancellationToken = default) => _inner.DisconnectUserAsync(userId, reason, cancellationToken);
+
         public async ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken = default)
         {
             await _inner.SubscribeAsync(socketId, topic, cancellationToken);

@@ -109,6 +109,7 @@ public sealed class TestDispatcher(TestHandlers handlers) : ISocketDispatcher
             w.WriteString("socketId", context.SocketId);
             w.WriteString("state", context.State?.ToString());
             w.WriteString("upgradeData", context.UpgradeData?.ToString());
+            w.WriteString("userId", context.UserId);
             w.WriteEndObject();
         }), RawReply.Serializer);
         return default;
