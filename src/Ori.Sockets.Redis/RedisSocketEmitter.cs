@@ -45,7 +45,7 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
     }
 
     /// <inheritdoc />
-    public async ValueTask PublishAsync(string topic, SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    public async ValueTask PublishAsync(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         if (!SocketNames.IsValidTopic(topic))
         {
@@ -55,7 +55,7 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span, deadline);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, RedisSocketProvider.JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
         await _bus.PublishAsync(_bus.TopicChannel(topic), message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
@@ -71,12 +71,12 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
     }
 
     /// <inheritdoc />
-    public async ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    public async ValueTask BroadcastAsync(SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span, deadline);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, RedisSocketProvider.JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
         await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 

@@ -111,13 +111,13 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask PublishAsync(string topic, SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    public async ValueTask PublishAsync(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         SocketHub.ThrowIfInvalidTopic(topic);
         ArgumentNullException.ThrowIfNull(frame);
-        _hub.DeliverToTopic(topic, frame, exceptSocketId);
+        _hub.DeliverToTopic(topic, frame, exceptSocketIds);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, exceptSocketId, frame.Payload.Span, deadline);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
         await _bus.PublishAsync(_bus.TopicChannel(topic), message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
@@ -137,12 +137,12 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    public async ValueTask BroadcastAsync(SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(frame);
-        _hub.DeliverToAll(frame, exceptSocketId);
+        _hub.DeliverToAll(frame, exceptSocketIds);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, exceptSocketId, frame.Payload.Span, deadline);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
         await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
@@ -446,7 +446,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
             return;
         }
 
-        _hub.DeliverToTopic(target, SocketFrame.Text(payload.Span), except);
+        _hub.DeliverToTopic(target, SocketFrame.Text(payload.Span), except?.Split(','));
         _bus.Counters.Received();
     }
 
@@ -465,7 +465,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
                 _hub.DeliverToSocket(target, SocketFrame.Text(payload.Span));
                 break;
             case RedisMessageKind.Broadcast:
-                _hub.DeliverToAll(SocketFrame.Text(payload.Span), except);
+                _hub.DeliverToAll(SocketFrame.Text(payload.Span), except?.Split(','));
                 break;
             case RedisMessageKind.Disconnect:
                 _hub.Disconnect(target);

@@ -45,7 +45,7 @@ public sealed class ClusterTests : IAsyncLifetime
             await a.Emitter.SendAsync(idC, Notes.Push("to-c"));
             Assert.Equal("to-c", await Notes.TextAsync(onC));
 
-            await b.Emitter.BroadcastAsync(Notes.Push("everyone"), exceptSocketId: idB);
+            await b.Emitter.BroadcastAsync(Notes.Push("everyone"), exceptSocketIds: [idB]);
             Assert.Equal("everyone", await Notes.TextAsync(onC));
             await onB.AssertSilentAsync(TimeSpan.FromMilliseconds(300));
 

@@ -138,7 +138,7 @@ public sealed class ScalingTests : IAsyncLifetime
             Assert.Equal("to-b", await PayloadAsync(onB));
             await onA.AssertSilentAsync(s_quiet);
 
-            await _b.Emitter.BroadcastAsync(Push("all-but-a"), exceptSocketId: idA);
+            await _b.Emitter.BroadcastAsync(Push("all-but-a"), exceptSocketIds: [idA]);
             Assert.Equal("all-but-a", await PayloadAsync(onB));
             await onA.AssertSilentAsync(s_quiet);
 
@@ -206,12 +206,27 @@ public sealed class ScalingTests : IAsyncLifetime
     {
         var (onA, idA) = await _a.JoinAsync("chat");
         var (onB, _) = await _b.JoinAsync("chat");
+        var (onA2, idA2) = await _a.JoinAsync("chat");
+        var (onB2, idB2) = await _b.JoinAsync("chat");
         await using (onA)
         await using (onB)
+        await using (onA2)
+        await using (onB2)
         {
-            await _b.Emitter.PublishAsync("chat", Push("from-a"), exceptSocketId: idA);
+            await _b.Emitter.PublishAsync("chat", Push("from-a"), exceptSocketIds: [idA]);
             Assert.Equal("from-a", await PayloadAsync(onB));
+            Assert.Equal("from-a", await PayloadAsync(onA2));
+            Assert.Equal("from-a", await PayloadAsync(onB2));
             await onA.AssertSilentAsync(s_quiet);
+
+            // A set of sockets left out, on both instances, for a publish and for a broadcast.
+            await _a.Emitter.PublishAsync("chat", Push("some"), exceptSocketIds: [idA, idA2, idB2]);
+            Assert.Equal("some", await PayloadAsync(onB));
+            await _b.Emitter.BroadcastAsync(Push("all-but-three"), exceptSocketIds: [idA, idA2, idB2]);
+            Assert.Equal("all-but-three", await PayloadAsync(onB));
+            await onA.AssertSilentAsync(s_quiet);
+            await onA2.AssertSilentAsync(s_quiet);
+            await onB2.AssertSilentAsync(s_quiet);
         }
     }
 

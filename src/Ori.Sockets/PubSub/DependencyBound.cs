@@ -15,16 +15,16 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
     public TimeProvider TimeProvider => provider.TimeProvider;
 
     /// <inheritdoc />
-    public ValueTask PublishAsync(string topic, SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default) =>
-        Bound(provider.PublishAsync(topic, frame, exceptSocketId, cancellationToken), "The publish", cancellationToken);
+    public ValueTask PublishAsync(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default) =>
+        Bound(provider.PublishAsync(topic, frame, exceptSocketIds, cancellationToken), "The publish", cancellationToken);
 
     /// <inheritdoc />
     public ValueTask SendAsync(string socketId, SocketFrame frame, CancellationToken cancellationToken = default) =>
         Bound(provider.SendAsync(socketId, frame, cancellationToken), "The send", cancellationToken);
 
     /// <inheritdoc />
-    public ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default) =>
-        Bound(provider.BroadcastAsync(frame, exceptSocketId, cancellationToken), "The broadcast", cancellationToken);
+    public ValueTask BroadcastAsync(SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default) =>
+        Bound(provider.BroadcastAsync(frame, exceptSocketIds, cancellationToken), "The broadcast", cancellationToken);
 
     /// <inheritdoc />
     public ValueTask SendToUserAsync(string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default) =>

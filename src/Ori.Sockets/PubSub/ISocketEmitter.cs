@@ -13,11 +13,11 @@ public interface ISocketEmitter
     /// <summary>Sends <paramref name="frame"/> to every socket subscribed to <paramref name="topic"/>.</summary>
     /// <param name="topic">A valid topic.</param>
     /// <param name="frame">The message, encoded once.</param>
-    /// <param name="exceptSocketId">A socket that does not get it (usually the sender), or <see langword="null"/>.</param>
+    /// <param name="exceptSocketIds">Sockets that do not get it (usually the sender's), or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>
     /// <returns>Completes when the frame is queued for local sockets and handed to the provider; never waits for a slow socket.</returns>
     /// <exception cref="ArgumentException">The topic is not valid.</exception>
-    ValueTask PublishAsync(string topic, SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default);
+    ValueTask PublishAsync(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default);
 
     /// <summary>Sends <paramref name="frame"/> to one socket, on whichever instance holds it.</summary>
     /// <param name="socketId">The socket's id.</param>
@@ -28,10 +28,10 @@ public interface ISocketEmitter
 
     /// <summary>Sends <paramref name="frame"/> to every socket that passed its guards, on every instance.</summary>
     /// <param name="frame">The message.</param>
-    /// <param name="exceptSocketId">A socket that does not get it, or <see langword="null"/>.</param>
+    /// <param name="exceptSocketIds">Sockets that do not get it, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>
     /// <returns>Completes when the frame is queued for local sockets and handed to the provider.</returns>
-    ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default);
+    ValueTask BroadcastAsync(SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default);
 
     /// <summary>Sends <paramref name="frame"/> to every socket of a user (all their devices), on every instance.</summary>
     /// <param name="userId">The user's id, as the connections carry it (<see cref="SocketContext.UserId"/>).</param>

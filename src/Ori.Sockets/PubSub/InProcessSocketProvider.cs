@@ -7,10 +7,10 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) 
 
     public int ConnectionCount => hub.ConnectionCount;
 
-    public ValueTask PublishAsync(string topic, SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    public ValueTask PublishAsync(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         SocketHub.ThrowIfInvalidTopic(topic);
-        hub.DeliverToTopic(topic, frame, exceptSocketId);
+        hub.DeliverToTopic(topic, frame, exceptSocketIds);
         return default;
     }
 
@@ -21,9 +21,9 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) 
         return default;
     }
 
-    public ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    public ValueTask BroadcastAsync(SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
-        hub.DeliverToAll(frame, exceptSocketId);
+        hub.DeliverToAll(frame, exceptSocketIds);
         return default;
     }
 

@@ -9,13 +9,13 @@ public static class SocketEmitterExtensions
     /// <param name="emitter">The emitter.</param>
     /// <param name="topic">A valid topic.</param>
     /// <param name="text">The text frame to send.</param>
-    /// <param name="exceptSocketId">A socket that does not get it, or <see langword="null"/>.</param>
+    /// <param name="exceptSocketIds">Sockets that do not get it, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>
     /// <returns>Completes when the frame is queued and handed to the provider.</returns>
-    public static ValueTask PublishAsync(this ISocketEmitter emitter, string topic, string text, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    public static ValueTask PublishAsync(this ISocketEmitter emitter, string topic, string text, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(emitter);
-        return emitter.PublishAsync(topic, SocketFrame.Text(text), exceptSocketId, cancellationToken);
+        return emitter.PublishAsync(topic, SocketFrame.Text(text), exceptSocketIds, cancellationToken);
     }
 
     /// <summary>Sends raw text (sent as is) to one socket.</summary>
@@ -33,13 +33,13 @@ public static class SocketEmitterExtensions
     /// <summary>Sends raw text (sent as is) to every socket.</summary>
     /// <param name="emitter">The emitter.</param>
     /// <param name="text">The text frame to send.</param>
-    /// <param name="exceptSocketId">A socket that does not get it, or <see langword="null"/>.</param>
+    /// <param name="exceptSocketIds">Sockets that do not get it, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>
     /// <returns>Completes when the frame is queued and handed to the provider.</returns>
-    public static ValueTask BroadcastAsync(this ISocketEmitter emitter, string text, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    public static ValueTask BroadcastAsync(this ISocketEmitter emitter, string text, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(emitter);
-        return emitter.BroadcastAsync(SocketFrame.Text(text), exceptSocketId, cancellationToken);
+        return emitter.BroadcastAsync(SocketFrame.Text(text), exceptSocketIds, cancellationToken);
     }
 
     /// <summary>Validates a typed message and publishes it to a topic in the push envelope <c>{name, data, timestamp}</c>.</summary>
@@ -47,15 +47,15 @@ public static class SocketEmitterExtensions
     /// <param name="emitter">The emitter.</param>
     /// <param name="topic">A valid topic.</param>
     /// <param name="message">The message.</param>
-    /// <param name="exceptSocketId">A socket that does not get it, or <see langword="null"/>.</param>
+    /// <param name="exceptSocketIds">Sockets that do not get it, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>
     /// <returns>Completes when the frame is queued and handed to the provider.</returns>
     /// <exception cref="SocketValidationException">The message is not valid.</exception>
-    public static ValueTask EmitAsync<TMessage>(this ISocketEmitter emitter, string topic, TMessage message, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    public static ValueTask EmitAsync<TMessage>(this ISocketEmitter emitter, string topic, TMessage message, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
         where TMessage : ISocketMessage<TMessage>
     {
         ArgumentNullException.ThrowIfNull(emitter);
-        return emitter.PublishAsync(topic, CreatePush(message, emitter.TimeProvider), exceptSocketId, cancellationToken);
+        return emitter.PublishAsync(topic, CreatePush(message, emitter.TimeProvider), exceptSocketIds, cancellationToken);
     }
 
     /// <summary>Validates a typed message and sends it to one socket in the push envelope.</summary>
@@ -93,15 +93,15 @@ public static class SocketEmitterExtensions
     /// <typeparam name="TMessage">The message type.</typeparam>
     /// <param name="emitter">The emitter.</param>
     /// <param name="message">The message.</param>
-    /// <param name="exceptSocketId">A socket that does not get it, or <see langword="null"/>.</param>
+    /// <param name="exceptSocketIds">Sockets that do not get it, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>
     /// <returns>Completes when the frame is queued and handed to the provider.</returns>
     /// <exception cref="SocketValidationException">The message is not valid.</exception>
-    public static ValueTask EmitToAllAsync<TMessage>(this ISocketEmitter emitter, TMessage message, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+    public static ValueTask EmitToAllAsync<TMessage>(this ISocketEmitter emitter, TMessage message, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
         where TMessage : ISocketMessage<TMessage>
     {
         ArgumentNullException.ThrowIfNull(emitter);
-        return emitter.BroadcastAsync(CreatePush(message, emitter.TimeProvider), exceptSocketId, cancellationToken);
+        return emitter.BroadcastAsync(CreatePush(message, emitter.TimeProvider), exceptSocketIds, cancellationToken);
     }
 
     /// <summary>Validates a typed message and encodes it once in the push envelope.</summary>

@@ -185,9 +185,9 @@ public sealed class SocketHub
     /// <summary>Queues a frame for every local subscriber of a topic.</summary>
     /// <param name="topic">The topic.</param>
     /// <param name="frame">The encoded message.</param>
-    /// <param name="exceptSocketId">A socket to leave out, or <see langword="null"/>.</param>
+    /// <param name="exceptSocketIds">Sockets to leave out, or <see langword="null"/>.</param>
     /// <returns>The number of sockets it was queued for.</returns>
-    public int DeliverToTopic(string topic, SocketFrame frame, string? exceptSocketId = null)
+    public int DeliverToTopic(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null)
     {
         ArgumentNullException.ThrowIfNull(frame);
         if (!_topics.TryGetValue(topic, out var entry))
@@ -195,7 +195,7 @@ public sealed class SocketHub
             return 0;
         }
 
-        return DeliverTo(entry.Snapshot(), frame, exceptSocketId);
+        return DeliverTo(entry.Snapshot(), frame, exceptSocketIds);
     }
 
     /// <summary>Queues a frame for one local socket.</summary>
@@ -210,9 +210,9 @@ public sealed class SocketHub
 
     /// <summary>Queues a frame for every local socket that passed its guards.</summary>
     /// <param name="frame">The encoded message.</param>
-    /// <param name="exceptSocketId">A socket to leave out, or <see langword="null"/>.</param>
+    /// <param name="exceptSocketIds">Sockets to leave out, or <see langword="null"/>.</param>
     /// <returns>The number of sockets it was queued for.</returns>
-    public int DeliverToAll(SocketFrame frame, string? exceptSocketId = null)
+    public int DeliverToAll(SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null)
     {
         ArgumentNullException.ThrowIfNull(frame);
         var all = _all;
@@ -224,7 +224,7 @@ public sealed class SocketHub
             }
         }
 
-        return DeliverTo(all, frame, exceptSocketId);
+        return DeliverTo(all, frame, exceptSocketIds);
     }
 
     /// <summary>Queues a frame for every local socket of a user.</summary>
@@ -240,16 +240,7 @@ public sealed class SocketHub
             return 0;
         }
 
-        var delivered = 0;
-        foreach (var socket in entry.Snapshot())
-        {
-            if ((exceptSocketIds is null || !exceptSocketIds.Contains(socket.Id)) && socket.TryEnqueue(frame))
-            {
-                delivered++;
-            }
-        }
-
-        return delivered;
+        return DeliverTo(entry.Snapshot(), frame, exceptSocketIds);
     }
 
     /// <summary>Closes every local socket of a user with 1008 (clients do not reconnect after it).</summary>
@@ -340,12 +331,12 @@ public sealed class SocketHub
     /// <summary>The socket has ended and its subscriptions were released.</summary>
     internal void Forget(string socketId) => _released.TryRemove(socketId, out _);
 
-    private static int DeliverTo(IOutboundSocket[] targets, SocketFrame frame, string? exceptSocketId)
+    private static int DeliverTo(IOutboundSocket[] targets, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
     {
         var delivered = 0;
         foreach (var socket in targets)
         {
-            if ((exceptSocketId is null || !string.Equals(socket.Id, exceptSocketId, StringComparison.Ordinal)) && socket.TryEnqueue(frame))
+            if ((exceptSocketIds is null || !exceptSocketIds.Contains(socket.Id)) && socket.TryEnqueue(frame))
             {
                 delivered++;
             }

@@ -79,15 +79,15 @@ public sealed class DependencyTimeoutTests
 
         public int ConnectionCount => _inner.ConnectionCount;
 
-        public async ValueTask PublishAsync(string topic, SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default)
+        public async ValueTask PublishAsync(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
         {
-            await _inner.PublishAsync(topic, frame, exceptSocketId, cancellationToken);
+            await _inner.PublishAsync(topic, frame, exceptSocketIds, cancellationToken);
             await StallAsync(topic);
         }
 
         public ValueTask SendAsync(string socketId, SocketFrame frame, CancellationToken cancellationToken = default) => _inner.SendAsync(socketId, frame, cancellationToken);
 
-        public ValueTask BroadcastAsync(SocketFrame frame, string? exceptSocketId = null, CancellationToken cancellationToken = default) => _inner.BroadcastAsync(frame, exceptSocketId, cancellationToken);
+        public ValueTask BroadcastAsync(SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default) => _inner.BroadcastAsync(frame, exceptSocketIds, cancellationToken);
 
         public ValueTask SendToUserAsync(string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default) =>
             _inner.SendToUserAsync(userId, frame, exceptSocketIds, cancellationToken);

@@ -134,7 +134,7 @@ public sealed class TestDispatcher(TestHandlers handlers) : ISocketDispatcher
         }
 
         var emitter = invocation.Services.GetRequiredService<ISocketEmitter>();
-        await emitter.PublishAsync(request.Text, $"from:{invocation.Context.SocketId}", invocation.Context.SocketId);
+        await emitter.PublishAsync(request.Text, $"from:{invocation.Context.SocketId}", [invocation.Context.SocketId]);
         invocation.Complete();
     }
 }

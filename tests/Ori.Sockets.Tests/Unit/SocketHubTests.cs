@@ -36,7 +36,7 @@ public sealed class SocketHubTests
         _hub.Subscribe("a", "t");
         _hub.Subscribe("b", "t");
         Assert.Equal(2, _hub.DeliverToTopic("t", SocketFrame.Text("1")));
-        Assert.Equal(1, _hub.DeliverToTopic("t", SocketFrame.Text("2"), exceptSocketId: "a"));
+        Assert.Equal(1, _hub.DeliverToTopic("t", SocketFrame.Text("2"), exceptSocketIds: ["a"]));
         Assert.Equal(0, _hub.DeliverToTopic("other", SocketFrame.Text("3")));
         Assert.Equal(["1"], _a.Texts);
         Assert.Equal(["1", "2"], _b.Texts);
