@@ -220,6 +220,11 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>Not yet across instances: the registry that makes presence cluster-wide and crash-safe is the next step.</remarks>
+    public ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("Presence across instances is not built yet in the Redis provider.");
+
+    /// <inheritdoc />
     public bool IsConnected(string socketId) => _hub.Contains(socketId);
 
     /// <inheritdoc />

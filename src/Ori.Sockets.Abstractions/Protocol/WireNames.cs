@@ -25,6 +25,12 @@ internal static class WireNames
     /// <summary>The built-in request answered with the server's time.</summary>
     public const string Heartbeat = "heartbeat";
 
+    /// <summary>The built-in request answered with the members of a room the socket has joined.</summary>
+    public const string RoomPresence = "room.presence";
+
+    /// <summary>The push that tells a room's members who joined and who left (when the application turns it on).</summary>
+    public const string Presence = "ori.presence";
+
     /// <summary>Topics beginning with this are the server's: no client may join them.</summary>
     public const string ReservedTopicPrefix = "__";
 
@@ -34,8 +40,8 @@ internal static class WireNames
     /// <summary>The server's answer to <see cref="Ping"/>, a whole text message.</summary>
     public const byte Pong = (byte)'3';
 
-    /// <summary>The types a client may send without a route: <c>room.join</c>, <c>room.leave</c>, <c>heartbeat</c>.</summary>
-    public static readonly string[] BuiltInTypes = [RoomJoin, RoomLeave, Heartbeat];
+    /// <summary>The types a client may send without a route: <c>room.join</c>, <c>room.leave</c>, <c>heartbeat</c>, <c>room.presence</c>.</summary>
+    public static readonly string[] BuiltInTypes = [RoomJoin, RoomLeave, Heartbeat, RoomPresence];
 
     /// <summary>The built-in types as UTF-8, made from the names above.</summary>
     public static class Utf8
@@ -48,6 +54,9 @@ internal static class WireNames
 
         /// <summary><see cref="Heartbeat"/> as UTF-8.</summary>
         public static readonly byte[] Heartbeat = System.Text.Encoding.UTF8.GetBytes(WireNames.Heartbeat);
+
+        /// <summary><see cref="RoomPresence"/> as UTF-8.</summary>
+        public static readonly byte[] RoomPresence = System.Text.Encoding.UTF8.GetBytes(WireNames.RoomPresence);
     }
 
     /// <summary>Envelope member names, as UTF-8.</summary>
@@ -88,5 +97,20 @@ internal static class WireNames
 
         /// <summary>The reply of <c>room.join</c> and <c>room.leave</c>.</summary>
         public static ReadOnlySpan<byte> Joined => "joined"u8;
+
+        /// <summary>A presence push's members who left.</summary>
+        public static ReadOnlySpan<byte> Left => "left"u8;
+
+        /// <summary>A presence reply's members.</summary>
+        public static ReadOnlySpan<byte> MemberList => "members"u8;
+
+        /// <summary>A presence reply's number of members.</summary>
+        public static ReadOnlySpan<byte> Count => "count"u8;
+
+        /// <summary>A member's user id.</summary>
+        public static ReadOnlySpan<byte> UserId => "userId"u8;
+
+        /// <summary>A presence push's topic.</summary>
+        public static ReadOnlySpan<byte> Topic => "topic"u8;
     }
 }

@@ -3,7 +3,8 @@ using Microsoft.Extensions.Hosting;
 namespace Ori.Sockets.Hosting;
 
 /// <summary>Starts and stops the provider, runs the idle sweeper, and closes every socket with 1001 on shutdown.</summary>
-internal sealed class OriSocketsHostedService(ConnectionRegistry registry, ISocketProvider provider, IHostApplicationLifetime lifetime) : IHostedService
+/// <remarks>Takes the presence events too, so that they watch the hub from the start.</remarks>
+internal sealed class OriSocketsHostedService(ConnectionRegistry registry, ISocketProvider provider, IHostApplicationLifetime lifetime, Ori.Sockets.PubSub.PresenceEvents presence) : IHostedService
 {
     private CancellationTokenRegistration _stopping;
 
@@ -22,5 +23,6 @@ internal sealed class OriSocketsHostedService(ConnectionRegistry registry, ISock
         await _stopping.DisposeAsync().ConfigureAwait(false);
         await registry.ShutdownAsync(cancellationToken).ConfigureAwait(false);
         await provider.StopAsync(cancellationToken).ConfigureAwait(false);
+        presence.Dispose();
     }
 }

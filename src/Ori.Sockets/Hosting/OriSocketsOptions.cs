@@ -55,6 +55,15 @@ public sealed class OriSocketsOptions
     public Func<System.Security.Claims.ClaimsPrincipal, string?> UserIdFromClaims { get; set; } = static user =>
         user.Identity?.IsAuthenticated == true ? user.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value : null;
 
+    /// <summary>
+    /// The topics whose members are told who joins and leaves, by the reserved push <c>ori.presence</c> (protocol section
+    /// 7), gathered over <see cref="PresenceEventsWindow"/>. Default none (<see langword="null"/>).
+    /// </summary>
+    public Func<string, bool>? PresenceEvents { get; set; }
+
+    /// <summary>How long joins and leaves are gathered into one <c>ori.presence</c> push per topic. Default 200 ms.</summary>
+    public TimeSpan PresenceEventsWindow { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>The deepest JSON nesting accepted in a message. Default 32.</summary>
     public int MaxJsonDepth { get; set; } = 32;
 

@@ -51,6 +51,11 @@ internal sealed class OriSocketsOptionsValidator : IValidateOptions<OriSocketsOp
         CheckPositive(failures, nameof(options.UpgradeTimeout), options.UpgradeTimeout);
         CheckPositive(failures, nameof(options.GuardTimeout), options.GuardTimeout);
         CheckPositive(failures, nameof(options.CloseTimeout), options.CloseTimeout);
+        if (options.PresenceEventsWindow <= TimeSpan.Zero)
+        {
+            failures.Add("Ori:Sockets:PresenceEventsWindow must be positive.");
+        }
+
         if (options.DependencyTimeout <= TimeSpan.Zero)
         {
             failures.Add("Ori:Sockets:DependencyTimeout must be positive.");

@@ -28,13 +28,21 @@ public static class OriSocketsServiceCollectionExtensions
 
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OriSocketsOptions>, OriSocketsOptionsValidator>());
-        services.TryAddSingleton(sp => new SocketHub(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value.MaxRoomsPerSocket));
+        services.TryAddSingleton(sp => new SocketHub(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value.MaxRoomsPerSocket, sp.GetService<TimeProvider>()));
         services.TryAddSingleton<ISocketProvider, InProcessSocketProvider>();
         services.TryAddSingleton(sp => new Ori.Sockets.PubSub.DependencyBound(
             sp.GetRequiredService<ISocketProvider>(), sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value.DependencyTimeout));
 
         // Application code sends through the bound: no publish waits on a stalled dependency past DependencyTimeout.
         services.TryAddSingleton<ISocketEmitter>(sp => sp.GetRequiredService<Ori.Sockets.PubSub.DependencyBound>());
+        services.TryAddSingleton<ISocketPresence>(sp => sp.GetRequiredService<Ori.Sockets.PubSub.DependencyBound>());
+        services.TryAddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value;
+            return new Ori.Sockets.PubSub.PresenceEvents(
+                sp.GetRequiredService<SocketHub>(), sp.GetRequiredService<Ori.Sockets.PubSub.DependencyBound>(), o.PresenceEvents, o.PresenceEventsWindow,
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger(Ori.Sockets.Telemetry.SocketLog.Category));
+        });
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp =>
         {

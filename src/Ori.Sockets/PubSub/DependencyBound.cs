@@ -9,7 +9,7 @@ namespace Ori.Sockets.PubSub;
 /// </summary>
 /// <param name="provider">The provider.</param>
 /// <param name="timeout">The limit.</param>
-internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout) : ISocketEmitter
+internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout) : ISocketEmitter, ISocketPresence
 {
     /// <inheritdoc />
     public TimeProvider TimeProvider => provider.TimeProvider;
@@ -33,6 +33,13 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
     /// <inheritdoc />
     public ValueTask DisconnectUserAsync(string userId, string reason, CancellationToken cancellationToken = default) =>
         Bound(provider.DisconnectUserAsync(userId, reason, cancellationToken), "Disconnecting the user", cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        var pending = provider.GetPresenceAsync(topic, cancellationToken);
+        return pending.IsCompleted ? pending : AwaitPresenceAsync(pending, topic, cancellationToken);
+    }
 
     /// <summary>Subscribes a socket; undone when the provider overruns the limit.</summary>
     public ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken)
@@ -59,6 +66,20 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
         {
             Observe(task);
             throw new SocketUnavailableException($"{what} did not complete within {Seconds} s; it may still complete.", ex);
+        }
+    }
+
+    private async ValueTask<SocketPresence> AwaitPresenceAsync(ValueTask<SocketPresence> pending, string topic, CancellationToken cancellationToken)
+    {
+        var task = pending.AsTask();
+        try
+        {
+            return await task.WaitAsync(timeout, provider.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            Observe(task);
+            throw new SocketUnavailableException($"The presence of '{topic}' was not read within {Seconds} s.", ex);
         }
     }
 

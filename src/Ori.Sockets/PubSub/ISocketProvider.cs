@@ -5,7 +5,7 @@ namespace Ori.Sockets;
 /// default; a scaling provider (Redis) replaces it without any change to application code. Local
 /// delivery always goes through the <see cref="SocketHub"/>, the native pub/sub core.
 /// </summary>
-public interface ISocketProvider : ISocketEmitter, ISocketLifecycle
+public interface ISocketProvider : ISocketEmitter, ISocketLifecycle, ISocketPresence
 {
     /// <summary>Subscribes a local socket to a topic.</summary>
     /// <param name="socketId">A socket connected to this instance.</param>

@@ -69,6 +69,12 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) 
         return default;
     }
 
+    public ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidTopic(topic);
+        return new(new SocketPresence(topic, hub.GetMembers(topic)));
+    }
+
     public bool IsConnected(string socketId) => hub.Contains(socketId);
 
     public int GetSubscriberCount(string topic) => hub.GetSubscriberCount(topic);

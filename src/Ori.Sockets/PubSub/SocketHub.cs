@@ -44,7 +44,16 @@ public sealed class SocketHub
     private readonly Lock _allLock = new();
     private IOutboundSocket[]? _all;
 
-    internal SocketHub(int maxTopicsPerSocket = int.MaxValue) => MaxTopicsPerSocket = maxTopicsPerSocket;
+    private readonly TimeProvider _time;
+
+    internal SocketHub(int maxTopicsPerSocket = int.MaxValue, TimeProvider? time = null)
+    {
+        MaxTopicsPerSocket = maxTopicsPerSocket;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>Told of every member that joins or leaves a topic here (after the change), for presence events.</summary>
+    internal Action<string, SocketPresenceMember, bool>? MembershipChanged { get; set; }
 
     /// <summary>The most topics one socket may be subscribed to on this instance.</summary>
     public int MaxTopicsPerSocket { get; }
@@ -61,6 +70,48 @@ public sealed class SocketHub
     /// <param name="topic">The topic.</param>
     /// <returns>The count, 0 for an unknown topic.</returns>
     public int GetSubscriberCount(string topic) => _topics.TryGetValue(topic, out var t) ? t.Count : 0;
+
+    /// <summary>The local members of a topic: socket, user, and when each joined; oldest first.</summary>
+    /// <param name="topic">The topic.</param>
+    /// <returns>The members; empty for a topic without local subscribers.</returns>
+    public IReadOnlyList<SocketPresenceMember> GetMembers(string topic)
+    {
+        if (!_topics.TryGetValue(topic, out var entry))
+        {
+            return [];
+        }
+
+        var members = new List<SocketPresenceMember>();
+        foreach (var member in entry.Members())
+        {
+            lock (member.Lock)
+            {
+                if (member.Topics is not null && member.Topics.TryGetValue(topic, out var since))
+                {
+                    members.Add(new SocketPresenceMember(member.Socket.Id, member.UserId, DateTimeOffset.FromUnixTimeMilliseconds(since)));
+                }
+            }
+        }
+
+        members.Sort(static (a, b) => a.Since.CompareTo(b.Since));
+        return members;
+    }
+
+    /// <summary>The topics a local socket is subscribed to.</summary>
+    /// <param name="socketId">The socket's id.</param>
+    /// <returns>The topics; empty when it has none or is not connected here.</returns>
+    public IReadOnlyList<string> GetTopics(string socketId)
+    {
+        if (!_sockets.TryGetValue(socketId, out var member))
+        {
+            return [];
+        }
+
+        lock (member.Lock)
+        {
+            return member.Topics is null ? [] : [.. member.Topics.Keys];
+        }
+    }
 
     /// <summary>A snapshot of every topic with local subscribers and their counts.</summary>
     /// <returns>Topic names and subscriber counts.</returns>
@@ -92,10 +143,12 @@ public sealed class SocketHub
             return SubscriptionChange.None;
         }
 
+        SubscriptionChange change;
+        long since;
         lock (member.Lock)
         {
-            member.Topics ??= new HashSet<string>(StringComparer.Ordinal);
-            if (member.Released || member.Topics.Contains(topic))
+            member.Topics ??= new Dictionary<string, long>(StringComparer.Ordinal);
+            if (member.Released || member.Topics.ContainsKey(topic))
             {
                 return SubscriptionChange.None;
             }
@@ -105,23 +158,26 @@ public sealed class SocketHub
                 return SubscriptionChange.LimitReached;
             }
 
-            member.Topics.Add(topic);
+            since = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            member.Topics.Add(topic, since);
 
             while (true)
             {
                 var entry = _topics.GetOrAdd(topic, static _ => new Topic());
-                switch (entry.Add(member))
+                var added = entry.Add(member);
+                if (added == Topic.AddResult.Removed)
                 {
-                    case Topic.AddResult.Added:
-                        return SubscriptionChange.Changed;
-                    case Topic.AddResult.AddedFirst:
-                        return SubscriptionChange.TopicActivated;
-                    default:
-                        // The entry emptied and left the dictionary between GetOrAdd and Add: take a fresh one.
-                        continue;
+                    // The entry emptied and left the dictionary between GetOrAdd and Add: take a fresh one.
+                    continue;
                 }
+
+                change = added == Topic.AddResult.AddedFirst ? SubscriptionChange.TopicActivated : SubscriptionChange.Changed;
+                break;
             }
         }
+
+        MembershipChanged?.Invoke(topic, new SocketPresenceMember(socketId, member.UserId, DateTimeOffset.FromUnixTimeMilliseconds(since)), true);
+        return change;
     }
 
     /// <summary>Removes a local socket from a topic; not an error if it was not subscribed.</summary>
@@ -137,15 +193,20 @@ public sealed class SocketHub
             return SubscriptionChange.None;
         }
 
+        SubscriptionChange change;
+        long since;
         lock (member.Lock)
         {
-            if (member.Topics is null || !member.Topics.Remove(topic))
+            if (member.Topics is null || !member.Topics.Remove(topic, out since))
             {
                 return SubscriptionChange.None;
             }
 
-            return RemoveFromTopic(member, topic) ? SubscriptionChange.TopicVacated : SubscriptionChange.Changed;
+            change = RemoveFromTopic(member, topic) ? SubscriptionChange.TopicVacated : SubscriptionChange.Changed;
         }
+
+        MembershipChanged?.Invoke(topic, new SocketPresenceMember(socketId, member.UserId, DateTimeOffset.FromUnixTimeMilliseconds(since)), false);
+        return change;
     }
 
     /// <summary>Removes a socket that closed from every topic it subscribed to.</summary>
@@ -159,16 +220,18 @@ public sealed class SocketHub
         }
 
         List<string>? vacated = null;
+        Dictionary<string, long>? left;
         lock (member.Lock)
         {
             // Released for good: later subscriptions of this socket are refused.
             member.Released = true;
-            if (member.Topics is null)
+            left = member.Topics;
+            if (left is null)
             {
                 return [];
             }
 
-            foreach (var topic in member.Topics)
+            foreach (var topic in left.Keys)
             {
                 if (RemoveFromTopic(member, topic))
                 {
@@ -177,6 +240,14 @@ public sealed class SocketHub
             }
 
             member.Topics = null;
+        }
+
+        if (MembershipChanged is { } changed)
+        {
+            foreach (var (topic, since) in left)
+            {
+                changed(topic, new SocketPresenceMember(socketId, member.UserId, DateTimeOffset.FromUnixTimeMilliseconds(since)), false);
+            }
         }
 
         return vacated ?? (IReadOnlyList<string>)[];
@@ -390,7 +461,8 @@ public sealed class SocketHub
 
         public IOutboundSocket Socket { get; } = socket;
 
-        public HashSet<string>? Topics { get; set; }
+        /// <summary>The topics it is in, each with when it joined (Unix milliseconds).</summary>
+        public Dictionary<string, long>? Topics { get; set; }
 
         public bool Released { get; set; }
 
@@ -456,6 +528,14 @@ public sealed class SocketHub
                 }
 
                 return true;
+            }
+        }
+
+        public Member[] Members()
+        {
+            lock (_lock)
+            {
+                return [.. _members];
             }
         }
 

@@ -143,6 +143,11 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
             return LeaveAsync(invocation);
         }
 
+        if (type.SequenceEqual(WireNames.Utf8.RoomPresence))
+        {
+            return PresenceAsync(invocation);
+        }
+
         if (type.SequenceEqual(WireNames.Utf8.Heartbeat))
         {
             invocation.ReplyWith(time.GetUtcNow().ToUnixTimeMilliseconds(), static (writer, now) =>
@@ -201,6 +206,32 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
 
         await invocation.Context.UnsubscribeAsync(room, invocation.Aborted).ConfigureAwait(false);
         ReplyRoom(invocation, room, joined: false);
+    }
+
+    /// <summary><c>room.presence</c>: the members of a room, for a socket that is one of them (<c>forbidden</c> otherwise).</summary>
+    private static async ValueTask PresenceAsync(SocketInvocation invocation)
+    {
+        if (!TryReadRoom(invocation, out var room))
+        {
+            return;
+        }
+
+        var presence = await invocation.Context.GetPresenceAsync(room, invocation.Aborted).ConfigureAwait(false);
+        var socketId = invocation.Context.SocketId;
+        if (!presence.Members.Any(m => string.Equals(m.SocketId, socketId, StringComparison.Ordinal)))
+        {
+            invocation.ReplyError(SocketErrorCodes.Forbidden, $"Join '{room}' first: only its members may see who is in it.");
+            return;
+        }
+
+        invocation.ReplyWith(presence, static (writer, p) =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString(WireNames.Members.Room, p.Topic);
+            PubSub.PresenceEvents.WriteMembers(writer, WireNames.Members.MemberList, p.Members);
+            writer.WriteNumber(WireNames.Members.Count, p.Count);
+            writer.WriteEndObject();
+        });
     }
 
     private static void ReplyRoom(SocketInvocation invocation, string room, bool joined) =>

@@ -79,6 +79,10 @@ public sealed class SocketContext
     public ValueTask UnsubscribeAsync(string topic, CancellationToken cancellationToken = default) =>
         _dependencies.UnsubscribeAsync(SocketId, topic, cancellationToken);
 
+    /// <summary>The members of a topic, across instances as the provider sees them (bounded like every dependency wait).</summary>
+    internal ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken) =>
+        _dependencies.GetPresenceAsync(topic, cancellationToken);
+
     private object?[]? _slots;
 
     /// <summary>

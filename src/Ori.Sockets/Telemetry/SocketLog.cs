@@ -109,4 +109,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(23, LogLevel.Error, "Socket {SocketId}: its user id '{UserId}' is not valid (1-256 characters, no control characters or white space); the connection fails (1011).")]
     public static partial void InvalidUserId(ILogger logger, string socketId, string userId);
+
+    [LoggerMessage(24, LogLevel.Warning, "A presence push of '{Topic}' reached this instance's sockets only: {Reason}")]
+    public static partial void PresencePushFailed(ILogger logger, string topic, string reason);
 }

@@ -104,6 +104,8 @@ public sealed class DependencyTimeoutTests
 
         public ValueTask ReleaseAsync(string socketId) => _inner.ReleaseAsync(socketId);
 
+        public ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default) => _inner.GetPresenceAsync(topic, cancellationToken);
+
         public ValueTask DisconnectAsync(string socketId, CancellationToken cancellationToken = default) => _inner.DisconnectAsync(socketId, cancellationToken);
 
         public bool IsConnected(string socketId) => _inner.IsConnected(socketId);

@@ -87,13 +87,4 @@ public sealed class UserTests
         Assert.Equal("carol", (await carol.RequestAsync("whoami")).GetProperty("data").GetProperty("userId").GetString());
         Assert.Equal(System.Text.Json.JsonValueKind.Null, (await anonymous.RequestAsync("whoami")).GetProperty("data").GetProperty("userId").ValueKind);
     }
-
-    private sealed class UserFromQueryGuard : IConnectionGuard
-    {
-        public ValueTask<bool> CanConnectAsync(ConnectionGuardContext context)
-        {
-            context.UserId = context.HttpContext.Request.Query["user"].ToString() is { Length: > 0 } user ? user : null;
-            return new(true);
-        }
-    }
 }

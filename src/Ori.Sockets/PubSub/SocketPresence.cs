@@ -1,0 +1,27 @@
+namespace Ori.Sockets;
+
+/// <summary>One member of a topic: a socket, its user, and when it joined.</summary>
+/// <param name="SocketId">The socket's id.</param>
+/// <param name="UserId">The socket's user id, or <see langword="null"/> for an anonymous socket.</param>
+/// <param name="Since">When the socket joined the topic.</param>
+public sealed record SocketPresenceMember(string SocketId, string? UserId, DateTimeOffset Since);
+
+/// <summary>Who is subscribed to a topic, across every instance the provider spans.</summary>
+/// <param name="Topic">The topic.</param>
+/// <param name="Members">Its members, oldest first.</param>
+public sealed record SocketPresence(string Topic, IReadOnlyList<SocketPresenceMember> Members)
+{
+    /// <summary>How many members the topic has.</summary>
+    public int Count => Members.Count;
+}
+
+/// <summary>Answers who is in a topic. Inject it anywhere; the provider decides how far it sees (every instance with Redis).</summary>
+public interface ISocketPresence
+{
+    /// <summary>The members of <paramref name="topic"/>.</summary>
+    /// <param name="topic">A valid topic.</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>The topic's members; none for a topic nobody has joined.</returns>
+    /// <exception cref="ArgumentException">The topic is not valid.</exception>
+    ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default);
+}
