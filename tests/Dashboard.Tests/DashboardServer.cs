@@ -56,9 +56,11 @@ internal sealed class DashboardServer : IAsyncDisposable
         return client;
     }
 
-    public Task<HttpResponseMessage> PostIncidentAsync(string? token, string json)
+    public Task<HttpResponseMessage> PostIncidentAsync(string? token, string json) => PostAsync("/api/incidents", token, json);
+
+    public Task<HttpResponseMessage> PostAsync(string path, string? token, string json)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/api/incidents") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
         if (token is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);

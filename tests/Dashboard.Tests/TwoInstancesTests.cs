@@ -56,4 +56,60 @@ public sealed class TwoInstancesTests : IAsyncLifetime
         Assert.Equal("Payments slow", push.GetProperty("data").GetProperty("title").GetString());
         await eve.AssertNoPushAsync("incident.created", TimeSpan.FromMilliseconds(300));
     }
+
+    [Fact]
+    public async Task A_note_to_a_user_reaches_each_of_their_sockets_on_both_instances_once()
+    {
+        await using var bobHere = await _one.ConnectAsync("bob-token");
+        await using var bobThere = await _two.ConnectAsync("bob-token");
+        await using var alice = await _two.ConnectAsync("alice-token");
+
+        using var accepted = await _one.PostAsync("/api/users/bob/notify", "alice-token", """{"text":"Standup in 5"}""");
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        foreach (var socket in new[] { bobHere, bobThere })
+        {
+            var push = await socket.NextPushAsync("notification");
+            Assert.Equal("alice", push.GetProperty("data").GetProperty("from").GetString());
+            Assert.Equal("Standup in 5", push.GetProperty("data").GetProperty("text").GetString());
+            await socket.AssertNoPushAsync("notification", TimeSpan.FromMilliseconds(300));
+        }
+
+        await alice.AssertNoPushAsync("notification", TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public async Task Notes_and_disconnects_are_refused_for_bad_input_and_other_accounts_and_change_nothing()
+    {
+        await using var bob = await _two.ConnectAsync("bob-token");
+        await using var eve = await _two.ConnectAsync("eve-token");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _one.PostAsync("/api/users/bob/notify", null, """{"text":"hi"}""")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _one.PostAsync("/api/users/eve/notify", "alice-token", """{"text":"hi"}""")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _one.PostAsync("/api/users/nobody/notify", "alice-token", """{"text":"hi"}""")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _one.PostAsync("/api/users/eve/disconnect", "alice-token", "{}")).StatusCode);
+        foreach (var body in new[] { """{"text":""}""", "{}", "not json", $$"""{"text":"{{new string('x', 501)}}"}""" })
+        {
+            using var response = await _one.PostAsync("/api/users/bob/notify", "alice-token", body);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+
+        await bob.AssertNoPushAsync("notification", TimeSpan.FromMilliseconds(300));
+        await eve.AssertNoPushAsync("notification", TimeSpan.FromMilliseconds(300));
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Open, eve.Socket.State);
+    }
+
+    [Fact]
+    public async Task Disconnecting_a_user_closes_their_sockets_on_both_instances_with_1008()
+    {
+        await using var bobHere = await _one.ConnectAsync("bob-token");
+        await using var bobThere = await _two.ConnectAsync("bob-token");
+        await using var alice = await _two.ConnectAsync("alice-token");
+
+        using var accepted = await _one.PostAsync("/api/users/bob/disconnect", "alice-token", "{}");
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, await bobHere.WaitForCloseAsync());
+        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, await bobThere.WaitForCloseAsync());
+        Assert.Equal("Disconnected by alice", bobThere.CloseDescription);
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Open, alice.Socket.State);
+    }
 }

@@ -61,3 +61,15 @@ public sealed partial record CreateIncident(
     [property: Required, StringLength(200, MinimumLength = 1)] string Title,
     [property: Required, StringLength(32, MinimumLength = 1)] string Severity,
     [property: Required, StringLength(64, MinimumLength = 1)] string MonitorId);
+
+/// <summary>The body of <c>POST /api/users/{userId}/notify</c>: a note for every device of a user.</summary>
+/// <param name="Text">The note, 1 to 500 characters.</param>
+[SocketMessage("user.notify")]
+public sealed partial record NotifyUser(
+    [property: Required, StringLength(500, MinimumLength = 1)] string Text);
+
+/// <summary>A note another user of the account sent to every device of this one.</summary>
+/// <param name="From">Who sent it.</param>
+/// <param name="Text">The note.</param>
+[SocketMessage("notification")]
+public sealed partial record Notification(string From, string Text);

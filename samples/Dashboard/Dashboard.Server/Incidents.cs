@@ -31,6 +31,55 @@ public static class DashboardApi
     {
         app.MapPost("/api/incidents", CreateIncidentAsync);
         app.MapGet("/api/stats", Stats);
+        app.MapPost("/api/users/{userId}/notify", NotifyUserAsync);
+        app.MapPost("/api/users/{userId}/disconnect", DisconnectUserAsync);
+    }
+
+    /// <summary>A note for every socket of a user of the caller's account, on every instance.</summary>
+    private static async Task<IResult> NotifyUserAsync(string userId, HttpContext http, ISocketEmitter emitter)
+    {
+        if (DemoUsers.FromBearer(http.Request) is not { } caller)
+        {
+            return Unauthorized(http);
+        }
+
+        if (DemoUsers.Find(userId) is not { } target || target.AccountId != caller.AccountId)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such user in your account.");
+        }
+
+        var body = await ReadBodyAsync(http.Request);
+        if (body is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: $"The body is larger than {MaxBodyBytes} bytes.");
+        }
+
+        if (!NotifyUser.Serializer.TryDeserialize(body, out var request, out var errors))
+        {
+            return Results.ValidationProblem(
+                errors.GroupBy(e => e.Path).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
+                title: "The note is not valid.");
+        }
+
+        await emitter.EmitToUserAsync(target.UserId, new Notification(caller.UserId, request.Text), cancellationToken: http.RequestAborted);
+        return Results.Accepted();
+    }
+
+    /// <summary>Closes every socket of a user of the caller's account, on every instance (1008: clients do not reconnect).</summary>
+    private static async Task<IResult> DisconnectUserAsync(string userId, HttpContext http, ISocketEmitter emitter)
+    {
+        if (DemoUsers.FromBearer(http.Request) is not { } caller)
+        {
+            return Unauthorized(http);
+        }
+
+        if (DemoUsers.Find(userId) is not { } target || target.AccountId != caller.AccountId)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such user in your account.");
+        }
+
+        await emitter.DisconnectUserAsync(target.UserId, $"Disconnected by {caller.UserId}", http.RequestAborted);
+        return Results.Accepted();
     }
 
     private static async Task<IResult> CreateIncidentAsync(HttpContext http, IncidentStore store, ISocketEmitter emitter)

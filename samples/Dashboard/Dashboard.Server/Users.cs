@@ -11,16 +11,22 @@ public sealed record DashboardUser(string UserId, string AccountId);
 /// <summary>The demo users and their tokens (a real app would validate a JWT here).</summary>
 public static class DemoUsers
 {
+    private static readonly (string Token, DashboardUser User)[] s_users =
+    [
+        ("alice-token", new DashboardUser("alice", "acme")),
+        ("bob-token", new DashboardUser("bob", "acme")),
+        ("eve-token", new DashboardUser("eve", "globex")),
+    ];
+
     /// <summary>The user a token stands for, or null.</summary>
     /// <param name="token">The token.</param>
     /// <returns>The user, or null for a missing or unknown token.</returns>
-    public static DashboardUser? FromToken(string? token) => token switch
-    {
-        "alice-token" => new DashboardUser("alice", "acme"),
-        "bob-token" => new DashboardUser("bob", "acme"),
-        "eve-token" => new DashboardUser("eve", "globex"),
-        _ => null,
-    };
+    public static DashboardUser? FromToken(string? token) => s_users.FirstOrDefault(u => u.Token == token).User;
+
+    /// <summary>A user of the demo, by id, or null.</summary>
+    /// <param name="userId">The user's id.</param>
+    /// <returns>The user, or null for an unknown id.</returns>
+    public static DashboardUser? Find(string userId) => s_users.FirstOrDefault(u => u.User.UserId == userId).User;
 
     /// <summary>The user of an <c>Authorization: Bearer</c> header, or null.</summary>
     /// <param name="request">The HTTP request.</param>
@@ -45,7 +51,11 @@ public sealed class TokenGuard : ConnectionGuard<DashboardUser>
         var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..]
             : request.Query.TryGetValue("access_token", out var accessToken) ? accessToken.ToString()
             : request.Query["token"].ToString();
-        return new(DemoUsers.FromToken(token));
+        var user = DemoUsers.FromToken(token);
+
+        // Who the socket is: sends to a user and disconnecting a user find it by this.
+        context.UserId = user?.UserId;
+        return new(user);
     }
 }
 
