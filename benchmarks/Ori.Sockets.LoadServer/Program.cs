@@ -46,7 +46,14 @@ else
     }).AddSocketRouters().AddRoomRule((_, _) => true);
     if (redis is { Length: > 0 })
     {
-        sockets.AddRedis(redis, o => o.ChannelPrefix = "load");
+        sockets.AddRedis(redis, o =>
+        {
+            o.ChannelPrefix = "load";
+            if (Environment.GetEnvironmentVariable("ORI_LOAD_PRESENCE_HEARTBEAT_MS") is { Length: > 0 } heartbeat)
+            {
+                o.PresenceHeartbeat = TimeSpan.FromMilliseconds(int.Parse(heartbeat, System.Globalization.CultureInfo.InvariantCulture));
+            }
+        });
     }
 }
 

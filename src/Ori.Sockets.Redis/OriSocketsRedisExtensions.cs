@@ -114,7 +114,7 @@ internal sealed class OriSocketsRedisOptionsValidator(IServiceProvider services)
             return "Ori:Sockets:Redis:ConnectionString is required (or give AddRedis an IConnectionMultiplexer).";
         }
 
-        if (options.ConnectTimeout <= TimeSpan.Zero || options.OperationTimeout <= TimeSpan.Zero || options.RetryInterval <= TimeSpan.Zero)
+        if (options.ConnectTimeout <= TimeSpan.Zero || options.OperationTimeout <= TimeSpan.Zero || options.RetryInterval <= TimeSpan.Zero || options.PresenceHeartbeat <= TimeSpan.Zero)
         {
             return "Ori:Sockets:Redis time limits must be positive.";
         }

@@ -47,6 +47,12 @@ public sealed class OriSocketsRedisOptions
     /// </summary>
     public TimeSpan LivenessInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// How often an instance tells Redis it is alive (and finds instances that are not): an instance that dies leaves
+    /// presence within two of these. Default 5 seconds.
+    /// </summary>
+    public TimeSpan PresenceHeartbeat { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How often subscriptions that failed are tried again; default 2 seconds.</summary>
     public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(2);
 

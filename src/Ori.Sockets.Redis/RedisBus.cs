@@ -665,6 +665,12 @@ internal static partial class RedisLog
     [LoggerMessage(111, LogLevel.Error, "The Redis subscription connection hears nothing, and it could not be made again: {Reason}")]
     public static partial void SubscriptionDeafUnrepaired(ILogger logger, string reason, Exception? exception);
 
+    [LoggerMessage(112, LogLevel.Warning, "The presence heartbeat could not reach Redis: {Reason}; trying again at the next one.")]
+    public static partial void PresenceBeatFailed(ILogger logger, string reason);
+
+    [LoggerMessage(113, LogLevel.Information, "Instance {Instance} stopped beating: {Departed} of its sockets left presence.")]
+    public static partial void InstanceReaped(ILogger logger, string instance, int departed);
+
     [LoggerMessage(107, LogLevel.Warning, "Redis is unreachable: publishes wait for it, in order (at most {Limit} of them, each at most {Seconds} s).")]
     public static partial void Holding(ILogger logger, int limit, double seconds);
 

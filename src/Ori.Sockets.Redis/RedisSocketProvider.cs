@@ -28,6 +28,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     private Task<ChannelMessageQueue>? _control;
     private ITimer? _retryTimer;
     private ITimer? _livenessTimer;
+    private readonly RedisPresence _presence;
     private readonly TimeSpan _livenessInterval;
     private int _checking;
     private volatile bool _stopping;
@@ -41,6 +42,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         _retryInterval = options.Value.RetryInterval;
         _operationTimeout = options.Value.OperationTimeout;
         _livenessInterval = options.Value.LivenessInterval;
+        _presence = new RedisPresence(_bus, hub, options.Value.PresenceHeartbeat, time, _logger);
         _onTopic = OnTopicMessage;
         _onControl = OnControlMessage;
     }
@@ -76,6 +78,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         }
 
         _retryTimer = TimeProvider.CreateTimer(static state => ((RedisSocketProvider)state!).RetryFailed(), this, _retryInterval, _retryInterval);
+        _presence.Start();
         if (_livenessInterval > TimeSpan.Zero)
         {
             _livenessTimer = TimeProvider.CreateTimer(static state => _ = ((RedisSocketProvider)state!).CheckLivenessAsync(), this, _livenessInterval, _livenessInterval);
@@ -100,6 +103,8 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         {
             await ReconcileAsync(topic).ConfigureAwait(false);
         }
+
+        await _presence.DisposeAsync().ConfigureAwait(false);
 
         // The connection closes next: its subscriptions go with it.
         if (Interlocked.Exchange(ref _control, null) is { } control)
@@ -220,9 +225,18 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    /// <remarks>Not yet across instances: the registry that makes presence cluster-wide and crash-safe is the next step.</remarks>
-    public ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default) =>
-        throw new NotSupportedException("Presence across instances is not built yet in the Redis provider.");
+    public async ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidTopic(topic);
+        try
+        {
+            return await _presence.GetAsync(topic).AsTask().WaitAsync(_operationTimeout, TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new OriSocketsRedisException("Presence could not be read from Redis.", ex, mayHaveReachedOtherInstances: false);
+        }
+    }
 
     /// <inheritdoc />
     public bool IsConnected(string socketId) => _hub.Contains(socketId);

@@ -35,7 +35,7 @@ internal sealed class PresenceEvents : IDisposable
         _logger = logger;
         if (topics is not null)
         {
-            hub.MembershipChanged = OnMembershipChanged;
+            hub.MembershipChanged += OnMembershipChanged;
         }
     }
 

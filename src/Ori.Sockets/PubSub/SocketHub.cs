@@ -52,8 +52,11 @@ public sealed class SocketHub
         _time = time ?? TimeProvider.System;
     }
 
-    /// <summary>Told of every member that joins or leaves a topic here (after the change), for presence events.</summary>
+    /// <summary>Told of every member that joins or leaves a topic here (after the change): presence events, a provider's registry.</summary>
     internal Action<string, SocketPresenceMember, bool>? MembershipChanged { get; set; }
+
+    /// <summary>A member of another instance is gone (its instance died): listeners hear it left, as if it had been local.</summary>
+    internal void ReportDeparted(string topic, SocketPresenceMember member) => MembershipChanged?.Invoke(topic, member, false);
 
     /// <summary>The most topics one socket may be subscribed to on this instance.</summary>
     public int MaxTopicsPerSocket { get; }

@@ -34,7 +34,7 @@ internal sealed class Instance : IAsyncDisposable
 
     public RedisCounters Counters => App.Services.GetRequiredService<RedisCounters>();
 
-    public static async Task<Instance> StartAsync(string redis, string prefix, Action<OriSocketsRedisOptions>? configure = null)
+    public static async Task<Instance> StartAsync(string redis, string prefix, Action<OriSocketsRedisOptions>? configure = null, Action<OriSocketsOptions>? sockets = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
@@ -42,7 +42,7 @@ internal sealed class Instance : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(logs);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
-        builder.Services.AddOriSockets()
+        builder.Services.AddOriSockets(sockets)
             .AddRoomRule((_, _) => true)
             .AddRedis(o =>
             {
