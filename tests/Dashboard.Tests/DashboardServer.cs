@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -26,13 +27,15 @@ internal sealed class DashboardServer : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<DashboardServer> StartAsync(double simulatorSeconds = 0, string? redis = null, string? prefix = null, int port = 0, TimeProvider? time = null)
+    public static async Task<DashboardServer> StartAsync(double simulatorSeconds = 0, string? redis = null, string? prefix = null, int port = 0, TimeProvider? time = null, string[]? more = null)
     {
         string[] args = ["--urls", $"http://127.0.0.1:{port}", "--Dashboard:SimulatorIntervalSeconds", simulatorSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Logging:LogLevel:Default", "Warning"];
         if (redis is not null)
         {
             args = [.. args, "--ConnectionStrings:Redis", redis, "--Ori:Sockets:Redis:ChannelPrefix", prefix ?? "dashboard"];
         }
+
+        args = [.. args, .. more ?? []];
 
         var app = DashboardApp.Build(args, builder =>
         {
@@ -57,6 +60,25 @@ internal sealed class DashboardServer : IAsyncDisposable
     }
 
     public Task<HttpResponseMessage> PostIncidentAsync(string? token, string json) => PostAsync("/api/incidents", token, json);
+
+    /// <summary><c>GET /api/presence</c> with a token: the users online, as (userId, status, sockets).</summary>
+    public async Task<(HttpStatusCode Status, List<(string UserId, string Status, int Sockets)> Users)> PresenceAsync(string? token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/presence");
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        using var response = await Http.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            return (response.StatusCode, []);
+        }
+
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return (response.StatusCode, [.. body.RootElement.GetProperty("users").EnumerateArray().Select(u => (u.GetProperty("userId").GetString()!, u.GetProperty("status").GetString()!, u.GetProperty("sockets").GetInt32()))]);
+    }
 
     public Task<HttpResponseMessage> PostAsync(string path, string? token, string json)
     {

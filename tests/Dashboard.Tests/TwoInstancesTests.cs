@@ -112,4 +112,24 @@ public sealed class TwoInstancesTests : IAsyncLifetime
         Assert.Equal("Disconnected by alice", bobThere.CloseDescription);
         Assert.Equal(System.Net.WebSockets.WebSocketState.Open, alice.Socket.State);
     }
+
+    [Fact]
+    public async Task Who_is_online_is_the_same_from_either_instance_and_per_account()
+    {
+        await using var alice = await _one.ConnectAsync("alice-token");
+        await using var bobHere = await _one.ConnectAsync("bob-token");
+        await using var bobThere = await _two.ConnectAsync("bob-token");
+        await using var eve = await _two.ConnectAsync("eve-token");
+        await alice.AskAsync("presence.update", new { status = "idle" }, "p1");
+
+        List<(string, string, int)> expected = [("alice", "idle", 1), ("bob", "active", 2)];
+        foreach (var server in new[] { _one, _two })
+        {
+            await Eventually.TrueAsync(async () => (await server.PresenceAsync("alice-token")).Users.SequenceEqual(expected));
+        }
+
+        Assert.Equal([("eve", "active", 1)], (await _one.PresenceAsync("eve-token")).Users);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _one.PresenceAsync(null)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _one.PresenceAsync("wrong-token")).Status);
+    }
 }

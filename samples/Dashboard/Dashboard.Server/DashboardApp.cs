@@ -21,9 +21,11 @@ public static class DashboardApp
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IncidentStore>();
         builder.Services.AddHostedService<MonitorSimulator>();
-        var sockets = builder.Services.AddOriSockets()
+        // Presence events for the account rooms: the library tells the tracker who came and went, on every instance.
+        var sockets = builder.Services.AddOriSockets(o => o.PresenceEvents = topic => topic.StartsWith("account:", StringComparison.Ordinal))
             .AddSocketRouters()
             .AddConnectionHandler<PresenceTracker>()
+            .AddPresenceHandler<PresenceTracker>()
             // A client may join its own account's room, no other.
             .AddRoomRule((socket, room) => room == Topics.Account(socket.GetState<DashboardUser>().AccountId));
 
@@ -61,4 +63,5 @@ public static class DashboardApp
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(Incident))]
 [JsonSerializable(typeof(Stats))]
+[JsonSerializable(typeof(OnlineUsers))]
 internal sealed partial class DashboardJson : JsonSerializerContext;

@@ -21,6 +21,10 @@ public sealed class IncidentStore(TimeProvider time)
     }
 }
 
+/// <summary>The body of <c>GET /api/presence</c>.</summary>
+/// <param name="Users">The users online in the caller's account.</param>
+public sealed record OnlineUsers(IReadOnlyList<OnlineUser> Users);
+
 /// <summary>The HTTP API: incidents and statistics, with the demo bearer tokens.</summary>
 public static class DashboardApi
 {
@@ -31,8 +35,20 @@ public static class DashboardApi
     {
         app.MapPost("/api/incidents", CreateIncidentAsync);
         app.MapGet("/api/stats", Stats);
+        app.MapGet("/api/presence", PresenceAsync);
         app.MapPost("/api/users/{userId}/notify", NotifyUserAsync);
         app.MapPost("/api/users/{userId}/disconnect", DisconnectUserAsync);
+    }
+
+    /// <summary>Who is online in the caller's account, across every instance: status and number of sockets.</summary>
+    private static async Task<IResult> PresenceAsync(HttpContext http, ISocketPresence presence, IPresenceStore statuses)
+    {
+        if (DemoUsers.FromBearer(http.Request) is not { } caller)
+        {
+            return Unauthorized(http);
+        }
+
+        return Results.Ok(new OnlineUsers(await PresenceTracker.OnlineAsync(presence, statuses, caller.AccountId)));
     }
 
     /// <summary>A note for every socket of a user of the caller's account, on every instance.</summary>

@@ -3,120 +3,130 @@ using Ori.Sockets;
 
 namespace Dashboard.Server;
 
-/// <summary>Who is online in each account, and with which status: in memory, or in Redis when the instances share one.</summary>
+/// <summary>
+/// The status each user chose (active, idle, away): in memory, or in Redis when the instances share one. Who is online
+/// is not kept here: that is the library's presence of the account's room, right across instances and crashes.
+/// </summary>
 public interface IPresenceStore
 {
-    /// <summary>A socket of <paramref name="user"/> became ready; true when the user just came online.</summary>
-    ValueTask<bool> ConnectAsync(DashboardUser user);
-
-    /// <summary>A socket of <paramref name="user"/> ended; true when it was the user's last.</summary>
-    ValueTask<bool> DisconnectAsync(DashboardUser user);
-
     /// <summary>Sets a user's status.</summary>
     ValueTask SetAsync(DashboardUser user, string status);
 
-    /// <summary>The users online in an account, with their status.</summary>
-    ValueTask<IReadOnlyList<PresenceChanged>> OnlineAsync(string accountId);
+    /// <summary>Forgets a user's status (the user went offline).</summary>
+    ValueTask RemoveAsync(DashboardUser user);
+
+    /// <summary>The statuses set in an account, by user id.</summary>
+    ValueTask<IReadOnlyDictionary<string, string>> StatusesAsync(string accountId);
 }
 
-/// <summary>Presence of one instance, in memory.</summary>
+/// <summary>Statuses of one instance, in memory.</summary>
 public sealed class InMemoryPresenceStore : IPresenceStore
 {
     private readonly Lock _sync = new();
-    private readonly Dictionary<string, Entry> _users = new(StringComparer.Ordinal);
-
-    /// <inheritdoc />
-    public ValueTask<bool> ConnectAsync(DashboardUser user)
-    {
-        lock (_sync)
-        {
-            if (_users.TryGetValue(user.UserId, out var entry))
-            {
-                _users[user.UserId] = entry with { Sockets = entry.Sockets + 1 };
-                return new(false);
-            }
-
-            _users[user.UserId] = new Entry(user.AccountId, "active", 1);
-            return new(true);
-        }
-    }
-
-    /// <inheritdoc />
-    public ValueTask<bool> DisconnectAsync(DashboardUser user)
-    {
-        lock (_sync)
-        {
-            if (!_users.TryGetValue(user.UserId, out var entry))
-            {
-                return new(false);
-            }
-
-            if (entry.Sockets > 1)
-            {
-                _users[user.UserId] = entry with { Sockets = entry.Sockets - 1 };
-                return new(false);
-            }
-
-            _users.Remove(user.UserId);
-            return new(true);
-        }
-    }
+    private readonly Dictionary<string, (string AccountId, string Status)> _users = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
     public ValueTask SetAsync(DashboardUser user, string status)
     {
         lock (_sync)
         {
-            _users[user.UserId] = _users.TryGetValue(user.UserId, out var entry) ? entry with { Status = status } : new Entry(user.AccountId, status, 0);
+            _users[user.UserId] = (user.AccountId, status);
         }
 
         return default;
     }
 
     /// <inheritdoc />
-    public ValueTask<IReadOnlyList<PresenceChanged>> OnlineAsync(string accountId)
+    public ValueTask RemoveAsync(DashboardUser user)
     {
         lock (_sync)
         {
-            return new([.. _users.Where(u => u.Value.AccountId == accountId && u.Value.Sockets > 0).Select(u => new PresenceChanged(u.Key, u.Value.Status))]);
+            _users.Remove(user.UserId);
         }
+
+        return default;
     }
 
-    private sealed record Entry(string AccountId, string Status, int Sockets);
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyDictionary<string, string>> StatusesAsync(string accountId)
+    {
+        lock (_sync)
+        {
+            return new(_users.Where(u => u.Value.AccountId == accountId).ToDictionary(u => u.Key, u => u.Value.Status, StringComparer.Ordinal));
+        }
+    }
 }
 
 /// <summary>
-/// Puts every ready socket in its account's room, tells the account when a user comes online or
-/// goes offline, and tells the new socket who is already there.
+/// Puts every ready socket in its account's room and tells the new socket who is already there; tells the account when a
+/// user comes online (their first socket joined) or goes offline (their last socket left, or the instance holding it
+/// died), from the library's presence of the room.
 /// </summary>
-public sealed class PresenceTracker(IPresenceStore presence, ISocketEmitter emitter) : ISocketConnectionHandler
+public sealed class PresenceTracker(ISocketPresence presence, IPresenceStore statuses, ISocketEmitter emitter) : ISocketConnectionHandler, ISocketPresenceHandler
 {
+    /// <summary>The users online in an account: their status and number of sockets, across every instance.</summary>
+    public static async Task<IReadOnlyList<OnlineUser>> OnlineAsync(ISocketPresence presence, IPresenceStore statuses, string accountId)
+    {
+        var members = await presence.GetPresenceAsync(Topics.Account(accountId));
+        var status = await statuses.StatusesAsync(accountId);
+        return [.. members.Members.Where(m => m.UserId is not null).GroupBy(m => m.UserId!, StringComparer.Ordinal)
+            .Select(g => new OnlineUser(g.Key, status.GetValueOrDefault(g.Key, "active"), g.Count()))
+            .OrderBy(u => u.UserId, StringComparer.Ordinal)];
+    }
+
     /// <inheritdoc />
     public async ValueTask OnConnectedAsync(SocketContext context)
     {
         var user = context.GetState<DashboardUser>();
         await context.SubscribeAsync(Topics.Account(user.AccountId));
-        foreach (var other in await presence.OnlineAsync(user.AccountId))
+        foreach (var other in await OnlineAsync(presence, statuses, user.AccountId))
         {
             if (other.UserId != user.UserId)
             {
-                await emitter.EmitToSocketAsync(context.SocketId, other);
+                await emitter.EmitToSocketAsync(context.SocketId, new PresenceChanged(other.UserId, other.Status));
             }
-        }
-
-        if (await presence.ConnectAsync(user))
-        {
-            await emitter.EmitAsync(Topics.Account(user.AccountId), new PresenceChanged(user.UserId, "active"));
         }
     }
 
     /// <inheritdoc />
-    public async ValueTask OnDisconnectedAsync(SocketContext context)
+    public ValueTask OnDisconnectedAsync(SocketContext context) => default;
+
+    /// <inheritdoc />
+    public async ValueTask OnPresenceChangedAsync(string topic, IReadOnlyList<SocketPresenceMember> joined, IReadOnlyList<SocketPresenceMember> left)
     {
-        var user = context.GetState<DashboardUser>();
-        if (await presence.DisconnectAsync(user))
+        if (!topic.StartsWith("account:", StringComparison.Ordinal))
         {
-            await emitter.EmitAsync(Topics.Account(user.AccountId), new PresenceChanged(user.UserId, "offline"));
+            return;
+        }
+
+        var accountId = topic["account:".Length..];
+        var now = (await presence.GetPresenceAsync(topic)).Members.Where(m => m.UserId is not null).GroupBy(m => m.UserId!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+
+        // Came online: every socket the user has now joined in this batch (their first).
+        foreach (var user in joined.Where(m => m.UserId is not null).GroupBy(m => m.UserId!, StringComparer.Ordinal))
+        {
+            if (now.GetValueOrDefault(user.Key) == user.Count())
+            {
+                var status = (await statuses.StatusesAsync(accountId)).GetValueOrDefault(user.Key, "active");
+                await emitter.EmitAsync(topic, new PresenceChanged(user.Key, status));
+            }
+        }
+
+        // Went offline: no socket left anywhere.
+        foreach (var userId in left.Where(m => m.UserId is not null).Select(m => m.UserId!).Distinct(StringComparer.Ordinal))
+        {
+            if (!now.ContainsKey(userId))
+            {
+                await statuses.RemoveAsync(new DashboardUser(userId, accountId));
+                await emitter.EmitAsync(topic, new PresenceChanged(userId, "offline"));
+            }
         }
     }
 }
+
+/// <summary>A user who is online, as <c>GET /api/presence</c> lists them.</summary>
+/// <param name="UserId">The user.</param>
+/// <param name="Status">The status they chose (active when they chose none).</param>
+/// <param name="Sockets">How many sockets they have open, on every instance.</param>
+public sealed record OnlineUser(string UserId, string Status, int Sockets);

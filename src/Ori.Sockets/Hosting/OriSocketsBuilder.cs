@@ -50,6 +50,19 @@ public sealed class OriSocketsBuilder
         return this;
     }
 
+    /// <summary>
+    /// Adds a handler told who joined and left the topics with presence events (option <c>PresenceEvents</c>); one
+    /// instance per application.
+    /// </summary>
+    /// <typeparam name="THandler">The handler type, created from the application's services.</typeparam>
+    /// <returns>This builder.</returns>
+    public OriSocketsBuilder AddPresenceHandler<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>()
+        where THandler : class, ISocketPresenceHandler
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<ISocketPresenceHandler, THandler>());
+        return this;
+    }
+
     /// <summary>Adds a room rule type; a client join is allowed when any rule allows it.</summary>
     /// <typeparam name="TRule">The rule type.</typeparam>
     /// <returns>This builder.</returns>

@@ -40,7 +40,7 @@ public static class OriSocketsServiceCollectionExtensions
         {
             var o = sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value;
             return new Ori.Sockets.PubSub.PresenceEvents(
-                sp.GetRequiredService<SocketHub>(), sp.GetRequiredService<Ori.Sockets.PubSub.DependencyBound>(), o.PresenceEvents, o.PresenceEventsWindow,
+                sp.GetRequiredService<SocketHub>(), sp.GetRequiredService<Ori.Sockets.PubSub.DependencyBound>(), sp.GetServices<ISocketPresenceHandler>(), o.PresenceEvents, o.PresenceEventsWindow,
                 sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger(Ori.Sockets.Telemetry.SocketLog.Category));
         });
         services.TryAddSingleton(TimeProvider.System);

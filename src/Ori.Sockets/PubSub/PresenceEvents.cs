@@ -18,6 +18,7 @@ internal sealed class PresenceEvents : IDisposable
     public const int MaxMembersPerPush = 500;
 
     private readonly ISocketEmitter _emitter;
+    private readonly ISocketPresenceHandler[] _handlers;
     private readonly Func<string, bool> _topics;
     private readonly TimeSpan _window;
     private readonly TimeProvider _time;
@@ -26,9 +27,10 @@ internal sealed class PresenceEvents : IDisposable
     private Dictionary<string, Batch> _pending = new(StringComparer.Ordinal);
     private ITimer? _timer;
 
-    public PresenceEvents(SocketHub hub, ISocketEmitter emitter, Func<string, bool>? topics, TimeSpan window, TimeProvider time, ILogger logger)
+    public PresenceEvents(SocketHub hub, ISocketEmitter emitter, IEnumerable<ISocketPresenceHandler> handlers, Func<string, bool>? topics, TimeSpan window, TimeProvider time, ILogger logger)
     {
         _emitter = emitter;
+        _handlers = [.. handlers];
         _topics = topics ?? (static _ => false);
         _window = window;
         _time = time;
@@ -91,6 +93,11 @@ internal sealed class PresenceEvents : IDisposable
         {
             var joined = batch.Joined.Values.ToList();
             var left = batch.Left.Values.ToList();
+            foreach (var handler in _handlers)
+            {
+                _ = HandleAsync(handler, topic, joined, left);
+            }
+
             for (int j = 0, l = 0; j < joined.Count || l < left.Count;)
             {
                 var takeJoined = Math.Min(joined.Count - j, MaxMembersPerPush);
@@ -100,6 +107,20 @@ internal sealed class PresenceEvents : IDisposable
                 l += takeLeft;
                 _ = PublishAsync(topic, frame);
             }
+        }
+    }
+
+    private async Task HandleAsync(ISocketPresenceHandler handler, string topic, List<SocketPresenceMember> joined, List<SocketPresenceMember> left)
+    {
+        try
+        {
+            await handler.OnPresenceChangedAsync(topic, joined, left).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Application code: its failure is logged and the next batch is handled.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            SocketLog.PresenceHandlerFailed(_logger, handler.GetType().Name, topic, ex);
         }
     }
 

@@ -112,4 +112,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(24, LogLevel.Warning, "A presence push of '{Topic}' reached this instance's sockets only: {Reason}")]
     public static partial void PresencePushFailed(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(25, LogLevel.Error, "The presence handler {Handler} failed on '{Topic}'.")]
+    public static partial void PresenceHandlerFailed(ILogger logger, string handler, string topic, Exception exception);
 }

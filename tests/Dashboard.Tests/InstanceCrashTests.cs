@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using Ori.Sockets.Redis.Tests.Infrastructure;
+using Ori.Sockets.Tests.Infrastructure;
+
+namespace Dashboard.Tests;
+
+/// <summary>
+/// A Dashboard instance in a child process, killed with SIGKILL while a user is connected to it: the other instance tells
+/// the account the user went offline and stops listing them, with no clean shutdown of the dead one.
+/// </summary>
+public sealed class InstanceCrashTests
+{
+    private static readonly string[] s_fastHeartbeat = ["--Ori:Sockets:Redis:PresenceHeartbeat", "00:00:00.5"];
+
+    [Fact]
+    public async Task A_user_whose_instance_is_killed_goes_offline_for_the_others_and_leaves_the_presence_list()
+    {
+        var prefix = "crash" + Guid.NewGuid().ToString("N")[..10];
+        await using var redis = await RedisServer.StartAsync();
+        await using var survivor = await DashboardServer.StartAsync(redis: redis.Endpoint, prefix: prefix, more: s_fastHeartbeat);
+        var port = TestEnvironment.FreePort();
+        using var child = StartChild(redis.Endpoint, prefix, port);
+        try
+        {
+            await WaitReadyAsync(port);
+            await using var alice = await survivor.ConnectAsync("alice-token");
+            var bob = await TestClient.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/ws?token=bob-token"));
+            await using (bob)
+            {
+                await bob.ReadyAsync();
+                await alice.NextPushAsync("presence.changed", d => d.GetProperty("userId").GetString() == "bob" && d.GetProperty("status").GetString() == "active");
+                await Eventually.TrueAsync(async () => (await survivor.PresenceAsync("alice-token")).Users.Any(u => u.UserId == "bob"));
+
+                child.Kill(entireProcessTree: true);
+                var killed = Stopwatch.StartNew();
+                await alice.NextPushAsync("presence.changed", d => d.GetProperty("userId").GetString() == "bob" && d.GetProperty("status").GetString() == "offline");
+                TestContext.Current.TestOutputHelper?.WriteLine($"bob went offline for alice {killed.Elapsed.TotalMilliseconds:F0} ms after SIGKILL of his instance (heartbeat 500 ms)");
+                Assert.Equal([("alice", "active", 1)], (await survivor.PresenceAsync("alice-token")).Users);
+            }
+        }
+        finally
+        {
+            if (!child.HasExited)
+            {
+                child.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    private static Process StartChild(string redis, string prefix, int port)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Dashboard.Server.dll");
+        string[] args =
+        [
+            dll, "--urls", $"http://127.0.0.1:{port}", "--Dashboard:SimulatorIntervalSeconds", "0", "--Logging:LogLevel:Default", "Warning",
+            "--ConnectionStrings:Redis", redis, "--Ori:Sockets:Redis:ChannelPrefix", prefix, .. s_fastHeartbeat,
+        ];
+        var start = new ProcessStartInfo("dotnet", args) { RedirectStandardOutput = true, RedirectStandardInput = true, WorkingDirectory = AppContext.BaseDirectory };
+        var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        return process;
+    }
+
+    private static async Task WaitReadyAsync(int port)
+    {
+        using var http = new HttpClient();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/"));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+    }
+}
