@@ -86,6 +86,22 @@ internal sealed class RedisPresence : IAsyncDisposable
         return new SocketPresence(topic, members);
     }
 
+    /// <summary>Each living instance's connection count (this one's from its hub, the others' from their last heartbeat).</summary>
+    public async Task<SocketConnectionCounts> CountsAsync()
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal) { [_bus.Origin] = _hub.ConnectionCount };
+        foreach (var instance in await Db.SetMembersAsync(Instances).ConfigureAwait(false))
+        {
+            var id = (string)instance!;
+            if (id != _bus.Origin && await Db.StringGetAsync(Alive(id)).ConfigureAwait(false) is { HasValue: true } value && int.TryParse((string?)value, NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+            {
+                counts[id] = count;
+            }
+        }
+
+        return new SocketConnectionCounts(counts);
+    }
+
     public async ValueTask DisposeAsync()
     {
         _hub.MembershipChanged -= OnMembershipChanged;

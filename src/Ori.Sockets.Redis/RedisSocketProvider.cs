@@ -239,6 +239,19 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    public async ValueTask<SocketConnectionCounts> GetConnectionCountsAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _presence.CountsAsync().WaitAsync(_operationTimeout, TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new OriSocketsRedisException("Connection counts could not be read from Redis.", ex, mayHaveReachedOtherInstances: false);
+        }
+    }
+
+    /// <inheritdoc />
     public bool IsConnected(string socketId) => _hub.Contains(socketId);
 
     /// <inheritdoc />

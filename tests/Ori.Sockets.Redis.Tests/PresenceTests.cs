@@ -42,6 +42,10 @@ public sealed class PresenceTests
                     var reply = await onB.RequestAsync("room.presence", new { room = "room" }, "p");
                     Assert.Equal(2, reply.GetProperty("data").GetProperty("count").GetInt32());
 
+                    // Connections per instance and in all: one each, two together.
+                    await Eventually.TrueAsync(async () => (await presence.GetConnectionCountsAsync()).Total == 2);
+                    Assert.Equal([1, 1], (await presence.GetConnectionCountsAsync()).PerInstance.Values);
+
                     // The other instance dies without a word.
                     child.Kill(entireProcessTree: true);
                     var killed = Stopwatch.StartNew();
@@ -62,6 +66,7 @@ public sealed class PresenceTests
                     }
 
                     Assert.Contains(b.Logs.Entries, e => e.EventId == 113);
+                    Assert.Equal(1, (await presence.GetConnectionCountsAsync()).Total);
                 }
             }
         }

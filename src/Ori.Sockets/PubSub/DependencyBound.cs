@@ -41,6 +41,21 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
         return pending.IsCompleted ? pending : AwaitPresenceAsync(pending, topic, cancellationToken);
     }
 
+    /// <inheritdoc />
+    public async ValueTask<SocketConnectionCounts> GetConnectionCountsAsync(CancellationToken cancellationToken = default)
+    {
+        var task = provider.GetConnectionCountsAsync(cancellationToken).AsTask();
+        try
+        {
+            return await task.WaitAsync(timeout, provider.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            Observe(task);
+            throw new SocketUnavailableException($"The connection counts were not read within {Seconds} s.", ex);
+        }
+    }
+
     /// <summary>Subscribes a socket; undone when the provider overruns the limit.</summary>
     public ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken)
     {

@@ -75,6 +75,9 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) 
         return new(new SocketPresence(topic, hub.GetMembers(topic)));
     }
 
+    public ValueTask<SocketConnectionCounts> GetConnectionCountsAsync(CancellationToken cancellationToken = default) =>
+        new(new SocketConnectionCounts(new Dictionary<string, int>(StringComparer.Ordinal) { ["local"] = hub.ConnectionCount }));
+
     public bool IsConnected(string socketId) => hub.Contains(socketId);
 
     public int GetSubscriberCount(string topic) => hub.GetSubscriberCount(topic);

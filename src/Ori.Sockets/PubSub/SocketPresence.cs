@@ -15,6 +15,14 @@ public sealed record SocketPresence(string Topic, IReadOnlyList<SocketPresenceMe
     public int Count => Members.Count;
 }
 
+/// <summary>How many sockets each instance holds (those that passed their guards).</summary>
+/// <param name="PerInstance">Connections by instance id (this instance's included).</param>
+public sealed record SocketConnectionCounts(IReadOnlyDictionary<string, int> PerInstance)
+{
+    /// <summary>Connections on every instance together.</summary>
+    public int Total => PerInstance.Values.Sum();
+}
+
 /// <summary>Answers who is in a topic. Inject it anywhere; the provider decides how far it sees (every instance with Redis).</summary>
 public interface ISocketPresence
 {
@@ -24,4 +32,12 @@ public interface ISocketPresence
     /// <returns>The topic's members; none for a topic nobody has joined.</returns>
     /// <exception cref="ArgumentException">The topic is not valid.</exception>
     ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Connections per instance and in all. With Redis each instance's count is the one it reported at its last presence
+    /// heartbeat, and instances that stopped beating are left out.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>The counts.</returns>
+    ValueTask<SocketConnectionCounts> GetConnectionCountsAsync(CancellationToken cancellationToken = default);
 }

@@ -106,6 +106,8 @@ public sealed class DependencyTimeoutTests
 
         public ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default) => _inner.GetPresenceAsync(topic, cancellationToken);
 
+        public ValueTask<SocketConnectionCounts> GetConnectionCountsAsync(CancellationToken cancellationToken = default) => _inner.GetConnectionCountsAsync(cancellationToken);
+
         public ValueTask DisconnectAsync(string socketId, CancellationToken cancellationToken = default) => _inner.DisconnectAsync(socketId, cancellationToken);
 
         public bool IsConnected(string socketId) => _inner.IsConnected(socketId);

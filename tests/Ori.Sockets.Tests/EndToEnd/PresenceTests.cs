@@ -34,6 +34,14 @@ public sealed class PresenceTests
         Assert.Equal(3, presence.Count);
         Assert.True(presence.Members.Zip(presence.Members.Skip(1)).All(p => p.First.Since <= p.Second.Since));
 
+        // Introspection: the socket's rooms, the user's sockets, the connections.
+        var hub = server.Services.GetRequiredService<SocketHub>();
+        Assert.Equal(["lobby"], hub.GetTopics(aliceId));
+        Assert.Equal([aliceId], hub.GetUserSockets("alice"));
+        var counts = await server.Services.GetRequiredService<ISocketPresence>().GetConnectionCountsAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(3, counts.Total);
+        Assert.Equal(3, counts.PerInstance["local"]);
+
         // Not a member: forbidden (whether or not the room exists; room rules decide membership).
         await bob.RequestAsync("room.leave", new { room = "lobby" }, "l");
         var refused = await bob.RequestAsync("room.presence", new { room = "lobby" }, "p2");
