@@ -49,6 +49,7 @@ else
         sockets.AddRedis(redis, o =>
         {
             o.ChannelPrefix = "load";
+            o.Presence = Environment.GetEnvironmentVariable("ORI_LOAD_PRESENCE") != "0";
             if (Environment.GetEnvironmentVariable("ORI_LOAD_PRESENCE_HEARTBEAT_MS") is { Length: > 0 } heartbeat)
             {
                 o.PresenceHeartbeat = TimeSpan.FromMilliseconds(int.Parse(heartbeat, System.Globalization.CultureInfo.InvariantCulture));

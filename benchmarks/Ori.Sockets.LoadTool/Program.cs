@@ -91,6 +91,20 @@ foreach (var spec in servers)
         Report(name, $"cross-instance fan-out {subscribers} via {(cluster ? "a three-node Redis Cluster" : "one Redis")}", f);
     }
 
+    // Presence on and off: what a member costs (Ori.Sockets only: SignalR has no presence).
+    foreach (var presence in only == "presence" && server == "ori" && RedisProcess.IsAvailable ? [true, false] : Array.Empty<bool>())
+    {
+        using var redis = await RedisProcess.StartAsync(pin);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence);
+        var f = await Scenarios.PresenceAsync(process, redis, protocol, idle[0]);
+        foreach (var (key, value) in f)
+        {
+            figures[$"presence_{(presence ? "on" : "off")}_{key}"] = value;
+        }
+
+        Report(name, $"members of a room via Redis, presence {(presence ? "on" : "off")}", f);
+    }
+
     foreach (var count in only is null or "idle" ? idle : [])
     {
         await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits);

@@ -134,6 +134,35 @@ internal sealed class RedisProcess : IDisposable
         }
     }
 
+    /// <summary>A number from <c>INFO</c> of the first node (<c>total_commands_processed</c>, <c>used_memory</c>…).</summary>
+    public async Task<long> InfoAsync(string field)
+    {
+        var parts = Endpoint.Split(',')[0].Split(':');
+        using var client = new TcpClient();
+        await client.ConnectAsync(parts[0], int.Parse(parts[1], CultureInfo.InvariantCulture));
+        var stream = client.GetStream();
+        await stream.WriteAsync("*1\r\n$4\r\nINFO\r\n"u8.ToArray());
+        using var reader = new StreamReader(stream);
+        var header = await reader.ReadLineAsync() ?? string.Empty;
+        var length = int.Parse(header[1..], CultureInfo.InvariantCulture);
+        var buffer = new char[length];
+        var read = 0;
+        while (read < length)
+        {
+            read += await reader.ReadAsync(buffer.AsMemory(read));
+        }
+
+        foreach (var line in new string(buffer).Split("\r\n"))
+        {
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
+            {
+                return long.Parse(line[(field.Length + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+
+        throw new InvalidOperationException($"INFO has no {field}.");
+    }
+
     /// <summary>CPU seconds of every redis-server so far.</summary>
     public double CpuSeconds() => _processes.Sum(p => ServerProcess.CpuSecondsOf(p.Id));
 

@@ -244,6 +244,44 @@ internal static class Scenarios
         };
     }
 
+    /// <summary>
+    /// Connections that each join a room, on an instance scaled out through Redis: what connecting and leaving cost the
+    /// server (CPU) and Redis (CPU, commands), and the memory each idle member holds on the server and in Redis.
+    /// </summary>
+    public static async Task<Dictionary<string, double>> PresenceAsync(ServerProcess server, RedisProcess redis, IProtocol protocol, int connections)
+    {
+        await Task.Delay(1000);
+        var rss0 = server.RssBytes();
+        var memory0 = await redis.InfoAsync("used_memory");
+        var commands0 = await redis.InfoAsync("total_commands_processed");
+        var (cpu0, redisCpu0) = (server.CpuSeconds(), redis.CpuSeconds());
+        var sockets = await ConnectManyAsync(server, protocol, connections, join: true);
+        await Task.Delay(2000);
+        var (cpu1, redisCpu1) = (server.CpuSeconds(), redis.CpuSeconds());
+        var commands1 = await redis.InfoAsync("total_commands_processed");
+        var rss1 = server.RssBytes();
+        var memory1 = await redis.InfoAsync("used_memory");
+        foreach (var socket in sockets)
+        {
+            socket.Dispose();
+        }
+
+        await Task.Delay(3000);
+        var (cpu2, redisCpu2) = (server.CpuSeconds(), redis.CpuSeconds());
+        var commands2 = await redis.InfoAsync("total_commands_processed");
+        return new Dictionary<string, double>
+        {
+            ["connections"] = connections,
+            ["connect_and_join_server_cpu_us"] = (cpu1 - cpu0) * 1e6 / connections,
+            ["connect_and_join_redis_cpu_us"] = (redisCpu1 - redisCpu0) * 1e6 / connections,
+            ["connect_and_join_redis_commands"] = (commands1 - commands0 - 3) / (double)connections,
+            ["disconnect_server_cpu_us"] = (cpu2 - cpu1) * 1e6 / connections,
+            ["disconnect_redis_commands"] = (commands2 - commands1 - 3) / (double)connections,
+            ["server_bytes_per_member"] = (rss1 - rss0) / (double)connections,
+            ["redis_bytes_per_member"] = (memory1 - memory0) / (double)connections,
+        };
+    }
+
     private static async Task<List<RawWebSocket>> ConnectManyAsync(ServerProcess server, IProtocol protocol, int count, bool join)
     {
         var sockets = new RawWebSocket[count];

@@ -26,7 +26,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>Starts the load server in <paramref name="mode"/>; from another checkout's Release build when <paramref name="checkout"/> is given.</summary>
-    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null)
+    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true)
     {
         var port = FreePort();
         string dll;
@@ -56,6 +56,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         if (redis is not null)
         {
             start.Environment["ORI_LOAD_REDIS"] = redis;
+            start.Environment["ORI_LOAD_PRESENCE"] = presence ? "1" : "0";
         }
 
         // Both servers are measured tiered up (a production server's steady state): hot methods are promoted

@@ -53,6 +53,12 @@ public sealed class OriSocketsRedisOptions
     /// </summary>
     public TimeSpan PresenceHeartbeat { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Whether members of topics are written to Redis, so that presence is cluster-wide (one <c>HSET</c> per join, one
+    /// <c>HDEL</c> per leave). Off, the provider answers no presence. Default on.
+    /// </summary>
+    public bool Presence { get; set; } = true;
+
     /// <summary>How often subscriptions that failed are tried again; default 2 seconds.</summary>
     public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(2);
 

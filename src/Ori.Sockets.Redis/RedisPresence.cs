@@ -26,11 +26,13 @@ internal sealed class RedisPresence : IAsyncDisposable
     private readonly TimeSpan _heartbeat;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly bool _tracking;
     private ITimer? _timer;
     private int _beating;
 
-    public RedisPresence(RedisBus bus, SocketHub hub, TimeSpan heartbeat, TimeProvider time, ILogger logger)
+    public RedisPresence(RedisBus bus, SocketHub hub, TimeSpan heartbeat, bool tracking, TimeProvider time, ILogger logger)
     {
+        _tracking = tracking;
         _bus = bus;
         _hub = hub;
         _heartbeat = heartbeat;
@@ -48,9 +50,16 @@ internal sealed class RedisPresence : IAsyncDisposable
 
     private RedisKey Presence(string topic) => _bus.Prefix + "presence:" + topic;
 
+    /// <summary>Whether members are written to Redis (option <c>Presence</c>).</summary>
+    public bool IsTracking => _tracking;
+
     public void Start()
     {
-        _hub.MembershipChanged += OnMembershipChanged;
+        if (_tracking)
+        {
+            _hub.MembershipChanged += OnMembershipChanged;
+        }
+
         _timer = _time.CreateTimer(static state => _ = ((RedisPresence)state!).BeatAsync(), this, TimeSpan.Zero, _heartbeat);
     }
 
@@ -165,7 +174,7 @@ internal sealed class RedisPresence : IAsyncDisposable
             var wasAlive = await db.KeyExistsAsync(Alive(_bus.Origin)).ConfigureAwait(false);
             await db.StringSetAsync(Alive(_bus.Origin), _hub.ConnectionCount, expiry).ConfigureAwait(false);
             await db.SetAddAsync(Instances, _bus.Origin).ConfigureAwait(false);
-            if (!wasAlive)
+            if (!wasAlive && _tracking)
             {
                 // First beat, or Redis lost this instance's key (an outage, a restart): write its members again.
                 await RewriteAsync(db).ConfigureAwait(false);

@@ -42,7 +42,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         _retryInterval = options.Value.RetryInterval;
         _operationTimeout = options.Value.OperationTimeout;
         _livenessInterval = options.Value.LivenessInterval;
-        _presence = new RedisPresence(_bus, hub, options.Value.PresenceHeartbeat, time, _logger);
+        _presence = new RedisPresence(_bus, hub, options.Value.PresenceHeartbeat, options.Value.Presence, time, _logger);
         _onTopic = OnTopicMessage;
         _onControl = OnControlMessage;
     }
@@ -228,6 +228,11 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     public async ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default)
     {
         SocketHub.ThrowIfInvalidTopic(topic);
+        if (!_presence.IsTracking)
+        {
+            throw new NotSupportedException("Presence is off: set OriSocketsRedisOptions.Presence to answer it across instances.");
+        }
+
         try
         {
             return await _presence.GetAsync(topic).AsTask().WaitAsync(_operationTimeout, TimeProvider, cancellationToken).ConfigureAwait(false);
