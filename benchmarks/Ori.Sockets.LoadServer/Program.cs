@@ -59,6 +59,18 @@ else
 }
 
 var app = builder.Build();
+
+// "?user=u" stands for authentication: the request's user is u (name identifier claim), which both servers take as the
+// connection's user (Ori.Sockets' UserIdFromClaims, SignalR's IUserIdProvider).
+app.Use((context, next) =>
+{
+    if (context.Request.Query["user"].ToString() is { Length: > 0 } user)
+    {
+        context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity([new System.Security.Claims.Claim(System.Security.Claims.ClaimTypes.NameIdentifier, user)], "load"));
+    }
+
+    return next(context);
+});
 app.MapGet("/ready", () => Results.Text(mode));
 
 // Methods compiled so far (every tier): the tool warms a scenario up until this stops growing.
@@ -69,14 +81,15 @@ app.MapGet("/gc", () => Results.Text(string.Join(',', GC.GetTotalAllocatedBytes(
 if (mode == "signalr")
 {
     app.MapHub<BenchHub>("/hub");
-    app.MapPost("/publish", async (int count, int size, long intervalMicroseconds, IHubContext<BenchHub> hub) =>
+    app.MapPost("/publish", async (int count, int size, long intervalMicroseconds, string? user, IHubContext<BenchHub> hub) =>
     {
         var padding = new string('x', Math.Max(0, size - 60));
         var start = Stopwatch.GetTimestamp();
+        var clients = user is { Length: > 0 } ? hub.Clients.User(user) : hub.Clients.Group("bench");
         for (var i = 0; i < count; i++)
         {
             await Pace(start, i, intervalMicroseconds);
-            await hub.Clients.Group("bench").SendAsync("tick", Stopwatch.GetTimestamp(), padding);
+            await clients.SendAsync("tick", Stopwatch.GetTimestamp(), padding);
         }
 
         return Results.Ok();
@@ -85,7 +98,7 @@ if (mode == "signalr")
 else
 {
     app.MapOriSockets("/ws");
-    app.MapPost("/publish", async (int count, int size, long intervalMicroseconds, ISocketEmitter emitter) =>
+    app.MapPost("/publish", async (int count, int size, long intervalMicroseconds, string? user, ISocketEmitter emitter) =>
     {
         var padding = new string('x', Math.Max(0, size - 60));
         var start = Stopwatch.GetTimestamp();
@@ -93,7 +106,15 @@ else
         {
             await Pace(start, i, intervalMicroseconds);
             var json = "{\"name\":\"tick\",\"data\":{\"t\":" + Stopwatch.GetTimestamp().ToString(System.Globalization.CultureInfo.InvariantCulture) + ",\"p\":\"" + padding + "\"}}";
-            await emitter.PublishAsync("bench", SocketFrame.Text(Encoding.UTF8.GetBytes(json)));
+            var frame = SocketFrame.Text(Encoding.UTF8.GetBytes(json));
+            if (user is { Length: > 0 })
+            {
+                await emitter.SendToUserAsync(user, frame);
+            }
+            else
+            {
+                await emitter.PublishAsync("bench", frame);
+            }
         }
 
         return Results.Ok();

@@ -91,6 +91,22 @@ foreach (var spec in servers)
         Report(name, $"cross-instance fan-out {subscribers} via {(cluster ? "a three-node Redis Cluster" : "one Redis")}", f);
     }
 
+    // Sends to a user across instances: the 1,000 sockets on B are all one user's, the sends made on A.
+    if (only == "cross-user" && RedisProcess.IsAvailable)
+    {
+        const int sockets = 1000;
+        using var redis = await RedisProcess.StartAsync(pin);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint);
+        var f = await Scenarios.FanOutAsync(b, protocol, sockets, messagesOption ?? deliveriesPerBurst / sockets, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)], user: "u");
+        foreach (var (key, value) in f)
+        {
+            figures[$"cross_user_{sockets}_{key}"] = value;
+        }
+
+        Report(name, $"sends to one user's {sockets} sockets across instances via one Redis", f);
+    }
+
     // Presence on and off: what a member costs (Ori.Sockets only: SignalR has no presence).
     foreach (var presence in only == "presence" && server == "ori" && RedisProcess.IsAvailable ? [true, false] : Array.Empty<bool>())
     {

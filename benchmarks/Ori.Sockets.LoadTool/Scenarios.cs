@@ -24,12 +24,13 @@ internal static class Scenarios
     /// <param name="messages">Pushes in the measured burst.</param>
     /// <param name="publisher">Another instance that publishes (the cross-instance scenario), or null.</param>
     /// <param name="others">More processes whose CPU counts (the publishing instance, redis-server), each reported by name.</param>
+    /// <param name="user">Every subscriber is this user and the pushes are sent to the user instead of a topic, or null.</param>
     public static async Task<Dictionary<string, double>> FanOutAsync(
-        ServerProcess server, IProtocol protocol, int subscribers, int messages, ServerProcess? publisher = null, IReadOnlyList<(string Name, Func<double> Cpu)>? others = null)
+        ServerProcess server, IProtocol protocol, int subscribers, int messages, ServerProcess? publisher = null, IReadOnlyList<(string Name, Func<double> Cpu)>? others = null, string? user = null)
     {
         var origin = publisher ?? server;
         others ??= [];
-        var sockets = await ConnectManyAsync(server, protocol, subscribers, join: true);
+        var sockets = await ConnectManyAsync(server, protocol, subscribers, join: user is null, user);
         var warmUp = messages;
         var pacedInterval = TimeSpan.FromSeconds(subscribers / (double)PacedDeliveriesPerSecond);
         var paced = (int)Math.Clamp(TimeSpan.FromSeconds(3) / pacedInterval, 10, 200);
@@ -77,7 +78,7 @@ internal static class Scenarios
         })).ToList();
 
         // Warm-up.
-        await origin.PublishAsync(warmUp, 150);
+        await origin.PublishAsync(warmUp, 150, user: user);
         await Task.WhenAny(reached[0].Task, Task.Delay(TimeSpan.FromSeconds(30)));
         await server.SettleJitAsync(TimeSpan.FromSeconds(10));
         if (publisher is not null)
@@ -96,7 +97,7 @@ internal static class Scenarios
                 othersCpu[o] = others[o].Cpu();
             }
 
-            await origin.PublishAsync(messages, 150);
+            await origin.PublishAsync(messages, 150, user: user);
             await Task.WhenAny(reached[1].Task, Task.Delay(TimeSpan.FromSeconds(30)));
             for (var o = 0; o < others.Count; o++)
             {
@@ -108,7 +109,7 @@ internal static class Scenarios
 
         // The paced phase.
         await Task.Delay(500);
-        await origin.PublishAsync(paced, 150, pacedInterval);
+        await origin.PublishAsync(paced, 150, pacedInterval, user);
         await Task.WhenAny(reached[2].Task, Task.Delay(TimeSpan.FromSeconds(30)));
         var pacedDelivered = Interlocked.Read(ref delivered) - warmDelivered - measured;
         await stop.CancelAsync();
@@ -282,7 +283,7 @@ internal static class Scenarios
         };
     }
 
-    private static async Task<List<RawWebSocket>> ConnectManyAsync(ServerProcess server, IProtocol protocol, int count, bool join)
+    private static async Task<List<RawWebSocket>> ConnectManyAsync(ServerProcess server, IProtocol protocol, int count, bool join, string? user = null)
     {
         var sockets = new RawWebSocket[count];
         using var limit = new SemaphoreSlim(64);
@@ -292,7 +293,7 @@ internal static class Scenarios
             await limit.WaitAsync(timeout.Token);
             try
             {
-                var socket = await RawWebSocket.ConnectAsync(server.Port, protocol.Path, timeout.Token);
+                var socket = await RawWebSocket.ConnectAsync(server.Port, user is null ? protocol.Path : protocol.Path + "?user=" + Uri.EscapeDataString(user), timeout.Token);
                 await protocol.OpenAsync(socket, timeout.Token);
                 if (join)
                 {

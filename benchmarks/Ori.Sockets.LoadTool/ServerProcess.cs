@@ -242,11 +242,12 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Has the server publish <paramref name="count"/> pushes back to back, or one per <paramref name="interval"/>.</summary>
-    public async Task PublishAsync(int count, int size, TimeSpan interval = default)
+    public async Task PublishAsync(int count, int size, TimeSpan interval = default, string? user = null)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
         var micros = ((long)interval.TotalMicroseconds).ToString(CultureInfo.InvariantCulture);
-        using var response = await http.PostAsync(new Uri($"http://127.0.0.1:{Port}/publish?count={count}&size={size}&intervalMicroseconds={micros}"), null);
+        var to = user is null ? string.Empty : "&user=" + Uri.EscapeDataString(user);
+        using var response = await http.PostAsync(new Uri($"http://127.0.0.1:{Port}/publish?count={count}&size={size}&intervalMicroseconds={micros}{to}"), null);
         response.EnsureSuccessStatusCode();
     }
 
