@@ -50,6 +50,10 @@ internal sealed class RedisPresence : IAsyncDisposable
 
     private RedisKey Presence(string topic) => _bus.Prefix + "presence:" + topic;
 
+    private RedisKey UserSockets(string userId) => _bus.Prefix + "user:" + userId;
+
+    private RedisKey UsersOf(string instance) => _bus.Prefix + "users:" + instance;
+
     /// <summary>Whether members are written to Redis (option <c>Presence</c>).</summary>
     public bool IsTracking => _tracking;
 
@@ -58,6 +62,7 @@ internal sealed class RedisPresence : IAsyncDisposable
         if (_tracking)
         {
             _hub.MembershipChanged += OnMembershipChanged;
+            _hub.UserSocketChanged += OnUserSocketChanged;
         }
 
         _timer = _time.CreateTimer(static state => _ = ((RedisPresence)state!).BeatAsync(), this, TimeSpan.Zero, _heartbeat);
@@ -67,7 +72,23 @@ internal sealed class RedisPresence : IAsyncDisposable
     public async ValueTask<SocketPresence> GetAsync(string topic)
     {
         var members = new List<SocketPresenceMember>(_hub.GetMembers(topic));
-        var entries = await Db.HashGetAllAsync(Presence(topic)).ConfigureAwait(false);
+        members.AddRange(await LivingAsync(await Db.HashGetAllAsync(Presence(topic)).ConfigureAwait(false)).ConfigureAwait(false));
+        members.Sort(static (a, b) => a.Since.CompareTo(b.Since));
+        return new SocketPresence(topic, members);
+    }
+
+    /// <summary>A user's sockets: this instance's from its hub, the others' from Redis, dead instances left out.</summary>
+    public async Task<IReadOnlyList<SocketPresenceMember>> UserSocketsAsync(string userId)
+    {
+        var sockets = new List<SocketPresenceMember>(_hub.GetUserSocketMembers(userId));
+        sockets.AddRange(await LivingAsync(await Db.HashGetAllAsync(UserSockets(userId)).ConfigureAwait(false)).ConfigureAwait(false));
+        sockets.Sort(static (a, b) => a.Since.CompareTo(b.Since));
+        return sockets;
+    }
+
+    /// <summary>The entries of other instances that are alive (one <c>EXISTS</c> per instance).</summary>
+    private async Task<List<SocketPresenceMember>> LivingAsync(HashEntry[] entries)
+    {
         var byInstance = new Dictionary<string, List<SocketPresenceMember>>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
@@ -82,17 +103,16 @@ internal sealed class RedisPresence : IAsyncDisposable
             }
         }
 
-        var alive = await Task.WhenAll(byInstance.Keys.Select(async i => (Instance: i, Alive: await Db.KeyExistsAsync(Alive(i)).ConfigureAwait(false)))).ConfigureAwait(false);
-        foreach (var (instance, isAlive) in alive)
+        var living = new List<SocketPresenceMember>();
+        foreach (var (instance, members) in byInstance)
         {
-            if (isAlive)
+            if (await Db.KeyExistsAsync(Alive(instance)).ConfigureAwait(false))
             {
-                members.AddRange(byInstance[instance]);
+                living.AddRange(members);
             }
         }
 
-        members.Sort(static (a, b) => a.Since.CompareTo(b.Since));
-        return new SocketPresence(topic, members);
+        return living;
     }
 
     /// <summary>Each living instance's connection count (this one's from its hub, the others' from their last heartbeat).</summary>
@@ -114,6 +134,7 @@ internal sealed class RedisPresence : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _hub.MembershipChanged -= OnMembershipChanged;
+        _hub.UserSocketChanged -= OnUserSocketChanged;
         if (_timer is not null)
         {
             await _timer.DisposeAsync().ConfigureAwait(false);
@@ -124,6 +145,7 @@ internal sealed class RedisPresence : IAsyncDisposable
             // A clean stop: the sockets have left (their entries with them); the instance says it is gone.
             await Db.KeyDeleteAsync(Alive(_bus.Origin)).ConfigureAwait(false);
             await Db.KeyDeleteAsync(TopicsOf(_bus.Origin)).ConfigureAwait(false);
+            await Db.KeyDeleteAsync(UsersOf(_bus.Origin)).ConfigureAwait(false);
             await Db.SetRemoveAsync(Instances, _bus.Origin).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or InvalidOperationException)
@@ -132,7 +154,22 @@ internal sealed class RedisPresence : IAsyncDisposable
         }
     }
 
-    private void OnMembershipChanged(string topic, SocketPresenceMember member, bool joined)
+    private void OnMembershipChanged(string topic, SocketPresenceMember member, bool joined) =>
+        Write(Presence(topic), TopicsOf(_bus.Origin), topic, member, joined);
+
+    private void OnUserSocketChanged(SocketPresenceMember socket, bool connected)
+    {
+        if (socket.UserId is { } userId)
+        {
+            Write(UserSockets(userId), UsersOf(_bus.Origin), userId, socket, connected);
+        }
+    }
+
+    /// <summary>
+    /// Adds a socket to a hash of members (and the hash's name to this instance's index, for whoever cleans up after it)
+    /// or removes it, without waiting.
+    /// </summary>
+    private void Write(RedisKey members, RedisKey index, string name, SocketPresenceMember member, bool added)
     {
         if (_bus.Multiplexer is null)
         {
@@ -142,20 +179,20 @@ internal sealed class RedisPresence : IAsyncDisposable
         try
         {
             var db = Db;
-            if (joined)
+            if (added)
             {
                 var since = member.Since.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-                db.HashSet(Presence(topic), member.SocketId, $"{_bus.Origin}|{since}|{member.UserId}", flags: CommandFlags.FireAndForget);
-                db.SetAdd(TopicsOf(_bus.Origin), topic, CommandFlags.FireAndForget);
+                db.HashSet(members, member.SocketId, $"{_bus.Origin}|{since}|{member.UserId}", flags: CommandFlags.FireAndForget);
+                db.SetAdd(index, name, CommandFlags.FireAndForget);
             }
             else
             {
-                db.HashDelete(Presence(topic), member.SocketId, CommandFlags.FireAndForget);
+                db.HashDelete(members, member.SocketId, CommandFlags.FireAndForget);
             }
         }
         catch (RedisException)
         {
-            // Redis is away: the heartbeat after it is back writes this instance's members again.
+            // Redis is away: the heartbeat after it is back writes this instance's entries again.
         }
     }
 
@@ -220,6 +257,19 @@ internal sealed class RedisPresence : IAsyncDisposable
                 OnMembershipChanged(topic, member, joined: true);
             }
         }
+
+        // The sockets of users: written again (entries of sockets gone meanwhile expire with nothing; reads keep only
+        // the sockets of living instances, and this instance's from its hub).
+        foreach (var userId in await db.SetMembersAsync(UsersOf(_bus.Origin)).ConfigureAwait(false))
+        {
+            foreach (var entry in await db.HashGetAllAsync(UserSockets((string)userId!)).ConfigureAwait(false))
+            {
+                if (TryParse(entry.Name!, entry.Value!, out var instance, out var socket) && instance == _bus.Origin && !_hub.Contains(socket.SocketId))
+                {
+                    await db.HashDeleteAsync(UserSockets((string)userId!), entry.Name).ConfigureAwait(false);
+                }
+            }
+        }
     }
 
     /// <summary>A dead instance's members leave every topic they were in; then the instance is forgotten.</summary>
@@ -240,7 +290,20 @@ internal sealed class RedisPresence : IAsyncDisposable
             }
         }
 
+        foreach (var userValue in await db.SetMembersAsync(UsersOf(dead)).ConfigureAwait(false))
+        {
+            var userId = (string)userValue!;
+            foreach (var entry in await db.HashGetAllAsync(UserSockets(userId)).ConfigureAwait(false))
+            {
+                if (TryParse(entry.Name!, entry.Value!, out var instance, out _) && instance == dead)
+                {
+                    await db.HashDeleteAsync(UserSockets(userId), entry.Name).ConfigureAwait(false);
+                }
+            }
+        }
+
         await db.KeyDeleteAsync(TopicsOf(dead)).ConfigureAwait(false);
+        await db.KeyDeleteAsync(UsersOf(dead)).ConfigureAwait(false);
         await db.SetRemoveAsync(Instances, dead).ConfigureAwait(false);
         RedisLog.InstanceReaped(_logger, dead, departed);
     }

@@ -257,6 +257,25 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<SocketPresenceMember>> GetUserSocketsAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidUserId(userId);
+        if (!_presence.IsTracking)
+        {
+            throw new NotSupportedException("Presence is off: set OriSocketsRedisOptions.Presence to answer the sockets of a user across instances.");
+        }
+
+        try
+        {
+            return await _presence.UserSocketsAsync(userId).WaitAsync(_operationTimeout, TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new OriSocketsRedisException("The sockets of the user could not be read from Redis.", ex, mayHaveReachedOtherInstances: false);
+        }
+    }
+
+    /// <inheritdoc />
     public bool IsConnected(string socketId) => _hub.Contains(socketId);
 
     /// <inheritdoc />

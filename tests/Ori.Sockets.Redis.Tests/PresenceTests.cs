@@ -29,7 +29,7 @@ public sealed class PresenceTests
             await using (onB)
             {
                 await onB.RequestAsync("room.join", new { room = "room" }, "j");
-                var (onChild, _) = await TestClient.ConnectReadyAsync(new Uri($"ws://127.0.0.1:{port}/ws"));
+                var (onChild, _) = await TestClient.ConnectReadyAsync(new Uri($"ws://127.0.0.1:{port}/ws?user=bob"));
                 await using (onChild)
                 {
                     await onChild.RequestAsync("room.join", new { room = "room" }, "j");
@@ -39,8 +39,12 @@ public sealed class PresenceTests
                     var seen = await presence.GetPresenceAsync("room");
                     var other = seen.Members.Single(m => m.SocketId != idB);
                     Assert.Equal("bob", seen.Members.Single(m => m.SocketId == idB).UserId);
+                    Assert.Equal("bob", other.UserId);
                     var reply = await onB.RequestAsync("room.presence", new { room = "room" }, "p");
                     Assert.Equal(2, reply.GetProperty("data").GetProperty("count").GetInt32());
+
+                    // Bob's sockets: one on each instance.
+                    await Eventually.TrueAsync(async () => (await presence.GetUserSocketsAsync("bob")).Count == 2);
 
                     // Connections per instance and in all: one each, two together.
                     await Eventually.TrueAsync(async () => (await presence.GetConnectionCountsAsync()).Total == 2);
@@ -67,6 +71,7 @@ public sealed class PresenceTests
 
                     Assert.Contains(b.Logs.Entries, e => e.EventId == 113);
                     Assert.Equal(1, (await presence.GetConnectionCountsAsync()).Total);
+                    Assert.Equal([idB], (await presence.GetUserSocketsAsync("bob")).Select(s => s.SocketId));
                 }
             }
         }

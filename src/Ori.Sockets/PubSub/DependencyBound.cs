@@ -56,6 +56,21 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
         }
     }
 
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<SocketPresenceMember>> GetUserSocketsAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        var task = provider.GetUserSocketsAsync(userId, cancellationToken).AsTask();
+        try
+        {
+            return await task.WaitAsync(timeout, provider.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            Observe(task);
+            throw new SocketUnavailableException($"The sockets of the user were not read within {Seconds} s.", ex);
+        }
+    }
+
     /// <summary>Subscribes a socket; undone when the provider overruns the limit.</summary>
     public ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken)
     {

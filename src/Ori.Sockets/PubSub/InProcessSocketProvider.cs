@@ -78,6 +78,12 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) 
     public ValueTask<SocketConnectionCounts> GetConnectionCountsAsync(CancellationToken cancellationToken = default) =>
         new(new SocketConnectionCounts(new Dictionary<string, int>(StringComparer.Ordinal) { ["local"] = hub.ConnectionCount }));
 
+    public ValueTask<IReadOnlyList<SocketPresenceMember>> GetUserSocketsAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidUserId(userId);
+        return new(hub.GetUserSocketMembers(userId));
+    }
+
     public bool IsConnected(string socketId) => hub.Contains(socketId);
 
     public int GetSubscriberCount(string topic) => hub.GetSubscriberCount(topic);

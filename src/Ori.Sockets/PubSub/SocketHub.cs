@@ -55,6 +55,9 @@ public sealed class SocketHub
     /// <summary>Told of every member that joins or leaves a topic here (after the change): presence events, a provider's registry.</summary>
     internal Action<string, SocketPresenceMember, bool>? MembershipChanged { get; set; }
 
+    /// <summary>Told of every socket with a user id that becomes ready here (true) or leaves (false): a provider's registry.</summary>
+    internal Action<SocketPresenceMember, bool>? UserSocketChanged { get; set; }
+
     /// <summary>A member of another instance is gone (its instance died): listeners hear it left, as if it had been local.</summary>
     internal void ReportDeparted(string topic, SocketPresenceMember member) => MembershipChanged?.Invoke(topic, member, false);
 
@@ -343,6 +346,12 @@ public sealed class SocketHub
     public IReadOnlyList<string> GetUserSockets(string userId) =>
         _users.TryGetValue(userId, out var entry) ? [.. entry.Snapshot().Select(static s => s.Id)] : [];
 
+    /// <summary>A user's sockets on this instance, with when each became ready; oldest first.</summary>
+    /// <param name="userId">The user's id.</param>
+    /// <returns>The sockets; empty when the user has none here.</returns>
+    internal IReadOnlyList<SocketPresenceMember> GetUserSocketMembers(string userId) =>
+        _users.TryGetValue(userId, out var entry) ? [.. entry.Members().Select(static m => m.AsUserSocket()).OrderBy(static m => m.Since)] : [];
+
     /// <summary>The user id a local socket carries, or <see langword="null"/>.</summary>
     /// <param name="socketId">The socket's id.</param>
     /// <returns>The user id, or <see langword="null"/> when it has none or is not connected here.</returns>
@@ -365,7 +374,7 @@ public sealed class SocketHub
     /// <summary>A socket passed its guards: it receives broadcasts and direct sends (and its user's sends) and may subscribe.</summary>
     internal void Add(IOutboundSocket socket, string? userId = null)
     {
-        var member = new Member(socket) { UserId = userId };
+        var member = new Member(socket) { UserId = userId, ConnectedAt = _time.GetUtcNow().ToUnixTimeMilliseconds() };
         _sockets[socket.Id] = member;
         lock (_allLock)
         {
@@ -378,6 +387,8 @@ public sealed class SocketHub
             while (_users.GetOrAdd(userId, static _ => new Topic()).Add(member) == Topic.AddResult.Removed)
             {
             }
+
+            UserSocketChanged?.Invoke(member.AsUserSocket(), true);
         }
     }
 
@@ -395,9 +406,14 @@ public sealed class SocketHub
                 _all = null;
             }
 
-            if (member.UserId is { } userId && _users.TryGetValue(userId, out var user) && user.Remove(member, out var vacated) && vacated)
+            if (member.UserId is { } userId && _users.TryGetValue(userId, out var user) && user.Remove(member, out var vacated))
             {
-                _users.TryRemove(new KeyValuePair<string, Topic>(userId, user));
+                if (vacated)
+                {
+                    _users.TryRemove(new KeyValuePair<string, Topic>(userId, user));
+                }
+
+                UserSocketChanged?.Invoke(member.AsUserSocket(), false);
             }
         }
     }
@@ -470,6 +486,11 @@ public sealed class SocketHub
         public bool Released { get; set; }
 
         public string? UserId { get; init; }
+
+        /// <summary>When the socket became ready (Unix milliseconds).</summary>
+        public long ConnectedAt { get; init; }
+
+        public SocketPresenceMember AsUserSocket() => new(Socket.Id, UserId, DateTimeOffset.FromUnixTimeMilliseconds(ConnectedAt));
     }
 
     /// <summary>One topic's local subscribers; the array snapshot makes publishing lock-free.</summary>

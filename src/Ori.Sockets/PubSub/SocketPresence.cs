@@ -40,4 +40,11 @@ public interface ISocketPresence
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>
     /// <returns>The counts.</returns>
     ValueTask<SocketConnectionCounts> GetConnectionCountsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The sockets of a user on every instance, with when each became ready (<c>Since</c>); oldest first.</summary>
+    /// <param name="userId">A valid user id.</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>The user's sockets; none when the user has no connection.</returns>
+    /// <exception cref="ArgumentException">The user id is not valid.</exception>
+    ValueTask<IReadOnlyList<SocketPresenceMember>> GetUserSocketsAsync(string userId, CancellationToken cancellationToken = default);
 }

@@ -108,6 +108,8 @@ public sealed class DependencyTimeoutTests
 
         public ValueTask<SocketConnectionCounts> GetConnectionCountsAsync(CancellationToken cancellationToken = default) => _inner.GetConnectionCountsAsync(cancellationToken);
 
+        public ValueTask<IReadOnlyList<SocketPresenceMember>> GetUserSocketsAsync(string userId, CancellationToken cancellationToken = default) => _inner.GetUserSocketsAsync(userId, cancellationToken);
+
         public ValueTask DisconnectAsync(string socketId, CancellationToken cancellationToken = default) => _inner.DisconnectAsync(socketId, cancellationToken);
 
         public bool IsConnected(string socketId) => _inner.IsConnected(socketId);

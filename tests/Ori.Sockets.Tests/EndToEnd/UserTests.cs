@@ -24,6 +24,11 @@ public sealed class UserTests
         var whoami = await phone.RequestAsync("whoami");
         Assert.Equal("alice", whoami.GetProperty("data").GetProperty("userId").GetString());
         Assert.Equal(2, server.Services.GetRequiredService<SocketHub>().GetUserSockets("alice").Count);
+        var aliceSockets = await server.Services.GetRequiredService<ISocketPresence>().GetUserSocketsAsync("alice", TestContext.Current.CancellationToken);
+        Assert.Equal(phoneId, aliceSockets[0].SocketId);
+        Assert.Equal(2, aliceSockets.Count);
+        Assert.All(aliceSockets, s => Assert.Equal("alice", s.UserId));
+        Assert.Empty(await server.Services.GetRequiredService<ISocketPresence>().GetUserSocketsAsync("nobody", TestContext.Current.CancellationToken));
 
         await server.Emitter.SendToUserAsync("alice", SocketFrame.Text("""{"name":"note","data":{"text":"to-alice"},"timestamp":1}"""), cancellationToken: TestContext.Current.CancellationToken);
         Assert.Contains("to-alice", await phone.ReceiveAsync(), StringComparison.Ordinal);
