@@ -198,7 +198,13 @@ internal sealed class RedisPresence : IAsyncDisposable
 
     private async Task BeatAsync()
     {
-        if (Interlocked.Exchange(ref _beating, 1) == 1 || _bus.Multiplexer is not { IsConnected: true })
+        if (Interlocked.Exchange(ref _beating, 1) == 1)
+        {
+            // The previous beat still runs (Redis is slow): this one is skipped.
+            return;
+        }
+
+        if (_bus.Multiplexer is not { IsConnected: true })
         {
             Volatile.Write(ref _beating, 0);
             return;
