@@ -28,7 +28,8 @@ public static class OriSocketsRedisExtensions
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<RedisCounters>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
-            sp.GetService<RedisMultiplexerSource>()));
+            sp.GetService<RedisMultiplexerSource>(),
+            sp.GetService<Ori.Sockets.PubSub.TopicHistories>()));
         builder.Services.Replace(ServiceDescriptor.Singleton<ISocketProvider>(sp => sp.GetRequiredService<RedisSocketProvider>()));
         return builder;
     }

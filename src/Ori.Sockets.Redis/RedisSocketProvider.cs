@@ -33,8 +33,11 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     private int _checking;
     private volatile bool _stopping;
 
-    public RedisSocketProvider(SocketHub hub, IOptions<OriSocketsRedisOptions> options, ILoggerFactory loggerFactory, RedisCounters counters, TimeProvider time, RedisMultiplexerSource? source = null)
+    private readonly bool _recoverableTopics;
+
+    public RedisSocketProvider(SocketHub hub, IOptions<OriSocketsRedisOptions> options, ILoggerFactory loggerFactory, RedisCounters counters, TimeProvider time, RedisMultiplexerSource? source = null, Ori.Sockets.PubSub.TopicHistories? histories = null)
     {
+        _recoverableTopics = histories?.Any == true;
         _hub = hub;
         TimeProvider = time;
         _logger = loggerFactory.CreateLogger("Ori.Sockets.Redis");
@@ -61,6 +64,13 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (_recoverableTopics)
+        {
+            // Histories shared by every instance (a stream per topic) are not built yet: refusing is better than pushes
+            // whose offsets disagree between instances.
+            throw new InvalidOperationException("Recoverable topics (AddRecoverableTopics) are not supported by the Redis provider yet; remove them or run on one instance.");
+        }
+
         await _bus.StartAsync().ConfigureAwait(false);
 
         // While Redis is unreachable the start does not wait: the subscription is made when it connects (or retried).

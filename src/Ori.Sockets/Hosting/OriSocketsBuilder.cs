@@ -63,6 +63,23 @@ public sealed class OriSocketsBuilder
         return this;
     }
 
+    /// <summary>
+    /// Makes topics recoverable (protocol section 8): each push on them carries its position (<c>topic</c>, <c>offset</c>,
+    /// <c>epoch</c>), and a client that rejoins with the last position it saw gets what it missed, in order. Plain topics
+    /// are unchanged. For now on the in-process provider only (the Redis provider refuses to start with recoverable topics).
+    /// </summary>
+    /// <param name="pattern">A topic, or a prefix ending with <c>*</c> (<c>incidents:*</c>).</param>
+    /// <param name="maxMessages">The most pushes kept per topic; default 100.</param>
+    /// <param name="maxAge">The oldest push kept; default 10 minutes.</param>
+    /// <returns>This builder.</returns>
+    public OriSocketsBuilder AddRecoverableTopics(string pattern, int maxMessages = 100, TimeSpan? maxAge = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(pattern);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
+        Services.AddSingleton(new Ori.Sockets.PubSub.RecoverableTopic(pattern, maxMessages, maxAge ?? TimeSpan.FromMinutes(10)));
+        return this;
+    }
+
     /// <summary>Adds a room rule type; a client join is allowed when any rule allows it.</summary>
     /// <typeparam name="TRule">The rule type.</typeparam>
     /// <returns>This builder.</returns>

@@ -78,6 +78,21 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
         return pending.IsCompleted ? pending : AwaitSubscribeAsync(pending, socketId, topic, cancellationToken);
     }
 
+    /// <summary>Subscribes a socket, recovering from a position where the provider keeps histories.</summary>
+    public async ValueTask<SocketSubscription> SubscribeAsync(string socketId, string topic, SocketPosition? recover, Action<SocketSubscription>? beforeReplay, CancellationToken cancellationToken)
+    {
+        if (provider is IRecoveringProvider recovering)
+        {
+            // The in-process provider's recovery completes at once; nothing to bound.
+            return await recovering.SubscribeAsync(socketId, topic, recover, beforeReplay, cancellationToken).ConfigureAwait(false);
+        }
+
+        await SubscribeAsync(socketId, topic, cancellationToken).ConfigureAwait(false);
+        var plain = new SocketSubscription(false, null);
+        beforeReplay?.Invoke(plain);
+        return plain;
+    }
+
     /// <summary>Unsubscribes a socket.</summary>
     public ValueTask UnsubscribeAsync(string socketId, string topic, CancellationToken cancellationToken) =>
         Bound(provider.UnsubscribeAsync(socketId, topic, cancellationToken), $"Leaving '{topic}'", cancellationToken);

@@ -1,7 +1,7 @@
 namespace Ori.Sockets.PubSub;
 
 /// <summary>The default provider: one server instance, delivery through the <see cref="SocketHub"/> only.</summary>
-internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) : ISocketProvider
+internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time, TopicHistories? histories = null) : ISocketProvider, IRecoveringProvider
 {
     public TimeProvider TimeProvider => time;
 
@@ -10,8 +10,54 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) 
     public ValueTask PublishAsync(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         SocketHub.ThrowIfInvalidTopic(topic);
+        if (histories is { Any: true } && histories.TryGet(topic, out var history))
+        {
+            // The offset is taken and the push delivered under the history's lock: a recovering join sees either
+            // all of it (in its replay) or none of it (delivered after the replay).
+            lock (history.Lock)
+            {
+                hub.DeliverToTopic(topic, history.Append(frame), exceptSocketIds);
+            }
+
+            return default;
+        }
+
         hub.DeliverToTopic(topic, frame, exceptSocketIds);
         return default;
+    }
+
+    public ValueTask<SocketSubscription> SubscribeAsync(string socketId, string topic, SocketPosition? recover, Action<SocketSubscription>? beforeReplay, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidTopic(topic);
+        if (histories is null || !histories.TryGet(topic, out var history))
+        {
+            Subscribe(socketId, topic);
+            var plain = new SocketSubscription(false, null);
+            beforeReplay?.Invoke(plain);
+            return new(plain);
+        }
+
+        lock (history.Lock)
+        {
+            Subscribe(socketId, topic);
+            var missed = recover is { } from ? history.After(from.Epoch, from.Offset) : null;
+            var result = new SocketSubscription(missed is not null, new SocketPosition(history.Epoch, history.Latest));
+            beforeReplay?.Invoke(result);
+            foreach (var frame in missed ?? [])
+            {
+                hub.DeliverToSocket(socketId, frame);
+            }
+
+            return new(result);
+        }
+    }
+
+    private void Subscribe(string socketId, string topic)
+    {
+        if (hub.Subscribe(socketId, topic) == SubscriptionChange.LimitReached)
+        {
+            throw SocketLimitExceededException.Rooms(hub.MaxTopicsPerSocket);
+        }
     }
 
     public ValueTask SendAsync(string socketId, SocketFrame frame, CancellationToken cancellationToken = default)
@@ -43,11 +89,7 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) 
 
     public ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken = default)
     {
-        if (hub.Subscribe(socketId, topic) == SubscriptionChange.LimitReached)
-        {
-            throw SocketLimitExceededException.Rooms(hub.MaxTopicsPerSocket);
-        }
-
+        Subscribe(socketId, topic);
         return default;
     }
 
@@ -91,4 +133,13 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time) 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>
+/// A provider that keeps histories of recoverable topics: a subscription may ask to recover from a position, and the
+/// caller's <c>beforeReplay</c> (the join's reply) is queued before the missed pushes, which come before any newer one.
+/// </summary>
+internal interface IRecoveringProvider
+{
+    ValueTask<SocketSubscription> SubscribeAsync(string socketId, string topic, SocketPosition? recover, Action<SocketSubscription>? beforeReplay, CancellationToken cancellationToken = default);
 }

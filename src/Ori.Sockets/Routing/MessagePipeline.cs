@@ -171,7 +171,7 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
 
     private static async ValueTask JoinAsync(SocketInvocation invocation)
     {
-        if (!TryReadRoom(invocation, out var room))
+        if (!TryReadRoom(invocation, out var room) || !TryReadRecover(invocation, out var recover, out var asked))
         {
             return;
         }
@@ -193,8 +193,102 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
             return;
         }
 
-        await context.SubscribeAsync(room, context.Aborted).ConfigureAwait(false);
-        ReplyRoom(invocation, room, joined: true);
+        var histories = context.Services.GetService<PubSub.TopicHistories>();
+        var recoverable = histories is not null && histories.TryGet(room, out _);
+        if (asked && !recoverable)
+        {
+            invocation.ReplyError(SocketErrorCodes.ValidationFailed, "The message data is not valid.", [new SocketValidationError("$.data.recover", $"'{room}' keeps no history to recover from.")]);
+            return;
+        }
+
+        if (!recoverable)
+        {
+            await context.SubscribeAsync(room, context.Aborted).ConfigureAwait(false);
+            ReplyRoom(invocation, room, joined: true);
+            return;
+        }
+
+        // The reply is queued before the missed pushes, which come before any newer push of the room.
+        await context.SubscribeAsync(room, recover, result => invocation.ReplyWith((room, result), static (writer, state) =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString(WireNames.Members.Room, state.room);
+            writer.WriteBoolean(WireNames.Members.Joined, true);
+            writer.WriteBoolean("recovered"u8, state.result.Recovered);
+            writer.WriteString("epoch"u8, state.result.Position!.Value.Epoch);
+            writer.WriteNumber("offset"u8, state.result.Position!.Value.Offset);
+            writer.WriteEndObject();
+        }), context.Aborted).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the optional <c>recover</c> member: <c>{"epoch": string, "offset": integer &gt;= 0}</c>.</summary>
+    private static bool TryReadRecover(SocketInvocation invocation, out SocketPosition? recover, out bool asked)
+    {
+        recover = null;
+        asked = false;
+        var reader = new Utf8JsonReader(invocation.Data.Span);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (!reader.ValueTextEquals("recover"u8))
+            {
+                reader.Read();
+                reader.Skip();
+                continue;
+            }
+
+            asked = true;
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                return Invalid(invocation, "$.data.recover", "An object with 'epoch' and 'offset' is expected.");
+            }
+
+            string? epoch = null;
+            long? offset = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.GetString();
+                reader.Read();
+                if (name == "epoch")
+                {
+                    if (reader.TokenType != JsonTokenType.String || reader.GetString() is not { Length: > 0 and <= 64 } text)
+                    {
+                        return Invalid(invocation, "$.data.recover.epoch", "'epoch' must be a string of 1 to 64 characters.");
+                    }
+
+                    epoch = text;
+                }
+                else if (name == "offset")
+                {
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out var value) || value < 0)
+                    {
+                        return Invalid(invocation, "$.data.recover.offset", "'offset' must be an integer of 0 or more.");
+                    }
+
+                    offset = value;
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+
+            if (epoch is null || offset is null)
+            {
+                return Invalid(invocation, epoch is null ? "$.data.recover.epoch" : "$.data.recover.offset", "Both 'epoch' and 'offset' are required.");
+            }
+
+            recover = new SocketPosition(epoch, offset.Value);
+        }
+
+        return true;
+    }
+
+    private static bool Invalid(SocketInvocation invocation, string path, string problem)
+    {
+        invocation.ReplyError(SocketErrorCodes.ValidationFailed, "The message data is not valid.", [new SocketValidationError(path, problem)]);
+        return false;
     }
 
     private static async ValueTask LeaveAsync(SocketInvocation invocation)

@@ -71,6 +71,20 @@ public sealed class SocketContext
     public ValueTask SubscribeAsync(string topic, CancellationToken cancellationToken = default) =>
         _dependencies.SubscribeAsync(SocketId, topic, cancellationToken);
 
+    /// <summary>
+    /// Subscribes this socket to <paramref name="topic"/>, recovering what it missed after <paramref name="recover"/> when
+    /// the topic is recoverable: the missed pushes are queued, in order, before any newer push of the topic.
+    /// </summary>
+    /// <param name="topic">A valid topic.</param>
+    /// <param name="recover">The last position the client saw, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>Whether it recovered, and the topic's latest position (null for a topic that keeps no history).</returns>
+    public ValueTask<SocketSubscription> SubscribeAsync(string topic, SocketPosition? recover, CancellationToken cancellationToken = default) =>
+        _dependencies.SubscribeAsync(SocketId, topic, recover, null, cancellationToken);
+
+    internal ValueTask<SocketSubscription> SubscribeAsync(string topic, SocketPosition? recover, Action<SocketSubscription> beforeReplay, CancellationToken cancellationToken) =>
+        _dependencies.SubscribeAsync(SocketId, topic, recover, beforeReplay, cancellationToken);
+
     /// <summary>Unsubscribes this socket from <paramref name="topic"/>; not an error if it was not subscribed.</summary>
     /// <param name="topic">A valid topic.</param>
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>

@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+
+namespace Ori.Sockets.PubSub;
+
+/// <summary>A pattern of recoverable topics (exact, or a prefix ending with <c>*</c>) and its history bounds.</summary>
+/// <param name="Pattern">The topics.</param>
+/// <param name="MaxMessages">The most pushes kept.</param>
+/// <param name="MaxAge">The oldest push kept.</param>
+internal sealed record RecoverableTopic(string Pattern, int MaxMessages, TimeSpan MaxAge)
+{
+    public bool Matches(string topic) => Pattern.EndsWith('*')
+        ? topic.StartsWith(Pattern.AsSpan(0, Pattern.Length - 1), StringComparison.Ordinal)
+        : string.Equals(topic, Pattern, StringComparison.Ordinal);
+}
+
+/// <summary>
+/// The in-memory histories of the recoverable topics of this instance: each publish gets the next offset and the push
+/// carries its position; a join that asks to recover gets what it missed, in order, before any newer push (the
+/// history's lock orders the two).
+/// </summary>
+internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeProvider time)
+{
+    private readonly RecoverableTopic[] _topics = [.. topics];
+    private readonly ConcurrentDictionary<string, History> _histories = new(StringComparer.Ordinal);
+
+    /// <summary>Whether any topic is recoverable.</summary>
+    public bool Any => _topics.Length > 0;
+
+    /// <summary>The history of <paramref name="topic"/>, when it is recoverable.</summary>
+    public bool TryGet(string topic, out History history)
+    {
+        if (_histories.TryGetValue(topic, out history!))
+        {
+            return true;
+        }
+
+        var policy = Array.Find(_topics, t => t.Matches(topic));
+        if (policy is null)
+        {
+            return false;
+        }
+
+        history = _histories.GetOrAdd(topic, static (name, state) => new History(name, state.policy, state.time), (policy, time));
+        return true;
+    }
+
+    /// <summary>One topic's history: its epoch, its last offset, its pushes (each with its position spliced in).</summary>
+    internal sealed class History(string topic, RecoverableTopic policy, TimeProvider time)
+    {
+        private readonly Queue<(long Offset, long At, SocketFrame Frame)> _pushes = new();
+
+        /// <summary>Publishes and recoveries of the topic take it, so that a replay is queued before any newer push.</summary>
+        public Lock Lock { get; } = new();
+
+        public string Epoch { get; } = Guid.NewGuid().ToString("N")[..12];
+
+        public long Latest { get; private set; }
+
+        /// <summary>Takes the next offset for a push and keeps it, its position spliced in. Call under <see cref="Lock"/>.</summary>
+        public SocketFrame Append(SocketFrame frame)
+        {
+            var offset = ++Latest;
+            var positioned = Position(frame, offset);
+            var now = time.GetTimestamp();
+            _pushes.Enqueue((offset, now, positioned));
+            Trim(now);
+            return positioned;
+        }
+
+        /// <summary>The pushes after <paramref name="offset"/>, when the history still holds all of them. Call under <see cref="Lock"/>.</summary>
+        public List<SocketFrame>? After(string epoch, long offset)
+        {
+            Trim(time.GetTimestamp());
+            if (epoch != Epoch || offset < 0 || offset > Latest)
+            {
+                return null;
+            }
+
+            if (offset == Latest)
+            {
+                return [];
+            }
+
+            if (_pushes.Count == 0 || _pushes.Peek().Offset > offset + 1)
+            {
+                // Older than what is kept.
+                return null;
+            }
+
+            return [.. _pushes.Where(p => p.Offset > offset).Select(p => p.Frame)];
+        }
+
+        private void Trim(long now)
+        {
+            while (_pushes.Count > policy.MaxMessages || (_pushes.Count > 0 && time.GetElapsedTime(_pushes.Peek().At, now) > policy.MaxAge))
+            {
+                _pushes.Dequeue();
+            }
+        }
+
+        /// <summary>The push with <c>"topic"</c>, <c>"offset"</c> and <c>"epoch"</c> before its closing brace.</summary>
+        private SocketFrame Position(SocketFrame frame, long offset)
+        {
+            var payload = frame.Payload.Span;
+            var end = payload.LastIndexOf((byte)'}');
+            if (end < 0)
+            {
+                return frame;
+            }
+
+            var tail = Encoding.UTF8.GetBytes(
+                $",\"topic\":\"{topic}\",\"offset\":{offset.ToString(CultureInfo.InvariantCulture)},\"epoch\":\"{Epoch}\"}}");
+            var bytes = new byte[end + tail.Length];
+            payload[..end].CopyTo(bytes);
+            tail.CopyTo(bytes.AsSpan(end));
+            return SocketFrame.Text(bytes);
+        }
+    }
+}
