@@ -26,8 +26,9 @@ public sealed class PromiseTests
             await a.Emitter.PublishAsync("stall", Notes.Push("before"));
             Assert.Equal("before", await Notes.TextAsync(onB));
 
-            // Redis stops running commands for 3 s (its own clients' commands wait, then run when it resumes).
-            await RespClient.CommandAsync(redis.Endpoint, "CLIENT", "PAUSE", "3000", "ALL");
+            // Redis stops running commands for 5 s (its own clients' commands wait, then run when it resumes): longer than
+            // the five publishes take to fail (0.6 s each), so that none is answered by a Redis that has resumed.
+            await RespClient.CommandAsync(redis.Endpoint, "CLIENT", "PAUSE", "5000", "ALL");
             var failures = new List<OriSocketsRedisException>();
             for (var i = 0; i < 5; i++)
             {
