@@ -218,6 +218,13 @@ internal sealed class RedisBus : IAsyncDisposable
             throw new OriSocketsRedisException("Redis is not connected: the message reached this instance's sockets only.", mayHaveReachedOtherInstances: false);
         }
 
+        // The common case takes no lock: Redis is ready and nothing waits. A publish that finds a drainer (or Redis not
+        // ready) takes the lock below, so that it goes behind what already waits.
+        if (Volatile.Read(ref _drainer) is null && IsReady(multiplexer))
+        {
+            return Settle(multiplexer.GetSubscriber().PublishAsync(channel, message), deadline, cancellationToken);
+        }
+
         Backlogged? waiting = null;
         lock (_backlog)
         {

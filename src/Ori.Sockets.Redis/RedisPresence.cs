@@ -103,16 +103,10 @@ internal sealed class RedisPresence : IAsyncDisposable
             }
         }
 
-        var living = new List<SocketPresenceMember>();
-        foreach (var (instance, members) in byInstance)
-        {
-            if (await Db.KeyExistsAsync(Alive(instance)).ConfigureAwait(false))
-            {
-                living.AddRange(members);
-            }
-        }
-
-        return living;
+        // Asked together: the multiplexer pipelines them, one round trip whatever the number of instances.
+        var db = Db;
+        var alive = await Task.WhenAll(byInstance.Keys.Select(instance => db.KeyExistsAsync(Alive(instance)))).ConfigureAwait(false);
+        return [.. byInstance.Values.Where((_, i) => alive[i]).SelectMany(members => members)];
     }
 
     /// <summary>Each living instance's connection count (this one's from its hub, the others' from their last heartbeat).</summary>

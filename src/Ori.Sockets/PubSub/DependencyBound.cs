@@ -35,41 +35,16 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
         Bound(provider.DisconnectUserAsync(userId, reason, cancellationToken), "Disconnecting the user", cancellationToken);
 
     /// <inheritdoc />
-    public ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default)
-    {
-        var pending = provider.GetPresenceAsync(topic, cancellationToken);
-        return pending.IsCompleted ? pending : AwaitPresenceAsync(pending, topic, cancellationToken);
-    }
+    public ValueTask<SocketPresence> GetPresenceAsync(string topic, CancellationToken cancellationToken = default) =>
+        Read(provider.GetPresenceAsync(topic, cancellationToken), $"The presence of '{topic}'", cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask<SocketConnectionCounts> GetConnectionCountsAsync(CancellationToken cancellationToken = default)
-    {
-        var task = provider.GetConnectionCountsAsync(cancellationToken).AsTask();
-        try
-        {
-            return await task.WaitAsync(timeout, provider.TimeProvider, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException ex)
-        {
-            Observe(task);
-            throw new SocketUnavailableException($"The connection counts were not read within {Seconds} s.", ex);
-        }
-    }
+    public ValueTask<SocketConnectionCounts> GetConnectionCountsAsync(CancellationToken cancellationToken = default) =>
+        Read(provider.GetConnectionCountsAsync(cancellationToken), "The connection counts", cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<SocketPresenceMember>> GetUserSocketsAsync(string userId, CancellationToken cancellationToken = default)
-    {
-        var task = provider.GetUserSocketsAsync(userId, cancellationToken).AsTask();
-        try
-        {
-            return await task.WaitAsync(timeout, provider.TimeProvider, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException ex)
-        {
-            Observe(task);
-            throw new SocketUnavailableException($"The sockets of the user were not read within {Seconds} s.", ex);
-        }
-    }
+    public ValueTask<IReadOnlyList<SocketPresenceMember>> GetUserSocketsAsync(string userId, CancellationToken cancellationToken = default) =>
+        Read(provider.GetUserSocketsAsync(userId, cancellationToken), "The sockets of the user", cancellationToken);
 
     /// <summary>Subscribes a socket; undone when the provider overruns the limit.</summary>
     public ValueTask SubscribeAsync(string socketId, string topic, CancellationToken cancellationToken)
@@ -114,7 +89,11 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
         }
     }
 
-    private async ValueTask<SocketPresence> AwaitPresenceAsync(ValueTask<SocketPresence> pending, string topic, CancellationToken cancellationToken)
+    /// <summary>A read from the provider, bounded like every wait; free when it completes at once.</summary>
+    private ValueTask<T> Read<T>(ValueTask<T> pending, string what, CancellationToken cancellationToken) =>
+        pending.IsCompleted ? pending : AwaitReadAsync(pending, what, cancellationToken);
+
+    private async ValueTask<T> AwaitReadAsync<T>(ValueTask<T> pending, string what, CancellationToken cancellationToken)
     {
         var task = pending.AsTask();
         try
@@ -124,7 +103,7 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
         catch (TimeoutException ex)
         {
             Observe(task);
-            throw new SocketUnavailableException($"The presence of '{topic}' was not read within {Seconds} s.", ex);
+            throw new SocketUnavailableException($"{what} could not be read within {Seconds} s.", ex);
         }
     }
 
