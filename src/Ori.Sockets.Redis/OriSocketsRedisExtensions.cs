@@ -64,7 +64,8 @@ public static class OriSocketsRedisExtensions
 
     /// <summary>
     /// Adds a <see cref="RedisSocketEmitter"/> as <see cref="ISocketEmitter"/> to a process without
-    /// WebSockets (a worker): it reaches the sockets of the application with the same channel prefix.
+    /// WebSockets (a worker): it reaches the sockets of the application with the same channel prefix. Recoverable
+    /// topics registered in <paramref name="services"/> are declared to it; others with <see cref="RedisSocketEmitter.AddRecoverableTopics"/>.
     /// </summary>
     /// <param name="services">The process's services.</param>
     /// <param name="configure">Sets the options (connection string, channel prefix).</param>
@@ -73,9 +74,18 @@ public static class OriSocketsRedisExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         AddOptions(services, configure);
-        services.TryAddSingleton(sp => new RedisSocketEmitter(
-            sp.GetRequiredService<IOptions<OriSocketsRedisOptions>>().Value,
-            sp.GetService<ILogger<RedisSocketEmitter>>()));
+        services.TryAddSingleton(sp =>
+        {
+            var emitter = new RedisSocketEmitter(sp.GetRequiredService<IOptions<OriSocketsRedisOptions>>().Value, sp.GetService<ILogger<RedisSocketEmitter>>());
+
+            // A process that declared recoverable topics (AddOriSockets().AddRecoverableTopics) publishes them with positions.
+            foreach (var topic in sp.GetServices<Ori.Sockets.PubSub.RecoverableTopic>())
+            {
+                emitter.AddRecoverableTopics(topic.Pattern, topic.MaxMessages, topic.MaxAge);
+            }
+
+            return emitter;
+        });
         services.TryAddSingleton<ISocketEmitter>(sp => sp.GetRequiredService<RedisSocketEmitter>());
         return services;
     }

@@ -62,6 +62,11 @@ internal sealed class RedisBus : IAsyncDisposable
 
     public bool IsConnected => _multiplexer?.IsConnected == true;
 
+    public TimeProvider TimeProvider => _time;
+
+    /// <summary>The limit of every wait on Redis.</summary>
+    public TimeSpan OperationTimeout => _options.OperationTimeout;
+
     /// <summary>How long a publish waits for Redis before its caller is told it failed.</summary>
     public TimeSpan PublishWait { get; }
 
@@ -276,7 +281,7 @@ internal sealed class RedisBus : IAsyncDisposable
     }
 
     /// <summary>What is left of a message's time: until its deadline and a fifth of the operation time-out more.</summary>
-    private TimeSpan Remaining(long deadline)
+    public TimeSpan Remaining(long deadline)
     {
         var left = TimeSpan.FromMilliseconds(deadline - _time.GetUtcNow().ToUnixTimeMilliseconds()) + (_options.OperationTimeout / 5);
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;

@@ -26,6 +26,12 @@ internal enum RedisMessageKind : byte
     DisconnectUser = (byte)'x',
 
     /// <summary>
+    /// A push to a recoverable topic, published by the history script (on the topic's channel): its payload is
+    /// <c>offset,epoch,push</c>. Its sender's instance delivers it from the channel too (not before publishing).
+    /// </summary>
+    Positioned = (byte)'o',
+
+    /// <summary>
     /// A subscription check: its sender waits for its own probe to come back, which proves the channel's
     /// subscription is live on Redis; every other receiver ignores it.
     /// </summary>
@@ -114,7 +120,7 @@ internal static class RedisEnvelope
 
         return kind switch
         {
-            RedisMessageKind.Topic => SocketNames.IsValidTopic(target),
+            RedisMessageKind.Topic or RedisMessageKind.Positioned => SocketNames.IsValidTopic(target),
             RedisMessageKind.User or RedisMessageKind.DisconnectUser => SocketNames.IsValidUserId(target),
             _ => true,
         };

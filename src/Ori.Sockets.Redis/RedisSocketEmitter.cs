@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Ori.Sockets.PubSub;
 using StackExchange.Redis;
 
 namespace Ori.Sockets.Redis;
@@ -14,6 +15,9 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
 {
     private readonly RedisBus _bus;
     private readonly RedisCounters _counters = new();
+    private readonly Lock _declaring = new();
+    private RecoverableTopic[] _recoverable = [];
+    private RedisHistories? _histories;
 
     /// <summary>Creates an emitter that connects with <see cref="OriSocketsRedisOptions.ConnectionString"/>.</summary>
     /// <param name="options">The options; the channel prefix must be the application's.</param>
@@ -44,6 +48,27 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
         _bus = new RedisBus(options, multiplexer, logger ?? NullLogger.Instance, _counters, TimeProvider.System);
     }
 
+    /// <summary>
+    /// Declares recoverable topics as the application declares them (<c>AddRecoverableTopics</c>, same patterns and
+    /// bounds): a publish to them takes its offset and is kept in the history the instances share. Declare them before
+    /// the first publish; a push published to a recoverable topic without it carries no position.
+    /// </summary>
+    /// <param name="pattern">A topic, or a prefix ending with <c>*</c>.</param>
+    /// <param name="maxMessages">The most pushes kept per topic; default 100.</param>
+    /// <param name="maxAge">The oldest push kept; default 10 minutes.</param>
+    /// <returns>This emitter.</returns>
+    public RedisSocketEmitter AddRecoverableTopics(string pattern, int maxMessages = 100, TimeSpan? maxAge = null)
+    {
+        var topic = RecoverableTopic.Create(pattern, maxMessages, maxAge);
+        lock (_declaring)
+        {
+            _recoverable = [.. _recoverable, topic];
+            _histories = new RedisHistories(_bus, new TopicHistories(_recoverable, TimeProvider.System));
+        }
+
+        return this;
+    }
+
     /// <inheritdoc />
     public async ValueTask PublishAsync(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
@@ -54,6 +79,12 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
 
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
+        if (Volatile.Read(ref _histories) is { } histories && histories.Find(topic) is { } policy)
+        {
+            await histories.PublishAsync(policy, topic, RedisSocketProvider.JoinExcept(exceptSocketIds), frame, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var deadline = _bus.Deadline();
         var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, RedisSocketProvider.JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
         await _bus.PublishAsync(_bus.TopicChannel(topic), message, deadline, cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Ori.Sockets.PubSub;
 using StackExchange.Redis;
 
 namespace Ori.Sockets.Redis;
@@ -12,7 +13,7 @@ namespace Ori.Sockets.Redis;
 /// first subscribes and dropped when the last leaves; direct sends, broadcasts and disconnects
 /// travel on one control channel.
 /// </summary>
-internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
+internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider, IAsyncDisposable
 {
     private const int GateCount = 64;
     private readonly SocketHub _hub;
@@ -33,15 +34,15 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     private int _checking;
     private volatile bool _stopping;
 
-    private readonly bool _recoverableTopics;
+    private readonly RedisHistories? _histories;
 
-    public RedisSocketProvider(SocketHub hub, IOptions<OriSocketsRedisOptions> options, ILoggerFactory loggerFactory, RedisCounters counters, TimeProvider time, RedisMultiplexerSource? source = null, Ori.Sockets.PubSub.TopicHistories? histories = null)
+    public RedisSocketProvider(SocketHub hub, IOptions<OriSocketsRedisOptions> options, ILoggerFactory loggerFactory, RedisCounters counters, TimeProvider time, RedisMultiplexerSource? source = null, TopicHistories? histories = null)
     {
-        _recoverableTopics = histories?.Any == true;
         _hub = hub;
         TimeProvider = time;
         _logger = loggerFactory.CreateLogger("Ori.Sockets.Redis");
         _bus = new RedisBus(options.Value, source?.Multiplexer, _logger, counters, time);
+        _histories = histories is { Any: true } ? new RedisHistories(_bus, histories) : null;
         _retryInterval = options.Value.RetryInterval;
         _operationTimeout = options.Value.OperationTimeout;
         _livenessInterval = options.Value.LivenessInterval;
@@ -64,13 +65,6 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_recoverableTopics)
-        {
-            // Histories shared by every instance (a stream per topic) are not built yet: refusing is better than pushes
-            // whose offsets disagree between instances.
-            throw new InvalidOperationException("Recoverable topics (AddRecoverableTopics) are not supported by the Redis provider yet; remove them or run on one instance.");
-        }
-
         await _bus.StartAsync().ConfigureAwait(false);
 
         // While Redis is unreachable the start does not wait: the subscription is made when it connects (or retried).
@@ -130,6 +124,13 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
     {
         SocketHub.ThrowIfInvalidTopic(topic);
         ArgumentNullException.ThrowIfNull(frame);
+        if (_histories?.Find(topic) is { } policy)
+        {
+            // Delivered here from the topic's channel, in offset order with every other instance's pushes.
+            await _histories.PublishAsync(policy, topic, JoinExcept(exceptSocketIds), frame, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         _hub.DeliverToTopic(topic, frame, exceptSocketIds);
         var deadline = _bus.Deadline();
         var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
@@ -213,6 +214,45 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         if (change == SubscriptionChange.TopicActivated)
         {
             await ReconcileAsync(topic).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Subscribes a local socket, recovering from a position on a recoverable topic (the history is shared by every
+    /// instance): the reply is queued first, then what the socket missed, then anything newer.
+    /// </summary>
+    public async ValueTask<SocketSubscription> SubscribeAsync(string socketId, string topic, SocketPosition? recover, Action<SocketSubscription>? beforeReplay, CancellationToken cancellationToken = default)
+    {
+        SocketHub.ThrowIfInvalidTopic(topic);
+        if (_histories?.Find(topic) is not { } policy)
+        {
+            await SubscribeAsync(socketId, topic, cancellationToken).ConfigureAwait(false);
+            var plain = new SocketSubscription(false, null);
+            beforeReplay?.Invoke(plain);
+            return plain;
+        }
+
+        try
+        {
+            return await _histories.SubscribeAsync(_hub, policy, socketId, topic, recover, beforeReplay, EnsureSubscribedAsync, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_hub.GetSubscriberCount(topic) == 0)
+            {
+                // A join that failed leaves no subscription behind.
+                await ReconcileAsync(topic).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Makes this instance's subscription of a topic's channel; throws unless Redis has confirmed it.</summary>
+    private async ValueTask EnsureSubscribedAsync(string topic)
+    {
+        await ReconcileAsync(topic).ConfigureAwait(false);
+        if (!_registered.TryGetValue(topic, out var subscription) || !subscription.IsCompletedSuccessfully)
+        {
+            throw new OriSocketsRedisException($"Redis did not confirm the subscription of '{topic}' in time.", mayHaveReachedOtherInstances: false);
         }
     }
 
@@ -323,11 +363,16 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
         {
             while (true)
             {
-                var wanted = !_stopping && _hub.GetSubscriberCount(topic) > 0;
+                var wanted = !_stopping && (_hub.GetSubscriberCount(topic) > 0 || _histories?.IsJoining(topic) == true);
                 var held = _registered.ContainsKey(topic);
                 if (wanted == held)
                 {
                     _retry.TryRemove(topic, out _);
+                    if (!held)
+                    {
+                        _histories?.Forget(topic);
+                    }
+
                     return;
                 }
 
@@ -506,9 +551,21 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
             return;
         }
 
-        if (kind != RedisMessageKind.Topic || !name.AsSpan(_bus.Prefix.Length).SequenceEqual(target))
+        if (kind is not (RedisMessageKind.Topic or RedisMessageKind.Positioned) || !name.AsSpan(_bus.Prefix.Length).SequenceEqual(target))
         {
             Drop(_bus.Counters.Mismatched, name, "its topic does not match its channel");
+            return;
+        }
+
+        if (kind == RedisMessageKind.Positioned)
+        {
+            if (_histories is null || !_histories.Deliver(_hub, target, payload.Span, except?.Split(',')))
+            {
+                Drop(_bus.Counters.Malformed, name, _histories is null ? "a push with a position on a topic this instance keeps no history of" : "its position is not valid");
+                return;
+            }
+
+            _bus.Counters.Received();
             return;
         }
 
@@ -572,6 +629,12 @@ internal sealed class RedisSocketProvider : ISocketProvider, IAsyncDisposable
             // A liveness probe: this instance's own comes back to it; another's is nothing to deliver.
             _bus.ProbeReturned(origin, target);
             return false;
+        }
+
+        if (kind == RedisMessageKind.Positioned)
+        {
+            // Published by the history script, which checked its deadline: every instance delivers it, its sender's too.
+            return true;
         }
 
         if (origin == _bus.Origin)

@@ -113,21 +113,6 @@ public sealed class FaultTests
         var prefix = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => Instance.StartAsync("127.0.0.1:1", "bad prefix*"));
         Assert.Contains("ChannelPrefix", prefix.Message, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public async Task Recoverable_topics_are_refused_at_start_until_histories_are_shared()
-    {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
-        builder.WebHost.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
-        builder.Services.AddOriSockets().AddRecoverableTopics("feed").AddRedis(o =>
-        {
-            o.ConnectionString = RedisServer.Shared;
-            o.ChannelPrefix = _prefix;
-        });
-        await using var app = builder.Build();
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync(TestContext.Current.CancellationToken));
-        Assert.Contains("Recoverable topics", refused.Message, StringComparison.Ordinal);
-    }
 }
 
 /// <summary>The standalone emitter: a worker without WebSockets reaching the application's sockets.</summary>

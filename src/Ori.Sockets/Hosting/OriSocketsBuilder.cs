@@ -66,7 +66,8 @@ public sealed class OriSocketsBuilder
     /// <summary>
     /// Makes topics recoverable (protocol section 8): each push on them carries its position (<c>topic</c>, <c>offset</c>,
     /// <c>epoch</c>), and a client that rejoins with the last position it saw gets what it missed, in order. Plain topics
-    /// are unchanged. For now on the in-process provider only (the Redis provider refuses to start with recoverable topics).
+    /// are unchanged. On Redis the histories are shared by every instance (a client may recover on another one); a
+    /// <c>RedisSocketEmitter</c> that publishes to them declares them too.
     /// </summary>
     /// <param name="pattern">A topic, or a prefix ending with <c>*</c> (<c>incidents:*</c>).</param>
     /// <param name="maxMessages">The most pushes kept per topic; default 100.</param>
@@ -74,9 +75,7 @@ public sealed class OriSocketsBuilder
     /// <returns>This builder.</returns>
     public OriSocketsBuilder AddRecoverableTopics(string pattern, int maxMessages = 100, TimeSpan? maxAge = null)
     {
-        ArgumentException.ThrowIfNullOrEmpty(pattern);
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
-        Services.AddSingleton(new Ori.Sockets.PubSub.RecoverableTopic(pattern, maxMessages, maxAge ?? TimeSpan.FromMinutes(10)));
+        Services.AddSingleton(Ori.Sockets.PubSub.RecoverableTopic.Create(pattern, maxMessages, maxAge));
         return this;
     }
 

@@ -58,8 +58,18 @@ internal sealed class DependencyBound(ISocketProvider provider, TimeSpan timeout
     {
         if (provider is IRecoveringProvider recovering)
         {
-            // The in-process provider's recovery completes at once; nothing to bound.
-            return await recovering.SubscribeAsync(socketId, topic, recover, beforeReplay, cancellationToken).ConfigureAwait(false);
+            // Bounded by cancellation, not by walking away: a provider checks the token under the lock in which it would
+            // subscribe the socket and queue the reply, so a join that overran is never half done.
+            using var overrun = new CancellationTokenSource(timeout, provider.TimeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, overrun.Token);
+            try
+            {
+                return await recovering.SubscribeAsync(socketId, topic, recover, beforeReplay, linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (overrun.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new SocketUnavailableException($"Joining '{topic}' did not complete within {Seconds} s; the socket is not subscribed.", ex);
+            }
         }
 
         await SubscribeAsync(socketId, topic, cancellationToken).ConfigureAwait(false);

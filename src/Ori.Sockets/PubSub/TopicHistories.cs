@@ -10,6 +10,22 @@ namespace Ori.Sockets.PubSub;
 /// <param name="MaxAge">The oldest push kept.</param>
 internal sealed record RecoverableTopic(string Pattern, int MaxMessages, TimeSpan MaxAge)
 {
+    /// <summary>Checks a declaration: a valid topic, or a valid prefix followed by <c>*</c>; positive bounds.</summary>
+    public static RecoverableTopic Create(string pattern, int maxMessages, TimeSpan? maxAge)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(pattern);
+        var name = pattern.EndsWith('*') ? pattern[..^1] : pattern;
+        if (name.Length > 0 && !SocketNames.IsValidTopic(name))
+        {
+            throw new ArgumentException($"'{pattern}' is neither a topic nor a topic prefix followed by '*': use {SocketNames.TopicRule}.", nameof(pattern));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
+        var age = maxAge ?? TimeSpan.FromMinutes(10);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(age, TimeSpan.Zero, nameof(maxAge));
+        return new RecoverableTopic(pattern, maxMessages, age);
+    }
+
     public bool Matches(string topic) => Pattern.EndsWith('*')
         ? topic.StartsWith(Pattern.AsSpan(0, Pattern.Length - 1), StringComparison.Ordinal)
         : string.Equals(topic, Pattern, StringComparison.Ordinal);
@@ -28,6 +44,9 @@ internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeP
     /// <summary>Whether any topic is recoverable.</summary>
     public bool Any => _topics.Length > 0;
 
+    /// <summary>The bounds of <paramref name="topic"/>'s history, when it is recoverable (the first pattern that matches).</summary>
+    public RecoverableTopic? Find(string topic) => Array.Find(_topics, t => t.Matches(topic));
+
     /// <summary>The history of <paramref name="topic"/>, when it is recoverable.</summary>
     public bool TryGet(string topic, out History history)
     {
@@ -36,7 +55,7 @@ internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeP
             return true;
         }
 
-        var policy = Array.Find(_topics, t => t.Matches(topic));
+        var policy = Find(topic);
         if (policy is null)
         {
             return false;
@@ -62,7 +81,7 @@ internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeP
         public SocketFrame Append(SocketFrame frame)
         {
             var offset = ++Latest;
-            var positioned = Position(frame, offset);
+            var positioned = Positioned(topic, offset, Epoch, frame.Payload.Span);
             var now = time.GetTimestamp();
             _pushes.Enqueue((offset, now, positioned));
             Trim(now);
@@ -99,23 +118,21 @@ internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeP
                 _pushes.Dequeue();
             }
         }
+    }
 
-        /// <summary>The push with <c>"topic"</c>, <c>"offset"</c> and <c>"epoch"</c> before its closing brace.</summary>
-        private SocketFrame Position(SocketFrame frame, long offset)
+    /// <summary>The push with <c>"topic"</c>, <c>"offset"</c> and <c>"epoch"</c> spliced in before its closing brace.</summary>
+    internal static SocketFrame Positioned(string topic, long offset, string epoch, ReadOnlySpan<byte> push)
+    {
+        var end = push.LastIndexOf((byte)'}');
+        if (end < 0)
         {
-            var payload = frame.Payload.Span;
-            var end = payload.LastIndexOf((byte)'}');
-            if (end < 0)
-            {
-                return frame;
-            }
-
-            var tail = Encoding.UTF8.GetBytes(
-                $",\"topic\":\"{topic}\",\"offset\":{offset.ToString(CultureInfo.InvariantCulture)},\"epoch\":\"{Epoch}\"}}");
-            var bytes = new byte[end + tail.Length];
-            payload[..end].CopyTo(bytes);
-            tail.CopyTo(bytes.AsSpan(end));
-            return SocketFrame.Text(bytes);
+            return SocketFrame.Text(push);
         }
+
+        var tail = Encoding.UTF8.GetBytes($",\"topic\":\"{topic}\",\"offset\":{offset.ToString(CultureInfo.InvariantCulture)},\"epoch\":\"{epoch}\"}}");
+        var bytes = new byte[end + tail.Length];
+        push[..end].CopyTo(bytes);
+        tail.CopyTo(bytes.AsSpan(end));
+        return SocketFrame.Text(bytes);
     }
 }

@@ -194,7 +194,7 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
         }
 
         var histories = context.Services.GetService<PubSub.TopicHistories>();
-        var recoverable = histories is { Any: true } && histories.TryGet(room, out _);
+        var recoverable = histories is { Any: true } && histories.Find(room) is not null;
         if (asked && !recoverable)
         {
             invocation.ReplyError(SocketErrorCodes.ValidationFailed, "The message data is not valid.", [new SocketValidationError("$.data.recover", $"'{room}' keeps no history to recover from.")]);

@@ -34,7 +34,7 @@ internal sealed class Instance : IAsyncDisposable
 
     public RedisCounters Counters => App.Services.GetRequiredService<RedisCounters>();
 
-    public static async Task<Instance> StartAsync(string redis, string prefix, Action<OriSocketsRedisOptions>? configure = null, Action<OriSocketsOptions>? sockets = null)
+    public static async Task<Instance> StartAsync(string redis, string prefix, Action<OriSocketsRedisOptions>? configure = null, Action<OriSocketsOptions>? sockets = null, Action<OriSocketsBuilder>? build = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
@@ -42,9 +42,9 @@ internal sealed class Instance : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(logs);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
-        builder.Services.AddOriSockets(sockets)
-            .AddRoomRule((_, _) => true)
-            .AddRedis(o =>
+        var ori = builder.Services.AddOriSockets(sockets).AddRoomRule((_, _) => true);
+        build?.Invoke(ori);
+        ori.AddRedis(o =>
             {
                 o.ConnectionString = redis;
                 o.ChannelPrefix = prefix;
