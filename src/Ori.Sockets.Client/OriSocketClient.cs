@@ -22,6 +22,7 @@ public sealed class OriSocketClient : IAsyncDisposable
     private readonly Dictionary<string, PendingRequest> _pending = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<PushHandler>> _handlers = new(StringComparer.Ordinal);
     private readonly List<string> _rooms = [];
+    private readonly Dictionary<string, SocketPosition> _positions = new(StringComparer.Ordinal);
     private readonly LinkedList<Outgoing> _buffer = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
@@ -52,6 +53,30 @@ public sealed class OriSocketClient : IAsyncDisposable
     /// <see cref="StateChanged"/> handler that threw. An exception thrown by an <see cref="Error"/> handler is ignored.
     /// </summary>
     public event Action<Exception>? Error;
+
+    /// <summary>
+    /// Raised, on the receive loop, when the client learns whether a recoverable topic's continuity held: after each
+    /// rejoin that asked to recover (the missed pushes follow, in order, before anything newer), and when pushes were
+    /// missed on a live connection or the topic's history began again. On <c>Recovered: false</c>, refetch what the
+    /// topic's pushes build.
+    /// </summary>
+    public event Action<OriSocketRecovery>? Recovery;
+
+    /// <summary>
+    /// The last position seen on a recoverable topic (its last push, or the position its join reported), for routes
+    /// that subscribe on the server's side and take a position to recover from; <see langword="null"/> when none.
+    /// Duplicates (an offset at or below it) are dropped before handlers see them.
+    /// </summary>
+    /// <param name="topic">The topic.</param>
+    /// <returns>The position, or <see langword="null"/>.</returns>
+    public SocketPosition? GetPosition(string topic)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        lock (_sync)
+        {
+            return _positions.TryGetValue(topic, out var position) ? position : null;
+        }
+    }
 
     /// <summary>
     /// Tests only: called at each loop's step ("connect", "receive", "send", "flush", "heartbeat", "rejoin");
@@ -216,7 +241,8 @@ public sealed class OriSocketClient : IAsyncDisposable
 
         try
         {
-            await RoomRequestAsync(WireNames.RoomJoin, room, cancellationToken).ConfigureAwait(false);
+            var position = GetPosition(room);
+            await SendRequestAsync(WireNames.RoomJoin, (room, position), static (writer, r) => EnvelopeWriter.WriteRoomData(writer, r.room, r.position), new JoinReply(this, room, position), cancellationToken).ConfigureAwait(false);
         }
         catch (OriSocketErrorException)
         {
@@ -240,12 +266,13 @@ public sealed class OriSocketClient : IAsyncDisposable
         lock (_sync)
         {
             _rooms.Remove(room);
+            _positions.Remove(room);
             ready = _ready;
         }
 
         if (ready)
         {
-            await RoomRequestAsync(WireNames.RoomLeave, room, cancellationToken).ConfigureAwait(false);
+            await SendRequestAsync(WireNames.RoomLeave, room, static (writer, r) => EnvelopeWriter.WriteRoomData(writer, r), NullSerializer.Instance, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -466,7 +493,9 @@ public sealed class OriSocketClient : IAsyncDisposable
         // receive loop, which starts after this, so they are awaited in the background.
         foreach (var room in rooms)
         {
-            var (id, bytes, reply) = BeginRequest(WireNames.RoomJoin, room, static (writer, r) => EnvelopeWriter.WriteRoomData(writer, r), NullSerializer.Instance);
+            // With the last position seen on a recoverable room: what was missed while away comes first.
+            var position = GetPosition(room);
+            var (id, bytes, reply) = BeginRequest(WireNames.RoomJoin, (room, position), static (writer, r) => EnvelopeWriter.WriteRoomData(writer, r.room, r.position), new JoinReply(this, room, position));
             try
             {
                 InjectFault?.Invoke("rejoin");
@@ -516,7 +545,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
-    private async Task AwaitRejoinAsync(string id, string room, Task<object?> reply)
+    private async Task AwaitRejoinAsync(string id, string room, Task<bool> reply)
     {
         try
         {
@@ -541,8 +570,6 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
-    private async Task RoomRequestAsync(string type, string room, CancellationToken cancellationToken) =>
-        await SendRequestAsync(type, room, static (writer, r) => EnvelopeWriter.WriteRoomData(writer, r), NullSerializer.Instance, cancellationToken).ConfigureAwait(false);
 
     private async Task<TReply> SendRequestAsync<TState, TReply>(string type, TState state, Action<Utf8JsonWriter, TState> writeData, SocketSerializer<TReply> replySerializer, CancellationToken cancellationToken)
     {
@@ -783,7 +810,7 @@ public sealed class OriSocketClient : IAsyncDisposable
 
         if (envelope.Name is { } name)
         {
-            if (name != WireNames.Ready)
+            if (name != WireNames.Ready && (envelope.Position is not { } position || Advance(envelope.Topic!, position)))
             {
                 DispatchPush(name, envelope.Data);
             }
@@ -814,6 +841,67 @@ public sealed class OriSocketClient : IAsyncDisposable
         if (envelope.ErrorCode is { } error)
         {
             ReportError(new OriSocketErrorException(error, envelope.ErrorMessage ?? error, envelope.Details));
+        }
+    }
+
+    /// <summary>
+    /// Takes a push's position: false for a duplicate (at or below the last seen, same epoch); a gap or a new epoch is
+    /// reported as not recovered. Runs on the receive loop, like the join replies that set positions.
+    /// </summary>
+    private bool Advance(string topic, SocketPosition position)
+    {
+        bool lost;
+        lock (_sync)
+        {
+            if (_positions.TryGetValue(topic, out var last) && last.Epoch == position.Epoch && position.Offset <= last.Offset)
+            {
+                return false;
+            }
+
+            lost = last.Epoch is not null && (last.Epoch != position.Epoch || position.Offset > last.Offset + 1);
+            _positions[topic] = position;
+        }
+
+        if (lost)
+        {
+            Report(new OriSocketRecovery(topic, false, position));
+        }
+
+        return true;
+    }
+
+    /// <summary>A join's reply on the receive loop, before the pushes that follow it: the position it reports.</summary>
+    private void Joined(string room, SocketPosition? asked, bool recovered, SocketPosition latest)
+    {
+        lock (_sync)
+        {
+            if (asked is not null && recovered && _positions.TryGetValue(room, out var last) && last.Epoch == latest.Epoch)
+            {
+                // The missed pushes follow: the position moves as they arrive.
+            }
+            else
+            {
+                _positions[room] = latest;
+            }
+        }
+
+        if (asked is not null)
+        {
+            Report(new OriSocketRecovery(room, recovered, recovered ? asked.Value : latest));
+        }
+    }
+
+    private void Report(OriSocketRecovery recovery)
+    {
+        try
+        {
+            Recovery?.Invoke(recovery);
+        }
+#pragma warning disable CA1031 // The application's handler must not stop the receive loop.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            ReportError(ex);
         }
     }
 
@@ -1022,6 +1110,56 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
 
         public override void Fail(Exception error) => _completion.TrySetException(error);
+    }
+
+    /// <summary>
+    /// The reply of <c>room.join</c>: read on the receive loop, so that the position it reports is taken before the
+    /// missed pushes that follow it. Its value: whether the room keeps a history.
+    /// </summary>
+    private sealed class JoinReply(OriSocketClient client, string room, SocketPosition? asked) : SocketSerializer<bool>
+    {
+        public override void Write(Utf8JsonWriter writer, bool value) => writer.WriteNullValue();
+
+        public override bool Read(ref Utf8JsonReader reader, SocketValidationContext validation)
+        {
+            bool? recovered = null;
+            string? epoch = null;
+            long? offset = null;
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.GetString();
+                reader.Read();
+                switch (name)
+                {
+                    case "recovered" when reader.TokenType is JsonTokenType.True or JsonTokenType.False:
+                        recovered = reader.GetBoolean();
+                        break;
+                    case "epoch" when reader.TokenType == JsonTokenType.String:
+                        epoch = reader.GetString();
+                        break;
+                    case "offset" when reader.TokenType == JsonTokenType.Number:
+                        offset = reader.GetInt64();
+                        break;
+                    default:
+                        reader.Skip();
+                        break;
+                }
+            }
+
+            if (recovered is not { } wasRecovered || epoch is null || offset is not { } latest)
+            {
+                return false;
+            }
+
+            client.Joined(room, asked, wasRecovered, new SocketPosition(epoch, latest));
+            return true;
+        }
     }
 
     /// <summary>The reply of a room request or any reply whose data is not read.</summary>

@@ -74,6 +74,16 @@ public enum OriSocketClientState
 /// <param name="Reason">Why, in words.</param>
 public sealed record OriSocketClientStateChange(OriSocketClientState Previous, OriSocketClientState Current, int? CloseStatus, string? Reason);
 
+/// <summary>
+/// What a client learned of a recoverable topic's continuity (protocol section 8): after a rejoin with its last
+/// position, whether the server delivered everything missed; or that pushes were missed on a live connection, or the
+/// topic's history began again (then <see cref="Recovered"/> is false: refetch the state the topic's pushes build).
+/// </summary>
+/// <param name="Topic">The topic (room).</param>
+/// <param name="Recovered">Whether nothing was lost: every push after the last one seen is (or will be) delivered, in order.</param>
+/// <param name="Position">The position the client holds now: the last push seen, or the topic's latest when it was not recovered.</param>
+public sealed record OriSocketRecovery(string Topic, bool Recovered, SocketPosition Position);
+
 /// <summary>A server's error reply: its code (<see cref="SocketErrorCodes"/>), message and details.</summary>
 public sealed class OriSocketErrorException : Exception
 {

@@ -120,7 +120,7 @@ internal sealed class ChatServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton(Journal);
-        builder.Services.AddOriSockets().AddSocketRouters().AddRoomRule((_, room) => !room.StartsWith("forbidden:", StringComparison.Ordinal));
+        builder.Services.AddOriSockets().AddSocketRouters().AddRoomRule((_, room) => !room.StartsWith("forbidden:", StringComparison.Ordinal)).AddRecoverableTopics("feed:*", maxMessages: 5);
         _app = builder.Build();
         _app.MapOriSockets<ChatSocket>("/ws");
         await _app.StartAsync();

@@ -87,6 +87,22 @@ internal static class EnvelopeWriter
         writer.WriteEndObject();
     }
 
+    /// <summary>The data of <c>room.join</c> that asks to recover from a position: <c>{"room","recover":{"epoch","offset"}}</c>.</summary>
+    public static void WriteRoomData(Utf8JsonWriter writer, string room, SocketPosition? recover)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(WireNames.Members.Room, room);
+        if (recover is { } position)
+        {
+            writer.WriteStartObject("recover"u8);
+            writer.WriteString("epoch"u8, position.Epoch);
+            writer.WriteNumber("offset"u8, position.Offset);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+    }
+
     /// <summary>The reply data of <c>room.join</c> and <c>room.leave</c>: <c>{"room","joined"}</c>.</summary>
     public static void WriteRoomReplyData(Utf8JsonWriter writer, string room, bool joined)
     {

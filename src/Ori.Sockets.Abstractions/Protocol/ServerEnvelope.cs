@@ -5,10 +5,17 @@ namespace Ori.Sockets.Protocol;
 /// <summary>What the server sent, as a client reads it (protocol section 3): a push (name, data), a reply (type, correlation id, data) or an error reply.</summary>
 internal readonly record struct ServerEnvelope(string? Name, string? CorrelationId, string? ErrorCode, string? ErrorMessage, IReadOnlyList<SocketValidationError> Details, ReadOnlyMemory<byte> Data)
 {
+    /// <summary>The topic of a push on a recoverable topic (protocol section 8), with <see cref="Position"/>.</summary>
+    public string? Topic { get; init; }
+
+    /// <summary>The position of a push on a recoverable topic.</summary>
+    public SocketPosition? Position { get; init; }
+
     public static bool TryParse(ReadOnlyMemory<byte> message, out ServerEnvelope envelope)
     {
         envelope = default;
-        string? name = null, correlationId = null, error = null, errorMessage = null;
+        string? name = null, correlationId = null, error = null, errorMessage = null, topic = null, epoch = null;
+        long? offset = null;
         List<SocketValidationError>? details = null;
         var data = ReadOnlyMemory<byte>.Empty;
         try
@@ -48,6 +55,21 @@ internal readonly record struct ServerEnvelope(string? Name, string? Correlation
                     reader.Skip();
                     data = message[start..(int)reader.BytesConsumed];
                 }
+                else if (reader.ValueTextEquals("topic"u8))
+                {
+                    reader.Read();
+                    topic = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                else if (reader.ValueTextEquals("epoch"u8))
+                {
+                    reader.Read();
+                    epoch = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                else if (reader.ValueTextEquals("offset"u8))
+                {
+                    reader.Read();
+                    offset = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value > 0 ? value : null;
+                }
                 else if (reader.ValueTextEquals(WireNames.Members.Details))
                 {
                     reader.Read();
@@ -65,7 +87,11 @@ internal readonly record struct ServerEnvelope(string? Name, string? Correlation
             return false;
         }
 
-        envelope = new ServerEnvelope(name, correlationId, error, errorMessage, (IReadOnlyList<SocketValidationError>?)details ?? [], data);
+        envelope = new ServerEnvelope(name, correlationId, error, errorMessage, (IReadOnlyList<SocketValidationError>?)details ?? [], data)
+        {
+            Topic = name is not null && epoch is not null && offset is not null ? topic : null,
+            Position = name is not null && topic is not null && epoch is not null && offset is { } at ? new SocketPosition(epoch, at) : null,
+        };
         return true;
     }
 

@@ -4,8 +4,3 @@ namespace Ori.Sockets;
 /// <param name="Epoch">Changes whenever the history's continuity is lost (a restart of the in-process history, say).</param>
 /// <param name="Offset">The offset of the last push seen; each publish on the topic adds 1 (0: none yet).</param>
 public readonly record struct SocketPosition(string Epoch, long Offset);
-
-/// <summary>What a subscription to a recoverable topic found.</summary>
-/// <param name="Recovered">Whether every push after the requested position was delivered (before any newer one).</param>
-/// <param name="Position">The topic's latest position; <see langword="null"/> for a topic that keeps no history.</param>
-public sealed record SocketSubscription(bool Recovered, SocketPosition? Position);
