@@ -7,10 +7,27 @@ export interface StateChange {
     readonly closeCode?: number;
     readonly reason?: string;
 }
-/** A push's envelope (its data goes to the handler separately). */
+/** A push's envelope (its data goes to the handler separately); pushes on recoverable topics carry their position. */
 export interface PushInfo {
     readonly name: string;
     readonly timestamp?: number;
+    readonly topic?: string;
+    readonly offset?: number;
+    readonly epoch?: string;
+}
+/** A place in a recoverable topic's history (protocol section 8). */
+export interface Position {
+    readonly epoch: string;
+    readonly offset: number;
+}
+/**
+ * What the client learned of a recoverable topic's continuity: after a rejoin that asked to recover, whether every
+ * missed push is delivered (they follow, in order); or that pushes were missed on a live connection, or the history
+ * began again (recovered: false: refetch what the topic's pushes build).
+ */
+export interface Recovery extends Position {
+    readonly topic: string;
+    readonly recovered: boolean;
 }
 /** One failure of a validation_failed reply. */
 export interface ErrorDetail {
@@ -100,6 +117,8 @@ export declare class OriSocketClient {
     private readonly stateHandlers;
     private readonly pending;
     private readonly rooms;
+    private readonly positions;
+    private readonly recoveryHandlers;
     private readonly buffer;
     private socket;
     private ready;
@@ -128,13 +147,23 @@ export declare class OriSocketClient {
     on<T = unknown>(name: string, handler: (data: T, push: PushInfo) => void): () => void;
     /** Calls handler on every change of state (never caused by a server message's content). */
     onState(handler: (change: StateChange) => void): () => void;
+    /**
+     * Calls handler when the client learns whether a recoverable topic's continuity held: after every rejoin that asked
+     * to recover, and when pushes were missed or the history began again. Returns a function that stops it.
+     */
+    onRecovery(handler: (recovery: Recovery) => void): () => void;
+    /** The last position seen on a recoverable topic (for routes that subscribe on the server and take one), or undefined. */
+    position(topic: string): Position | undefined;
     /** Sends a request and resolves with its reply's data; rejects with OriSocketError for an error reply. */
     request<T = unknown>(type: string, data?: unknown, options?: {
         timeout?: number;
     }): Promise<T>;
     /** Sends a message without waiting for a reply; buffered while disconnected. Throws BufferFullError past the limit. */
     send(type: string, data?: unknown): void;
-    /** Joins a room and remembers it: it is joined again after every reconnect, once the server is ready. */
+    /**
+     * Joins a room and remembers it: it is joined again after every reconnect, once the server is ready, with the last
+     * position seen when the room is recoverable (what was missed comes first, duplicates are dropped).
+     */
     joinRoom(room: string): Promise<void>;
     /** Leaves a room and forgets it. */
     leaveRoom(room: string): Promise<void>;
@@ -143,6 +172,12 @@ export declare class OriSocketClient {
     private open;
     private openSocket;
     private onReady;
+    private joinData;
+    /** A join's reply, read before the next message: the position it reports (the missed pushes follow it). */
+    private joinReply;
+    /** Takes a push's position: false for a duplicate; a gap or a new epoch is reported as not recovered. */
+    private advance;
+    private reportRecovery;
     private rawRequest;
     private onMessage;
     private onClosed;

@@ -57,6 +57,8 @@ export class OriSocketClient {
     stateHandlers = new Set();
     pending = new Map();
     rooms = [];
+    positions = new Map();
+    recoveryHandlers = new Set();
     // What waits for a connection; a request's entry carries its correlation id, so that it leaves with its rejection.
     buffer = [];
     socket = null;
@@ -129,6 +131,18 @@ export class OriSocketClient {
         this.stateHandlers.add(handler);
         return () => this.stateHandlers.delete(handler);
     }
+    /**
+     * Calls handler when the client learns whether a recoverable topic's continuity held: after every rejoin that asked
+     * to recover, and when pushes were missed or the history began again. Returns a function that stops it.
+     */
+    onRecovery(handler) {
+        this.recoveryHandlers.add(handler);
+        return () => this.recoveryHandlers.delete(handler);
+    }
+    /** The last position seen on a recoverable topic (for routes that subscribe on the server and take one), or undefined. */
+    position(topic) {
+        return this.positions.get(topic);
+    }
     /** Sends a request and resolves with its reply's data; rejects with OriSocketError for an error reply. */
     request(type, data, options = {}) {
         const correlationId = `c${++this.nextId}`;
@@ -156,14 +170,20 @@ export class OriSocketClient {
     send(type, data) {
         this.sendOrBuffer(JSON.stringify({ type, data: data ?? null }));
     }
-    /** Joins a room and remembers it: it is joined again after every reconnect, once the server is ready. */
+    /**
+     * Joins a room and remembers it: it is joined again after every reconnect, once the server is ready, with the last
+     * position seen when the room is recoverable (what was missed comes first, duplicates are dropped).
+     */
     async joinRoom(room) {
         if (!this.rooms.includes(room))
             this.rooms.push(room);
         if (!this.ready)
             return;
         try {
-            await this.request("room.join", { room });
+            const socket = this.socket;
+            if (!socket)
+                return;
+            await this.rawRequest(socket, "room.join", this.joinData(room), this.joinReply(room));
         }
         catch (error) {
             if (error instanceof OriSocketError)
@@ -174,6 +194,7 @@ export class OriSocketClient {
     /** Leaves a room and forgets it. */
     async leaveRoom(room) {
         this.forgetRoom(room);
+        this.positions.delete(room);
         if (this.ready)
             await this.request("room.leave", { room });
     }
@@ -263,7 +284,7 @@ export class OriSocketClient {
         this.attempts = 0;
         // Rooms first, once each, then what was buffered, then new sends.
         for (const room of [...this.rooms]) {
-            this.rawRequest(socket, "room.join", { room }).catch((error) => {
+            this.rawRequest(socket, "room.join", this.joinData(room), this.joinReply(room)).catch((error) => {
                 if (error instanceof OriSocketError)
                     this.forgetRoom(room);
             });
@@ -277,14 +298,53 @@ export class OriSocketClient {
         this.startHeartbeat(socket);
         this.setState("connected");
     }
-    rawRequest(socket, type, data) {
+    joinData(room) {
+        const at = this.positions.get(room);
+        return at ? { room, recover: { epoch: at.epoch, offset: at.offset } } : { room };
+    }
+    /** A join's reply, read before the next message: the position it reports (the missed pushes follow it). */
+    joinReply(room) {
+        const asked = this.positions.get(room);
+        return (data) => {
+            const reply = data;
+            if (typeof reply?.epoch !== "string" || typeof reply.offset !== "number" || typeof reply.recovered !== "boolean")
+                return;
+            const latest = { epoch: reply.epoch, offset: reply.offset };
+            const held = this.positions.get(room);
+            if (!(asked && reply.recovered && held?.epoch === latest.epoch))
+                this.positions.set(room, latest);
+            if (asked)
+                this.reportRecovery({ topic: room, recovered: reply.recovered, ...(reply.recovered ? asked : latest) });
+        };
+    }
+    /** Takes a push's position: false for a duplicate; a gap or a new epoch is reported as not recovered. */
+    advance(topic, at) {
+        const last = this.positions.get(topic);
+        if (last && last.epoch === at.epoch && at.offset <= last.offset)
+            return false;
+        this.positions.set(topic, at);
+        if (last && (last.epoch !== at.epoch || at.offset > last.offset + 1))
+            this.reportRecovery({ topic, recovered: false, ...at });
+        return true;
+    }
+    reportRecovery(recovery) {
+        for (const handler of [...this.recoveryHandlers]) {
+            try {
+                handler(recovery);
+            }
+            catch (error) {
+                this.reportError(error);
+            }
+        }
+    }
+    rawRequest(socket, type, data, onReply) {
         const correlationId = `c${++this.nextId}`;
         return new Promise((resolve, reject) => {
             const timer = setTimeout(() => {
                 this.pending.delete(correlationId);
                 reject(new Error(`No reply to '${type}'.`));
             }, this.options.requestTimeout);
-            this.pending.set(correlationId, { resolve, reject, timer });
+            this.pending.set(correlationId, { resolve, reject, timer, onReply });
             socket.send(JSON.stringify({ type, data, correlationId }));
         });
     }
@@ -292,10 +352,16 @@ export class OriSocketClient {
         if (typeof message.name === "string") {
             if (message.name.startsWith("ori."))
                 return;
+            const { topic, offset, epoch } = message;
+            const positioned = typeof topic === "string" && typeof offset === "number" && typeof epoch === "string";
+            if (positioned && !this.advance(topic, { epoch, offset }))
+                return;
             const handlers = this.handlers.get(message.name);
             if (!handlers)
                 return;
-            const push = { name: message.name, timestamp: typeof message.timestamp === "number" ? message.timestamp : undefined };
+            const push = positioned
+                ? { name: message.name, timestamp: typeof message.timestamp === "number" ? message.timestamp : undefined, topic, offset, epoch }
+                : { name: message.name, timestamp: typeof message.timestamp === "number" ? message.timestamp : undefined };
             for (const handler of [...handlers]) {
                 try {
                     handler(message.data, push);
@@ -317,6 +383,12 @@ export class OriSocketClient {
                 pending.reject(new OriSocketError(message.error, typeof message.message === "string" ? message.message : message.error, details));
             }
             else {
+                try {
+                    pending.onReply?.(message.data);
+                }
+                catch (error) {
+                    this.reportError(error);
+                }
                 pending.resolve(message.data);
             }
         }

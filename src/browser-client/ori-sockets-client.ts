@@ -16,10 +16,29 @@ export interface StateChange {
   readonly reason?: string;
 }
 
-/** A push's envelope (its data goes to the handler separately). */
+/** A push's envelope (its data goes to the handler separately); pushes on recoverable topics carry their position. */
 export interface PushInfo {
   readonly name: string;
   readonly timestamp?: number;
+  readonly topic?: string;
+  readonly offset?: number;
+  readonly epoch?: string;
+}
+
+/** A place in a recoverable topic's history (protocol section 8). */
+export interface Position {
+  readonly epoch: string;
+  readonly offset: number;
+}
+
+/**
+ * What the client learned of a recoverable topic's continuity: after a rejoin that asked to recover, whether every
+ * missed push is delivered (they follow, in order); or that pushes were missed on a live connection, or the history
+ * began again (recovered: false: refetch what the topic's pushes build).
+ */
+export interface Recovery extends Position {
+  readonly topic: string;
+  readonly recovered: boolean;
 }
 
 /** One failure of a validation_failed reply. */
@@ -121,6 +140,8 @@ const POLICY_VIOLATION = 1008;
 const CLIENT_FAILURE = 4006;
 
 interface Pending {
+  /** Runs as the reply is read, before the next message (a join's reply sets the position its replay continues). */
+  onReply?(data: unknown): void;
   resolve(data: unknown): void;
   reject(error: Error): void;
   timer: ReturnType<typeof setTimeout>;
@@ -150,6 +171,8 @@ export class OriSocketClient {
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
   private readonly pending = new Map<string, Pending>();
   private readonly rooms: string[] = [];
+  private readonly positions = new Map<string, Position>();
+  private readonly recoveryHandlers = new Set<(recovery: Recovery) => void>();
   // What waits for a connection; a request's entry carries its correlation id, so that it leaves with its rejection.
   private readonly buffer: { text: string; correlationId?: string }[] = [];
   private socket: WebSocketLike | null = null;
@@ -226,6 +249,20 @@ export class OriSocketClient {
     return () => this.stateHandlers.delete(handler);
   }
 
+  /**
+   * Calls handler when the client learns whether a recoverable topic's continuity held: after every rejoin that asked
+   * to recover, and when pushes were missed or the history began again. Returns a function that stops it.
+   */
+  onRecovery(handler: (recovery: Recovery) => void): () => void {
+    this.recoveryHandlers.add(handler);
+    return () => this.recoveryHandlers.delete(handler);
+  }
+
+  /** The last position seen on a recoverable topic (for routes that subscribe on the server and take one), or undefined. */
+  position(topic: string): Position | undefined {
+    return this.positions.get(topic);
+  }
+
   /** Sends a request and resolves with its reply's data; rejects with OriSocketError for an error reply. */
   request<T = unknown>(type: string, data?: unknown, options: { timeout?: number } = {}): Promise<T> {
     const correlationId = `c${++this.nextId}`;
@@ -254,12 +291,17 @@ export class OriSocketClient {
     this.sendOrBuffer(JSON.stringify({ type, data: data ?? null }));
   }
 
-  /** Joins a room and remembers it: it is joined again after every reconnect, once the server is ready. */
+  /**
+   * Joins a room and remembers it: it is joined again after every reconnect, once the server is ready, with the last
+   * position seen when the room is recoverable (what was missed comes first, duplicates are dropped).
+   */
   async joinRoom(room: string): Promise<void> {
     if (!this.rooms.includes(room)) this.rooms.push(room);
     if (!this.ready) return;
     try {
-      await this.request("room.join", { room });
+      const socket = this.socket;
+      if (!socket) return;
+      await this.rawRequest(socket, "room.join", this.joinData(room), this.joinReply(room));
     } catch (error) {
       if (error instanceof OriSocketError) this.forgetRoom(room);
       throw error;
@@ -269,6 +311,7 @@ export class OriSocketClient {
   /** Leaves a room and forgets it. */
   async leaveRoom(room: string): Promise<void> {
     this.forgetRoom(room);
+    this.positions.delete(room);
     if (this.ready) await this.request("room.leave", { room });
   }
 
@@ -356,7 +399,7 @@ export class OriSocketClient {
     this.attempts = 0;
     // Rooms first, once each, then what was buffered, then new sends.
     for (const room of [...this.rooms]) {
-      this.rawRequest(socket, "room.join", { room }).catch((error) => {
+      this.rawRequest(socket, "room.join", this.joinData(room), this.joinReply(room)).catch((error) => {
         if (error instanceof OriSocketError) this.forgetRoom(room);
       });
     }
@@ -370,14 +413,51 @@ export class OriSocketClient {
     this.setState("connected");
   }
 
-  private rawRequest(socket: WebSocketLike, type: string, data: unknown): Promise<unknown> {
+  private joinData(room: string): unknown {
+    const at = this.positions.get(room);
+    return at ? { room, recover: { epoch: at.epoch, offset: at.offset } } : { room };
+  }
+
+  /** A join's reply, read before the next message: the position it reports (the missed pushes follow it). */
+  private joinReply(room: string): (data: unknown) => void {
+    const asked = this.positions.get(room);
+    return (data) => {
+      const reply = data as { recovered?: unknown; epoch?: unknown; offset?: unknown } | null;
+      if (typeof reply?.epoch !== "string" || typeof reply.offset !== "number" || typeof reply.recovered !== "boolean") return;
+      const latest = { epoch: reply.epoch, offset: reply.offset };
+      const held = this.positions.get(room);
+      if (!(asked && reply.recovered && held?.epoch === latest.epoch)) this.positions.set(room, latest);
+      if (asked) this.reportRecovery({ topic: room, recovered: reply.recovered, ...(reply.recovered ? asked : latest) });
+    };
+  }
+
+  /** Takes a push's position: false for a duplicate; a gap or a new epoch is reported as not recovered. */
+  private advance(topic: string, at: Position): boolean {
+    const last = this.positions.get(topic);
+    if (last && last.epoch === at.epoch && at.offset <= last.offset) return false;
+    this.positions.set(topic, at);
+    if (last && (last.epoch !== at.epoch || at.offset > last.offset + 1)) this.reportRecovery({ topic, recovered: false, ...at });
+    return true;
+  }
+
+  private reportRecovery(recovery: Recovery): void {
+    for (const handler of [...this.recoveryHandlers]) {
+      try {
+        handler(recovery);
+      } catch (error) {
+        this.reportError(error);
+      }
+    }
+  }
+
+  private rawRequest(socket: WebSocketLike, type: string, data: unknown, onReply?: (data: unknown) => void): Promise<unknown> {
     const correlationId = `c${++this.nextId}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
         reject(new Error(`No reply to '${type}'.`));
       }, this.options.requestTimeout);
-      this.pending.set(correlationId, { resolve, reject, timer });
+      this.pending.set(correlationId, { resolve, reject, timer, onReply });
       socket.send(JSON.stringify({ type, data, correlationId }));
     });
   }
@@ -385,9 +465,14 @@ export class OriSocketClient {
   private onMessage(message: Record<string, unknown>): void {
     if (typeof message.name === "string") {
       if (message.name.startsWith("ori.")) return;
+      const { topic, offset, epoch } = message;
+      const positioned = typeof topic === "string" && typeof offset === "number" && typeof epoch === "string";
+      if (positioned && !this.advance(topic, { epoch, offset })) return;
       const handlers = this.handlers.get(message.name);
       if (!handlers) return;
-      const push: PushInfo = { name: message.name, timestamp: typeof message.timestamp === "number" ? message.timestamp : undefined };
+      const push: PushInfo = positioned
+        ? { name: message.name, timestamp: typeof message.timestamp === "number" ? message.timestamp : undefined, topic, offset, epoch }
+        : { name: message.name, timestamp: typeof message.timestamp === "number" ? message.timestamp : undefined };
       for (const handler of [...handlers]) {
         try {
           handler(message.data, push);
@@ -406,6 +491,11 @@ export class OriSocketClient {
         const details = Array.isArray(message.details) ? (message.details as ErrorDetail[]) : [];
         pending.reject(new OriSocketError(message.error, typeof message.message === "string" ? message.message : message.error, details));
       } else {
+        try {
+          pending.onReply?.(message.data);
+        } catch (error) {
+          this.reportError(error);
+        }
         pending.resolve(message.data);
       }
     }

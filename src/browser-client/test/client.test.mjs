@@ -418,3 +418,71 @@ test("a state handler that throws does not stop the reconnect; the error is repo
   assert.ok(errors.every((e) => e.message === "handler failed"));
   c.close();
 });
+
+test("a recoverable room is joined again with its last position; the replay is delivered once and the outcome told", async () => {
+  const h = harness();
+  const c = await connected(h);
+  const seen = [];
+  const recoveries = [];
+  c.on("note", (data, push) => seen.push([data.n, push.offset]));
+  c.onRecovery((r) => recoveries.push(r));
+  const join = c.joinRoom("feed");
+  const [sent] = h.sockets[0].envelopes();
+  assert.equal(sent.data.recover, undefined, "a first join asks for nothing");
+  h.sockets[0].push({ type: "room.join", correlationId: sent.correlationId, data: { room: "feed", joined: true, recovered: false, epoch: "e1", offset: 4 } });
+  await join;
+  assert.deepEqual(c.position("feed"), { epoch: "e1", offset: 4 });
+  const note = (n, offset, epoch = "e1") => ({ name: "note", data: { n }, timestamp: 1, topic: "feed", offset, epoch });
+  h.sockets[0].push(note(5, 5));
+  h.sockets[0].push(note(6, 6));
+
+  h.sockets[0].serverClose(1006);
+  await tick(40);
+  h.sockets[1].ready("s2");
+  const rejoin = h.sockets[1].envelopes().find((e) => e.type === "room.join");
+  assert.deepEqual(rejoin.data, { room: "feed", recover: { epoch: "e1", offset: 6 } });
+  // The reply, then the missed pushes; a repeat of one already seen is dropped.
+  h.sockets[1].push({ type: "room.join", correlationId: rejoin.correlationId, data: { room: "feed", joined: true, recovered: true, epoch: "e1", offset: 8 } });
+  h.sockets[1].push(note(6, 6));
+  h.sockets[1].push(note(7, 7));
+  h.sockets[1].push(note(8, 8));
+  h.sockets[1].push(note(8, 8));
+  assert.deepEqual(seen, [[5, 5], [6, 6], [7, 7], [8, 8]]);
+  assert.deepEqual(recoveries, [{ topic: "feed", recovered: true, epoch: "e1", offset: 6 }]);
+  assert.deepEqual(c.position("feed"), { epoch: "e1", offset: 8 });
+
+  // A gap on a live connection, then a new history: both told as not recovered.
+  h.sockets[1].push(note(10, 10));
+  h.sockets[1].push(note(1, 1, "e2"));
+  assert.deepEqual(recoveries.slice(1), [
+    { topic: "feed", recovered: false, epoch: "e1", offset: 10 },
+    { topic: "feed", recovered: false, epoch: "e2", offset: 1 },
+  ]);
+  assert.deepEqual(seen.slice(4), [[10, 10], [1, 1]]);
+  c.close();
+});
+
+test("a rejoin that cannot recover is told so with the current position, and leaving forgets the position", async () => {
+  const h = harness();
+  const c = await connected(h);
+  const recoveries = [];
+  c.onRecovery((r) => recoveries.push(r));
+  const join = c.joinRoom("feed");
+  const [sent] = h.sockets[0].envelopes();
+  h.sockets[0].push({ type: "room.join", correlationId: sent.correlationId, data: { room: "feed", joined: true, recovered: false, epoch: "e1", offset: 2 } });
+  await join;
+  h.sockets[0].serverClose(1006);
+  await tick(40);
+  h.sockets[1].ready("s2");
+  const rejoin = h.sockets[1].envelopes().find((e) => e.type === "room.join");
+  h.sockets[1].push({ type: "room.join", correlationId: rejoin.correlationId, data: { room: "feed", joined: true, recovered: false, epoch: "e1", offset: 300 } });
+  assert.deepEqual(recoveries, [{ topic: "feed", recovered: false, epoch: "e1", offset: 300 }]);
+  assert.deepEqual(c.position("feed"), { epoch: "e1", offset: 300 });
+
+  const leave = c.leaveRoom("feed");
+  const left = h.sockets[1].envelopes().find((e) => e.type === "room.leave");
+  h.sockets[1].push({ type: "room.leave", correlationId: left.correlationId, data: { room: "feed", joined: false } });
+  await leave;
+  assert.equal(c.position("feed"), undefined);
+  c.close();
+});
