@@ -109,4 +109,39 @@ public sealed class BrowserTests : IAsyncLifetime
         Assert.True(await bob.EvaluateAsync<bool>("window.__notReloaded === true"));
         await ScreenshotAsync(bob, "restart-received-again");
     }
+
+    [Fact]
+    public async Task After_a_network_drop_the_page_rejoins_its_project_and_shows_what_it_missed_once_without_a_reload()
+    {
+        await using var server = await DashboardServer.StartAsync();
+        var bob = await OpenAsync(server, "bob-token");
+        await bob.EvaluateAsync("window.__notReloaded = true");
+        async Task PostAsync(string title)
+        {
+            using var created = await server.PostIncidentAsync("alice-token", $$"""{"projectId":"web","title":"{{title}}","severity":"low","monitorId":"homepage"}""");
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        await PostAsync("Before the drop");
+        await Assertions.Expect(bob.Locator("#incidents li")).ToHaveCountAsync(1);
+
+        await bob.Context.SetOfflineAsync(true);
+        await Assertions.Expect(bob.Locator("#connection")).ToHaveAttributeAsync("data-state", "reconnecting");
+        await PostAsync("Missed one");
+        await PostAsync("Missed two");
+        await ScreenshotAsync(bob, "drop-offline");
+
+        await bob.Context.SetOfflineAsync(false);
+        await Assertions.Expect(bob.Locator("#connection")).ToHaveAttributeAsync("data-state", "connected", new() { Timeout = 30_000 });
+        await Assertions.Expect(bob.Locator("#recovery")).ToHaveAttributeAsync("data-recovered", "true");
+        await Assertions.Expect(bob.Locator("#incidents li")).ToHaveCountAsync(3);
+        var titles = await bob.Locator("#incidents li").AllInnerTextsAsync();
+        Assert.Equal(["Missed two", "Missed one", "Before the drop"], titles.Select(t => t[..t.IndexOf(" (", StringComparison.Ordinal)]));
+
+        // And it goes on: nothing twice, the next one once.
+        await PostAsync("After the drop");
+        await Assertions.Expect(bob.Locator("#incidents li")).ToHaveCountAsync(4);
+        Assert.True(await bob.EvaluateAsync<bool>("window.__notReloaded === true"));
+        await ScreenshotAsync(bob, "drop-recovered");
+    }
 }

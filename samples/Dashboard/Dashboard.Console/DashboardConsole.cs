@@ -26,10 +26,44 @@ public static class DashboardConsole
         using var incidents = client.On<IncidentCreated>(i => output.WriteLine($"[incident] {i.Severity}: {i.Title} ({i.MonitorId})"));
         using var monitors = client.On<MonitorStatusChanged>(m => output.WriteLine($"[monitor] {m.MonitorId}: {m.PreviousStatus} -> {m.CurrentStatus}"));
 
+        client.Recovery += r => output.WriteLine($"[recovery] {r.Topic}: {(r.Recovered ? "caught up" : "missed updates")}");
+
+        // The project's topics keep a history: after a reconnect the subscription is made again from the last position
+        // seen on each, and the server sends what was missed first.
+        ProjectSubscribed? subscribed = null;
+        TopicPosition? Position(string? topic) => topic is not null && client.GetPosition(topic) is { } at ? new TopicPosition(at.Epoch, at.Offset) : null;
+        async Task WatchAsync()
+        {
+            var again = subscribed is not null;
+            subscribed = await client.RequestAsync(new SubscribeProject(project, Position(subscribed?.Monitors.Topic), Position(subscribed?.Incidents.Topic)), cancellationToken);
+            if (again)
+            {
+                output.WriteLine($"[recovery] monitors {(subscribed.Monitors.Recovered ? "caught up" : "missed updates")}, incidents {(subscribed.Incidents.Recovered ? "caught up" : "missed updates")}");
+            }
+        }
+
+        client.StateChanged += change =>
+        {
+            if (change is { Previous: OriSocketClientState.Reconnecting, Current: OriSocketClientState.Connected })
+            {
+                _ = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await WatchAsync();
+                    }
+                    catch (Exception ex) when (ex is OriSocketErrorException or OriSocketConnectionException or TimeoutException or OperationCanceledException)
+                    {
+                        output.WriteLine($"[error] could not watch {project} again: {ex.Message}");
+                    }
+                });
+            }
+        };
+
         await client.ConnectAsync(cancellationToken);
         var ack = await client.RequestAsync(new PresenceUpdate("active"), cancellationToken);
-        var subscribed = await client.RequestAsync(new SubscribeProject(project), cancellationToken);
-        output.WriteLine($"[ready] presence updated: {ack.Updated}; watching project {subscribed.ProjectId}");
+        await WatchAsync();
+        output.WriteLine($"[ready] presence updated: {ack.Updated}; watching project {subscribed!.ProjectId}");
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);

@@ -14,15 +14,39 @@ public sealed partial record PresenceUpdate([property: Required, AllowedValues("
 /// <param name="Updated">Always true: a refused update gets an error reply instead.</param>
 public sealed record PresenceAck(bool Updated);
 
-/// <summary>Subscribes the sender to a project's monitors and incidents.</summary>
+/// <summary>
+/// Subscribes the sender to a project's monitors and incidents. Both topics keep a history (the last 100 pushes or
+/// 10 minutes): with the last position seen on each, what was missed is delivered first.
+/// </summary>
 /// <param name="ProjectId">The project, 1 to 64 characters.</param>
+/// <param name="Monitors">The last position seen on the project's monitors topic, to recover from; optional.</param>
+/// <param name="Incidents">The last position seen on the project's incidents topic, to recover from; optional.</param>
 [SocketMessage("subscribe.project")]
-public sealed partial record SubscribeProject([property: Required, StringLength(64, MinimumLength = 1), RegularExpression("^[A-Za-z0-9_-]+$")] string ProjectId) : ISocketRequest<ProjectSubscribed>;
+public sealed partial record SubscribeProject(
+    [property: Required, StringLength(64, MinimumLength = 1), RegularExpression("^[A-Za-z0-9_-]+$")] string ProjectId,
+    TopicPosition? Monitors = null,
+    TopicPosition? Incidents = null) : ISocketRequest<ProjectSubscribed>;
+
+/// <summary>A position in a recoverable topic's history, as a push carried it.</summary>
+/// <param name="Epoch">The history's epoch, 1 to 64 characters.</param>
+/// <param name="Offset">The offset of the last push seen (0 or more).</param>
+public sealed record TopicPosition(
+    [property: Required, StringLength(64, MinimumLength = 1)] string Epoch,
+    [property: Range(0, long.MaxValue)] long Offset);
 
 /// <summary>The reply to <see cref="SubscribeProject"/>.</summary>
 /// <param name="Subscribed">Always true.</param>
 /// <param name="ProjectId">The project subscribed to.</param>
-public sealed record ProjectSubscribed(bool Subscribed, string ProjectId);
+/// <param name="Monitors">The monitors topic: its name, whether it recovered, its latest position.</param>
+/// <param name="Incidents">The incidents topic: its name, whether it recovered, its latest position.</param>
+public sealed record ProjectSubscribed(bool Subscribed, string ProjectId, TopicSubscription Monitors, TopicSubscription Incidents);
+
+/// <summary>One topic a subscription took.</summary>
+/// <param name="Topic">The topic (a client may also join it as a room).</param>
+/// <param name="Recovered">Whether everything after the position sent was delivered (false when none was sent).</param>
+/// <param name="Epoch">The history's epoch now.</param>
+/// <param name="Offset">The latest offset.</param>
+public sealed record TopicSubscription(string Topic, bool Recovered, string Epoch, long Offset);
 
 // Pushes the server sends.
 

@@ -26,8 +26,11 @@ public static class DashboardApp
             .AddSocketRouters()
             .AddConnectionHandler<PresenceTracker>()
             .AddPresenceHandler<PresenceTracker>()
-            // A client may join its own account's room, no other.
-            .AddRoomRule((socket, room) => room == Topics.Account(socket.GetState<DashboardUser>().AccountId));
+            // A project's monitors and incidents keep a history: a client that reconnects gets what it missed.
+            .AddRecoverableTopics("monitors:*", maxMessages: 100, maxAge: TimeSpan.FromMinutes(10))
+            .AddRecoverableTopics("incidents:*", maxMessages: 100, maxAge: TimeSpan.FromMinutes(10))
+            // A client may join its own account's rooms (presence, and its projects' monitors and incidents), no other.
+            .AddRoomRule((socket, room) => Topics.BelongsTo(room, socket.GetState<DashboardUser>().AccountId));
 
         // With ConnectionStrings:Redis (ConnectionStrings__Redis=127.0.0.1:6379), instances share sockets
         // and presence through Redis; without it, one instance runs on the in-process provider.
@@ -62,6 +65,7 @@ public static class DashboardApp
 /// <summary>Serialization of the HTTP API without reflection.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(Incident))]
+[JsonSerializable(typeof(IReadOnlyList<Incident>))]
 [JsonSerializable(typeof(Stats))]
 [JsonSerializable(typeof(OnlineUsers))]
 internal sealed partial class DashboardJson : JsonSerializerContext;

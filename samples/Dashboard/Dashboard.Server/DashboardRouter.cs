@@ -25,13 +25,23 @@ public sealed class DashboardRouter(IPresenceStore presence)
         return new PresenceAck(true);
     }
 
-    /// <summary>Subscribes the sender to a project of its own account: its monitors and its incidents.</summary>
+    /// <summary>
+    /// Subscribes the sender to a project of its own account: its monitors and its incidents, each recovered from the
+    /// position the client sent (the missed pushes come before this reply, in order).
+    /// </summary>
     [SocketRoute("subscribe.project")]
     public async ValueTask<ProjectSubscribed> SubscribeProject(SubscribeProject request, SocketContext<DashboardUser> context)
     {
         var account = context.State.AccountId;
-        await context.SubscribeAsync(Topics.Monitors(account, request.ProjectId), context.Aborted);
-        await context.SubscribeAsync(Topics.Incidents(account, request.ProjectId), context.Aborted);
-        return new ProjectSubscribed(true, request.ProjectId);
+        var monitors = await SubscribeAsync(context, Topics.Monitors(account, request.ProjectId), request.Monitors);
+        var incidents = await SubscribeAsync(context, Topics.Incidents(account, request.ProjectId), request.Incidents);
+        return new ProjectSubscribed(true, request.ProjectId, monitors, incidents);
+    }
+
+    private static async ValueTask<TopicSubscription> SubscribeAsync(SocketContext<DashboardUser> context, string topic, TopicPosition? from)
+    {
+        var subscription = await context.SubscribeAsync(topic, from is null ? null : new SocketPosition(from.Epoch, from.Offset), context.Aborted);
+        var latest = subscription.Position ?? new SocketPosition(string.Empty, 0);
+        return new TopicSubscription(topic, subscription.Recovered, latest.Epoch, latest.Offset);
     }
 }

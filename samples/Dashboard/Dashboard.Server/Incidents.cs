@@ -19,6 +19,10 @@ public sealed class IncidentStore(TimeProvider time)
         _incidents[incident.Id] = incident;
         return incident;
     }
+
+    /// <summary>The newest incidents of a project, at most 100, newest first.</summary>
+    public IReadOnlyList<Incident> Recent(string accountId, string projectId) =>
+        [.. _incidents.Values.Where(i => i.AccountId == accountId && i.ProjectId == projectId).OrderByDescending(i => i.CreatedAt).Take(100)];
 }
 
 /// <summary>The body of <c>GET /api/presence</c>.</summary>
@@ -34,6 +38,7 @@ public static class DashboardApi
     public static void MapDashboardApi(this WebApplication app)
     {
         app.MapPost("/api/incidents", CreateIncidentAsync);
+        app.MapGet("/api/incidents", RecentIncidents);
         app.MapGet("/api/stats", Stats);
         app.MapGet("/api/presence", PresenceAsync);
         app.MapPost("/api/users/{userId}/notify", NotifyUserAsync);
@@ -96,6 +101,22 @@ public static class DashboardApi
 
         await emitter.DisconnectUserAsync(target.UserId, $"Disconnected by {caller.UserId}", http.RequestAborted);
         return Results.Accepted();
+    }
+
+    /// <summary>The newest incidents of a project of the caller's account (what a page refetches when it could not recover).</summary>
+    private static IResult RecentIncidents(string? projectId, HttpContext http, IncidentStore store)
+    {
+        if (DemoUsers.FromBearer(http.Request) is not { } user)
+        {
+            return Unauthorized(http);
+        }
+
+        if (string.IsNullOrEmpty(projectId) || projectId.Length > 64)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "projectId must be 1 to 64 characters.");
+        }
+
+        return Results.Ok(store.Recent(user.AccountId, projectId));
     }
 
     private static async Task<IResult> CreateIncidentAsync(HttpContext http, IncidentStore store, ISocketEmitter emitter)

@@ -160,6 +160,17 @@ public readonly struct SocketContext<TState> where TState : class
     /// <returns>Completes when the subscription is in place.</returns>
     public ValueTask SubscribeAsync(string topic, CancellationToken cancellationToken = default) => Context.SubscribeAsync(topic, cancellationToken);
 
+    /// <summary>
+    /// Subscribes this socket to <paramref name="topic"/>, recovering what it missed after <paramref name="recover"/> when
+    /// the topic is recoverable: the missed pushes are queued, in order, before any newer push of the topic.
+    /// </summary>
+    /// <param name="topic">A valid topic.</param>
+    /// <param name="recover">The last position the client saw, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the provider.</param>
+    /// <returns>Whether it recovered, and the topic's latest position (null for a topic that keeps no history).</returns>
+    public ValueTask<SocketSubscription> SubscribeAsync(string topic, SocketPosition? recover, CancellationToken cancellationToken = default) =>
+        Context.SubscribeAsync(topic, recover, cancellationToken);
+
     /// <summary>Unsubscribes this socket from <paramref name="topic"/>.</summary>
     /// <param name="topic">A valid topic.</param>
     /// <param name="cancellationToken">Cancels the wait for the provider.</param>

@@ -7,6 +7,10 @@ const $ = (id) => document.getElementById(id);
 const presence = new Map();
 const monitors = new Map();
 let project = $("project").value.trim();
+// The project's monitors and incidents topics, joined as rooms: the client joins them again after every reconnect with
+// the last position it saw, and the server sends what was missed first (they keep a history).
+let rooms = [];
+let watched = false;
 
 $("user").textContent = `signed in with ${token}`;
 
@@ -20,7 +24,22 @@ client.onState(({ current }) => {
   if (current === "connected") {
     // After every (re)connection: the server forgot this socket's status and subscriptions.
     client.request("presence.update", { status: document.hidden ? "away" : $("my-status").value }).catch(() => {});
-    if (project) watch(project);
+    if (project && !watched) watch(project);
+  }
+});
+
+// Told per topic after each rejoin: recovered (the missed pushes follow), or not (refetch what the pushes build).
+client.onRecovery(({ topic, recovered, offset }) => {
+  const el = $("recovery");
+  el.dataset.topic = topic;
+  el.dataset.recovered = String(recovered);
+  el.textContent = recovered ? `caught up on ${topic.split(":")[0]}` : `missed updates on ${topic.split(":")[0]}: reloaded`;
+  if (recovered) return;
+  if (topic.startsWith("incidents:")) reloadIncidents();
+  if (topic.startsWith("monitors:")) {
+    // Statuses come again with their next change.
+    monitors.clear();
+    $("monitors").replaceChildren();
   }
 });
 
@@ -50,7 +69,7 @@ client.on("monitor.status_changed", ({ monitorId, currentStatus, checkedAt }) =>
   }));
 });
 
-client.on("incident.created", ({ id, title, severity, monitorId }) => {
+function incidentItem({ id, title, severity, monitorId }) {
   const li = document.createElement("li");
   li.dataset.incident = id;
   li.append(`${title} (${monitorId})`);
@@ -58,12 +77,24 @@ client.on("incident.created", ({ id, title, severity, monitorId }) => {
   badge.className = "severity";
   badge.textContent = severity;
   li.append(badge);
-  $("incidents").prepend(li);
-});
+  return li;
+}
+
+client.on("incident.created", (incident) => $("incidents").prepend(incidentItem(incident)));
+
+async function reloadIncidents() {
+  const response = await fetch(`/api/incidents?projectId=${encodeURIComponent(project)}`, { headers: { Authorization: `Bearer ${token}` } });
+  if (response.ok) $("incidents").replaceChildren(...(await response.json()).map(incidentItem));
+}
 
 async function watch(name) {
   try {
     const reply = await client.request("subscribe.project", { projectId: name });
+    const topics = [reply.monitors.topic, reply.incidents.topic];
+    for (const room of rooms) if (!topics.includes(room)) await client.leaveRoom(room).catch(() => {});
+    rooms = topics;
+    for (const room of rooms) await client.joinRoom(room);
+    watched = true;
     project = reply.projectId;
     $("watching").textContent = `watching ${reply.projectId}`;
     $("watching").dataset.project = reply.projectId;
