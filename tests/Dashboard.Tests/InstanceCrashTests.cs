@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Net;
 using Ori.Sockets.Redis.Tests.Infrastructure;
 using Ori.Sockets.Tests.Infrastructure;
 
@@ -21,10 +19,10 @@ public sealed class InstanceCrashTests
         await using var redis = await RedisServer.StartAsync();
         await using var survivor = await DashboardServer.StartAsync(redis: redis.Endpoint, prefix: prefix, more: s_fastHeartbeat);
         var port = TestEnvironment.FreePort();
-        using var child = StartChild(redis.Endpoint, prefix, port);
+        using var child = DashboardProcess.Start(redis.Endpoint, prefix, port, s_fastHeartbeat);
         try
         {
-            await WaitReadyAsync(port);
+            await DashboardProcess.WaitReadyAsync(port);
             await using var alice = await survivor.ConnectAsync("alice-token");
             var bob = await TestClient.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/ws?token=bob-token"));
             await using (bob)
@@ -46,44 +44,6 @@ public sealed class InstanceCrashTests
             {
                 child.Kill(entireProcessTree: true);
             }
-        }
-    }
-
-    private static Process StartChild(string redis, string prefix, int port)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "Dashboard.Server.dll");
-        string[] args =
-        [
-            dll, "--urls", $"http://127.0.0.1:{port}", "--Dashboard:SimulatorIntervalSeconds", "0", "--Logging:LogLevel:Default", "Warning",
-            "--ConnectionStrings:Redis", redis, "--Ori:Sockets:Redis:ChannelPrefix", prefix, .. s_fastHeartbeat,
-        ];
-        var start = new ProcessStartInfo("dotnet", args) { RedirectStandardOutput = true, RedirectStandardInput = true, WorkingDirectory = AppContext.BaseDirectory };
-        var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        process.OutputDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        return process;
-    }
-
-    private static async Task WaitReadyAsync(int port)
-    {
-        using var http = new HttpClient();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            try
-            {
-                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/"));
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-            }
-
-            await Task.Delay(100);
         }
     }
 }
