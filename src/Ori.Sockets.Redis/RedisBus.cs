@@ -392,6 +392,25 @@ internal sealed class RedisBus : IAsyncDisposable
         Counters.Published();
     }
 
+    /// <summary>
+    /// Waits, until <paramref name="deadline"/>, for Redis to be connected and past the grace after a reconnect in which
+    /// instances subscribe again (a publish made sooner could reach no instance); true when it is.
+    /// </summary>
+    public async ValueTask<bool> WaitReadyAsync(long deadline, CancellationToken cancellationToken)
+    {
+        while (_multiplexer is { } multiplexer && !IsReady(multiplexer))
+        {
+            if (IsExpired(deadline))
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(25), _time, cancellationToken).ConfigureAwait(false);
+        }
+
+        return _multiplexer is not null;
+    }
+
     /// <summary>Connected, and not within the grace after a reconnect in which other instances subscribe again.</summary>
     private bool IsReady(IConnectionMultiplexer multiplexer) =>
         multiplexer.IsConnected && (Volatile.Read(ref _restoredAt) is var restored && (restored == 0 || _time.GetElapsedTime(restored) >= ReconnectGrace));

@@ -82,13 +82,14 @@ internal sealed class RedisHistories(RedisBus bus, TopicHistories topics)
     /// </summary>
     public async ValueTask PublishAsync(RecoverableTopic policy, string topic, string? except, SocketFrame frame, CancellationToken cancellationToken)
     {
-        if (bus.Multiplexer is not { IsConnected: true } multiplexer)
+        var deadline = bus.Deadline();
+        if (bus.Multiplexer is not { IsConnected: true } multiplexer || !await bus.WaitReadyAsync(deadline, cancellationToken).ConfigureAwait(false))
         {
+            // Down, or just back (instances are subscribing again): it waits for the grace, never for an outage.
             bus.Counters.PublishFailed();
             throw new OriSocketsRedisException("Redis is not connected: a push to a recoverable topic takes its offset from Redis, so it reached no socket.", mayHaveReachedOtherInstances: false);
         }
 
-        var deadline = bus.Deadline();
         var header = RedisEnvelope.Encode(RedisMessageKind.Positioned, bus.Origin, topic, except, [], deadline);
         var keys = Keys(topic);
         RedisValue[] arguments =

@@ -211,8 +211,9 @@ public sealed class RecoveryTests
             Assert.Equal("unavailable", reply.GetProperty("error").GetString());
         }
 
-        // Back: the same history goes on.
+        // Back (an empty Redis: a new epoch); once this instance's subscriptions are made again, publishes reach it.
         await redis.StartAgainAsync();
+        await Eventually.TrueAsync(async () => await a.Provider.Bus.ProbeAsync() == true, TimeSpan.FromSeconds(20));
         await Eventually.TrueAsync(async () =>
         {
             try
