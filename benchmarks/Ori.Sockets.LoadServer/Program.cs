@@ -44,6 +44,12 @@ else
         o.MessagesPerSecond = Environment.GetEnvironmentVariable("ORI_LOAD_RATE_LIMIT") is { Length: > 0 } ? 1_000_000 : 0;
         o.MessageBurst = 1_000_000;
     }).AddSocketRouters().AddRoomRule((_, _) => true);
+    if (Environment.GetEnvironmentVariable("ORI_LOAD_RECOVERABLE") is { Length: > 0 })
+    {
+        // Every topic keeps a history (the load tool's "+recoverable"): what a position and a history cost per push.
+        sockets.AddRecoverableTopics("*", maxMessages: 100);
+    }
+
     if (redis is { Length: > 0 })
     {
         sockets.AddRedis(redis, o =>

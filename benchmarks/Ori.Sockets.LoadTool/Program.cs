@@ -3,7 +3,8 @@
 //     [--only fanout|echo|idle|cross] [--subscribers C] [--messages M] [--profile DIR]
 //   A server may be "ori@DIR": the Ori.Sockets load server built (Release) in another checkout DIR, to compare two
 //   versions in one run (e.g. --servers ori@../before,ori); "ori+limits" turns the message budget on (a budget no
-//   scenario reaches: what taking a permit per message costs).
+//   scenario reaches: what taking a permit per message costs); "ori+recoverable" makes every topic recoverable (each
+//   push gets a position and is kept in a history: in memory, or in Redis in the cross-instance scenarios).
 // Scenarios: fan-out (C subscribers of one topic/group, M pushes of ~150 bytes), request/reply (K
 // connections in closed loops), idle connections (memory per connection) and cross-instance fan-out (two instances
 // on one redis-server of the tool's own: subscribers on B, pushes published on A; Ori.Sockets' Redis provider against
@@ -42,17 +43,18 @@ if (pin && OperatingSystem.IsLinux())
 var results = new Dictionary<string, Dictionary<string, double>>();
 foreach (var spec in servers)
 {
-    var limits = spec.EndsWith("+limits", StringComparison.Ordinal);
-    var bare = limits ? spec[..^"+limits".Length] : spec;
+    var limits = spec.Contains("+limits", StringComparison.Ordinal);
+    var recoverable = spec.Contains("+recoverable", StringComparison.Ordinal);
+    var bare = spec.Replace("+limits", string.Empty, StringComparison.Ordinal).Replace("+recoverable", string.Empty, StringComparison.Ordinal);
     var at = bare.IndexOf('@', StringComparison.Ordinal);
     var server = at < 0 ? bare : bare[..at];
     var checkout = at < 0 ? null : Path.GetFullPath(bare[(at + 1)..]);
     IProtocol protocol = server == "signalr" ? new SignalRProtocol() : new OriProtocol();
-    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty);
+    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty) + (recoverable ? " +recoverable" : string.Empty);
     var figures = results[name] = [];
     foreach (var subscribers in only is null or "fanout" ? fanOut : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable);
         var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers);
         foreach (var (key, value) in f)
         {
@@ -64,7 +66,7 @@ foreach (var spec in servers)
 
     if (only is null or "echo")
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable);
         var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoWarmUpSeconds), TimeSpan.FromSeconds(echoSeconds));
         foreach (var (key, value) in f)
         {
@@ -79,8 +81,8 @@ foreach (var spec in servers)
     {
         const int subscribers = 1000;
         using var redis = cluster ? await RedisProcess.StartClusterAsync(pin) : await RedisProcess.StartAsync(pin);
-        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint);
-        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable);
         var f = await Scenarios.FanOutAsync(b, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)]);
         var label = cluster ? "cross_cluster" : "cross";
         foreach (var (key, value) in f)
@@ -96,8 +98,8 @@ foreach (var spec in servers)
     {
         const int sockets = 1000;
         using var redis = await RedisProcess.StartAsync(pin);
-        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint);
-        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable);
         var f = await Scenarios.FanOutAsync(b, protocol, sockets, messagesOption ?? deliveriesPerBurst / sockets, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)], user: "u");
         foreach (var (key, value) in f)
         {
@@ -111,7 +113,7 @@ foreach (var spec in servers)
     foreach (var presence in only == "presence" && server == "ori" && RedisProcess.IsAvailable ? [true, false] : Array.Empty<bool>())
     {
         using var redis = await RedisProcess.StartAsync(pin);
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence, recoverable: recoverable);
         var f = await Scenarios.PresenceAsync(process, redis, protocol, idle[0]);
         foreach (var (key, value) in f)
         {
@@ -123,7 +125,7 @@ foreach (var spec in servers)
 
     foreach (var count in only is null or "idle" ? idle : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable);
         var f = await Scenarios.IdleAsync(process, protocol, count);
         figures[$"idle_{count}_bytes_per_connection"] = f["bytes_per_connection"];
         Report(name, $"idle {count}", f);

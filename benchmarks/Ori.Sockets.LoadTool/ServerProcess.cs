@@ -26,7 +26,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>Starts the load server in <paramref name="mode"/>; from another checkout's Release build when <paramref name="checkout"/> is given.</summary>
-    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true)
+    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true, bool recoverable = false)
     {
         var port = FreePort();
         string dll;
@@ -48,6 +48,11 @@ internal sealed class ServerProcess : IAsyncDisposable
             : new ProcessStartInfo("dotnet") { ArgumentList = { dll, mode, port.ToString(CultureInfo.InvariantCulture) } };
         start.RedirectStandardOutput = true;
         start.Environment["DOTNET_TieredPGO"] = "1";
+        if (recoverable)
+        {
+            start.Environment["ORI_LOAD_RECOVERABLE"] = "1";
+        }
+
         if (limits)
         {
             start.Environment["ORI_LOAD_RATE_LIMIT"] = "1";

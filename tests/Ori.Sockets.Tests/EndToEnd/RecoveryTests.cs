@@ -114,4 +114,42 @@ public sealed class RecoveryTests
         Assert.False(reply.TryGetProperty("data", out _));
         Assert.DoesNotContain("epoch", reply.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Recovering_many_missed_pushes_delivers_them_all_in_order_and_reports_the_time_it_took()
+    {
+        await using var server = await StartAsync(maxMessages: 1000);
+        var timings = new List<string>();
+        foreach (var missed in new[] { 10, 100, 1000 })
+        {
+            string epoch;
+            await using (var first = await server.ConnectAsync())
+            {
+                await first.ReadyAsync();
+                epoch = (await first.RequestAsync("room.join", new { room = "feed" }, "j")).GetProperty("data").GetProperty("epoch").GetString()!;
+                await first.RequestAsync("room.leave", new { room = "feed" }, "l");
+            }
+
+            var from = missed switch { 10 => 0, 100 => 10, _ => 110 };
+            for (var n = from + 1; n <= from + missed; n++)
+            {
+                await PublishAsync(server, "feed", n);
+            }
+
+            await using var again = await server.ConnectAsync();
+            await again.ReadyAsync();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var reply = (await again.RequestAsync("room.join", new { room = "feed", recover = new { epoch, offset = from } }, "r")).GetProperty("data");
+            var replied = clock.Elapsed;
+            Assert.True(reply.GetProperty("recovered").GetBoolean());
+            for (var n = from + 1; n <= from + missed; n++)
+            {
+                Assert.Equal((n, (long)n, epoch), await NextAsync(again));
+            }
+
+            timings.Add($"{missed} missed: reply {replied.TotalMilliseconds:F1} ms, last of them {clock.Elapsed.TotalMilliseconds:F1} ms");
+        }
+
+        TestContext.Current.TestOutputHelper?.WriteLine("recovery on one instance: " + string.Join("; ", timings));
+    }
 }
