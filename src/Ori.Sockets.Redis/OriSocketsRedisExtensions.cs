@@ -65,7 +65,8 @@ public static class OriSocketsRedisExtensions
     /// <summary>
     /// Adds a <see cref="RedisSocketEmitter"/> as <see cref="ISocketEmitter"/> to a process without
     /// WebSockets (a worker): it reaches the sockets of the application with the same channel prefix. Recoverable
-    /// topics registered in <paramref name="services"/> are declared to it; others with <see cref="RedisSocketEmitter.AddRecoverableTopics"/>.
+    /// topics of <see cref="OriSocketsOptions.RecoverableTopics"/> in <paramref name="services"/> are declared to it;
+    /// others with <see cref="RedisSocketEmitter.AddRecoverableTopics"/>.
     /// </summary>
     /// <param name="services">The process's services.</param>
     /// <param name="configure">Sets the options (connection string, channel prefix).</param>
@@ -79,7 +80,7 @@ public static class OriSocketsRedisExtensions
             var emitter = new RedisSocketEmitter(sp.GetRequiredService<IOptions<OriSocketsRedisOptions>>().Value, sp.GetService<ILogger<RedisSocketEmitter>>());
 
             // A process that declared recoverable topics (AddOriSockets().AddRecoverableTopics) publishes them with positions.
-            foreach (var topic in sp.GetServices<Ori.Sockets.PubSub.RecoverableTopic>())
+            foreach (var topic in sp.GetService<IOptions<OriSocketsOptions>>()?.Value.RecoverableTopics ?? [])
             {
                 emitter.AddRecoverableTopics(topic.Pattern, topic.MaxMessages, topic.MaxAge);
             }

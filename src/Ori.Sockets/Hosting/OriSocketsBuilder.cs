@@ -64,7 +64,7 @@ public sealed class OriSocketsBuilder
     }
 
     /// <summary>
-    /// Makes topics recoverable (protocol section 8): each push on them carries its position (<c>topic</c>, <c>offset</c>,
+    /// Makes topics recoverable (protocol section 8; or in configuration, <see cref="OriSocketsOptions.RecoverableTopics"/>): each push on them carries its position (<c>topic</c>, <c>offset</c>,
     /// <c>epoch</c>), and a client that rejoins with the last position it saw gets what it missed, in order. Plain topics
     /// are unchanged. On Redis the histories are shared by every instance (a client may recover on another one); a
     /// <c>RedisSocketEmitter</c> that publishes to them declares them too.
@@ -75,7 +75,8 @@ public sealed class OriSocketsBuilder
     /// <returns>This builder.</returns>
     public OriSocketsBuilder AddRecoverableTopics(string pattern, int maxMessages = 100, TimeSpan? maxAge = null)
     {
-        Services.AddSingleton(Ori.Sockets.PubSub.RecoverableTopic.Create(pattern, maxMessages, maxAge));
+        var topic = Ori.Sockets.PubSub.RecoverableTopic.Create(pattern, maxMessages, maxAge);
+        Services.Configure<OriSocketsOptions>(o => o.RecoverableTopics.Add(new RecoverableTopicOptions { Pattern = topic.Pattern, MaxMessages = topic.MaxMessages, MaxAge = topic.MaxAge }));
         return this;
     }
 

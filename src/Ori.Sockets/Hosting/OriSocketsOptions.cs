@@ -17,6 +17,13 @@ public sealed class OriSocketsOptions
     /// </summary>
     public IList<string> AllowedOrigins { get; } = new List<string>();
 
+    /// <summary>
+    /// Topics that keep a history (protocol section 8), bound from <c>Ori:Sockets:RecoverableTopics</c> (a list of
+    /// <c>Pattern</c>, <c>MaxMessages</c>, <c>MaxAge</c>) and added to by <c>AddRecoverableTopics</c>. The first pattern
+    /// that matches a topic sets its bounds.
+    /// </summary>
+    public IList<RecoverableTopicOptions> RecoverableTopics { get; } = new List<RecoverableTopicOptions>();
+
     /// <summary>How long the upgrade hook may take before the request gets HTTP 503. Default 5 s.</summary>
     public TimeSpan UpgradeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -127,4 +134,17 @@ public sealed class SocketUpgradeContext
 
     /// <summary>Canceled when the hook's time limit passes or the request is aborted.</summary>
     public CancellationToken CancellationToken { get; }
+}
+
+/// <summary>Recoverable topics and the bounds of their histories.</summary>
+public sealed class RecoverableTopicOptions
+{
+    /// <summary>A topic, or a topic prefix followed by <c>*</c> (<c>incidents:*</c>; <c>*</c> alone: every topic).</summary>
+    public string Pattern { get; set; } = string.Empty;
+
+    /// <summary>The most pushes kept per topic. Default 100.</summary>
+    public int MaxMessages { get; set; } = 100;
+
+    /// <summary>The oldest push kept. Default 10 minutes.</summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(10);
 }

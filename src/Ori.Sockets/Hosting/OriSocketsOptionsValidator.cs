@@ -8,6 +8,14 @@ internal sealed class OriSocketsOptionsValidator : IValidateOptions<OriSocketsOp
     public ValidateOptionsResult Validate(string? name, OriSocketsOptions options)
     {
         var failures = new List<string>();
+        foreach (var topic in options.RecoverableTopics)
+        {
+            if (Ori.Sockets.PubSub.RecoverableTopic.Problem(topic) is { } problem)
+            {
+                failures.Add(problem);
+            }
+        }
+
         if (options.ReceiveLimit is < 16 or > 16 * 1024 * 1024)
         {
             failures.Add($"Ori:Sockets:ReceiveLimit must be between 16 bytes and 16 MiB (it is {options.ReceiveLimit}).");

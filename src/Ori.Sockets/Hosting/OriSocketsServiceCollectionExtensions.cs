@@ -29,7 +29,8 @@ public static class OriSocketsServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OriSocketsOptions>, OriSocketsOptionsValidator>());
         services.TryAddSingleton(sp => new SocketHub(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value.MaxRoomsPerSocket, sp.GetService<TimeProvider>()));
-        services.TryAddSingleton(sp => new Ori.Sockets.PubSub.TopicHistories(sp.GetServices<Ori.Sockets.PubSub.RecoverableTopic>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new Ori.Sockets.PubSub.TopicHistories(
+            Ori.Sockets.PubSub.RecoverableTopic.From(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ISocketProvider>(sp => new Ori.Sockets.PubSub.InProcessSocketProvider(
             sp.GetRequiredService<SocketHub>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Ori.Sockets.PubSub.TopicHistories>()));
         services.TryAddSingleton(sp => new Ori.Sockets.PubSub.DependencyBound(

@@ -152,4 +152,26 @@ public sealed class RecoveryTests
 
         TestContext.Current.TestOutputHelper?.WriteLine("recovery on one instance: " + string.Join("; ", timings));
     }
+
+    [Fact]
+    public async Task Recoverable_topics_may_be_declared_in_configuration_and_a_bad_declaration_stops_the_host_at_start()
+    {
+        await using var server = await TestServer.StartAsync(
+            sockets: s => s.AddRoomRule((_, _) => true),
+            builder: b =>
+            {
+                b.Configuration["Ori:Sockets:RecoverableTopics:0:Pattern"] = "orders:*";
+                b.Configuration["Ori:Sockets:RecoverableTopics:0:MaxMessages"] = "2";
+            });
+        await using var client = await server.ConnectAsync();
+        await client.ReadyAsync();
+        var joined = (await client.RequestAsync("room.join", new { room = "orders:7" }, "j")).GetProperty("data");
+        Assert.Equal(0, joined.GetProperty("offset").GetInt64());
+        var plain = (await client.RequestAsync("room.join", new { room = "other" }, "k")).GetProperty("data");
+        Assert.False(plain.TryGetProperty("offset", out _));
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => TestServer.StartAsync(
+            builder: b => b.Configuration["Ori:Sockets:RecoverableTopics:0:Pattern"] = "no spaces*"));
+        Assert.Contains("Ori:Sockets:RecoverableTopics 'no spaces*'", error.Message, StringComparison.Ordinal);
+    }
 }
