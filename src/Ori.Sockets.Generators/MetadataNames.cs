@@ -9,6 +9,7 @@ internal static class MetadataNames
     public const string ConnectionGuardAttribute = "Ori.Sockets.ConnectionGuardAttribute";
     public const string MessageGuardAttribute = "Ori.Sockets.MessageGuardAttribute";
     public const string RateLimitAttribute = "Ori.Sockets.RateLimitAttribute";
+    public const string RecoverableTopicAttribute = "Ori.Sockets.RecoverableTopicAttribute";
     public const string AuthorizeAttribute = "Microsoft.AspNetCore.Authorization.AuthorizeAttribute";
     public const string AllowAnonymousAttribute = "Microsoft.AspNetCore.Authorization.AllowAnonymousAttribute";
     public const string ISocketMessage = "Ori.Sockets.ISocketMessage`1";

@@ -407,6 +407,21 @@ public sealed class DiagnosticTests
             """);
     }
 
+    [Theory]
+    [InlineData("""[RecoverableTopic([|"no spaces*"|])]""")]
+    [InlineData("""[RecoverableTopic([|"a*b"|])]""")]
+    [InlineData("""[RecoverableTopic([|""|])]""")]
+    [InlineData("""[RecoverableTopic([|"feed*"|], MaxMessages = 0)]""")]
+    [InlineData("""[RecoverableTopic([|"feed"|], MaxAgeSeconds = -1)]""")]
+    [InlineData("""[RecoverableTopic("feed*"), RecoverableTopic([|"x y"|])]""")]
+    public void ORI027_recoverable_topic_that_cannot_apply(string attribute)
+    {
+        AssertReports("ORI027", $$"""
+            {{attribute}}
+            public sealed class A { [SocketRoute("n.get")] public int Get() => 1; }
+            """);
+    }
+
     [Fact]
     public void ORI026_allow_anonymous_and_authorize_on_one_handler()
     {

@@ -26,9 +26,6 @@ public static class DashboardApp
             .AddSocketRouters()
             .AddConnectionHandler<PresenceTracker>()
             .AddPresenceHandler<PresenceTracker>()
-            // A project's monitors and incidents keep a history: a client that reconnects gets what it missed.
-            .AddRecoverableTopics("monitors:*", maxMessages: 100, maxAge: TimeSpan.FromMinutes(10))
-            .AddRecoverableTopics("incidents:*", maxMessages: 100, maxAge: TimeSpan.FromMinutes(10))
             // A client may join its own account's rooms (presence, and its projects' monitors and incidents), no other.
             .AddRoomRule((socket, room) => Topics.BelongsTo(room, socket.GetState<DashboardUser>().AccountId));
 

@@ -12,8 +12,13 @@ namespace Dashboard.Server;
 [ConnectionGuard(typeof(TokenGuard))]
 public sealed partial class DashboardSocket;
 
-/// <summary>The dashboard's WebSocket routes. The generator compiles them into the dispatch table.</summary>
+/// <summary>
+/// The dashboard's WebSocket routes. The generator compiles them into the dispatch table. A project's monitors and
+/// incidents keep a history (the last 100 pushes or 10 minutes): a client that reconnects gets what it missed.
+/// </summary>
 /// <param name="presence">Who is online.</param>
+[RecoverableTopic("monitors:*", MaxMessages = 100, MaxAgeSeconds = 600)]
+[RecoverableTopic("incidents:*", MaxMessages = 100, MaxAgeSeconds = 600)]
 public sealed class DashboardRouter(IPresenceStore presence)
 {
     /// <summary>Sets the sender's presence and tells the account.</summary>

@@ -115,6 +115,10 @@ internal static class DiagnosticDescriptors
         "ORI026", "Authorization attributes contradict each other",
         "{0}: {1}");
 
+    public static readonly DiagnosticDescriptor InvalidRecoverableTopic = Error(
+        "ORI027", "Recoverable topic cannot apply",
+        "[RecoverableTopic(\"{0}\")] on {1} cannot apply: {2}");
+
     // NotConfigurable: each of these means the generator could not write correct code (a route would be missing
     // from its table, a message would have no serializer), so neither #pragma warning disable nor .editorconfig
     // severity may hide it.

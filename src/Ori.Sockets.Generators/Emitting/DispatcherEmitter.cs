@@ -269,6 +269,14 @@ internal static class DispatcherEmitter
                 using (w.Block("public static global::Ori.Sockets.OriSocketsBuilder AddSocketRouters(this global::Ori.Sockets.OriSocketsBuilder builder)"))
                 {
                     w.Line($"builder.AddDispatcher<{Dispatcher}>();");
+                    foreach (var router in model.Routers)
+                    {
+                        foreach (var topic in router.RecoverableTopics)
+                        {
+                            w.Line($"builder.AddRecoverableTopics({topic.Pattern.ToLiteral()}, {topic.MaxMessages}, global::System.TimeSpan.FromSeconds({topic.MaxAgeSeconds}));");
+                        }
+                    }
+
                     foreach (var endpoint in model.Endpoints)
                     {
                         w.Line($"builder.AddEndpoint<{endpoint.Fqn}>();");

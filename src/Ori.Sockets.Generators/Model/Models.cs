@@ -196,7 +196,10 @@ internal sealed record RateLimitModel(double PermitsPerSecond, int Burst);
 /// <param name="Fqn">Its fully qualified name.</param>
 /// <param name="ConstructorArguments">The service types of the constructor generated code calls.</param>
 /// <param name="MessageGuards">The guards its [MessageGuard] attributes declare, in order.</param>
-internal sealed record RouterModel(string Fqn, EquatableArray<string> ConstructorArguments, EquatableArray<GuardModel> MessageGuards, RateLimitModel? RateLimit = null);
+internal sealed record RouterModel(string Fqn, EquatableArray<string> ConstructorArguments, EquatableArray<GuardModel> MessageGuards, RateLimitModel? RateLimit = null, EquatableArray<RecoverableTopicModel> RecoverableTopics = default);
+
+/// <summary>A [RecoverableTopic] on a router: a pattern and its history's bounds, checked.</summary>
+internal sealed record RecoverableTopicModel(string Pattern, int MaxMessages, int MaxAgeSeconds);
 
 /// <summary>A [SocketEndpoint] class: its routers, guards and the state its connection guards set.</summary>
 /// <param name="Namespace">Its namespace, empty for the global one.</param>

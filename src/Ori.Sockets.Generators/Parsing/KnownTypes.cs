@@ -23,6 +23,7 @@ internal sealed class KnownTypes
         SocketEndpointAttribute = compilation.GetTypeByMetadataName(MetadataNames.SocketEndpointAttribute);
         SocketRouteAttribute = compilation.GetTypeByMetadataName(MetadataNames.SocketRouteAttribute);
         RateLimitAttribute = compilation.GetTypeByMetadataName(MetadataNames.RateLimitAttribute);
+        RecoverableTopicAttribute = compilation.GetTypeByMetadataName(MetadataNames.RecoverableTopicAttribute);
         AuthorizeAttribute = compilation.GetTypeByMetadataName(MetadataNames.AuthorizeAttribute);
         AllowAnonymousAttribute = compilation.GetTypeByMetadataName(MetadataNames.AllowAnonymousAttribute);
         MessageGuardAttribute = compilation.GetTypeByMetadataName(MetadataNames.MessageGuardAttribute);
@@ -88,6 +89,8 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? SocketRouteAttribute { get; }
 
     public INamedTypeSymbol? RateLimitAttribute { get; }
+
+    public INamedTypeSymbol? RecoverableTopicAttribute { get; }
 
     public INamedTypeSymbol? AuthorizeAttribute { get; }
 

@@ -182,13 +182,14 @@ internal static class RouteParser
 
         var guards = Guards(router, known.MessageGuardAttribute, known.IMessageGuard, "message guard", "IMessageGuard", diagnostics, cancellationToken);
         var rateLimit = RateLimit(router, router.ToDisplayString(), known, diagnostics, cancellationToken);
+        var recoverable = RecoverableTopics(router, known, diagnostics, cancellationToken);
         if (diagnostics.Count > 0)
         {
             return (null, diagnostics.ToEquatableArray());
         }
 
         var constructorArguments = router.IsStatic ? EquatableArray<string>.Empty : ConstructorArguments(router);
-        return (new RouterModel(TypeParser.Fqn(router), constructorArguments, guards.ToEquatableArray(), rateLimit), EquatableArray<DiagnosticInfo>.Empty);
+        return (new RouterModel(TypeParser.Fqn(router), constructorArguments, guards.ToEquatableArray(), rateLimit, recoverable), EquatableArray<DiagnosticInfo>.Empty);
     }
 
     /// <summary>
@@ -236,6 +237,47 @@ internal static class RouteParser
                 Named(a, "AuthenticationSchemes")))
             .ToEquatableArray();
         return (models, null);
+    }
+
+    /// <summary>The [RecoverableTopic] declarations of a router: a valid topic or topic prefix followed by '*', bounds of at least 1.</summary>
+    private static EquatableArray<RecoverableTopicModel> RecoverableTopics(INamedTypeSymbol router, KnownTypes known, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        if (known.RecoverableTopicAttribute is null)
+        {
+            return EquatableArray<RecoverableTopicModel>.Empty;
+        }
+
+        var models = new List<RecoverableTopicModel>();
+        foreach (var attribute in router.GetAttributes().Where(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, known.RecoverableTopicAttribute)))
+        {
+            var pattern = attribute.ConstructorArguments.FirstOrDefault().Value as string ?? string.Empty;
+            var maxMessages = attribute.NamedArguments.FirstOrDefault(a => a.Key == "MaxMessages").Value.Value is int m ? m : 100;
+            var maxAge = attribute.NamedArguments.FirstOrDefault(a => a.Key == "MaxAgeSeconds").Value.Value is int s ? s : 600;
+            var name = pattern.EndsWith("*", StringComparison.Ordinal) ? pattern.Substring(0, pattern.Length - 1) : pattern;
+            string? problem = null;
+            if (pattern.Length == 0 || (name.Length > 0 && !SocketNames.IsValidTopic(name.AsSpan())))
+            {
+                problem = $"the pattern must be a topic or a topic prefix followed by '*' ({SocketNames.TopicRule})";
+            }
+            else if (maxMessages < 1)
+            {
+                problem = "MaxMessages must be at least 1";
+            }
+            else if (maxAge < 1)
+            {
+                problem = "MaxAgeSeconds must be at least 1";
+            }
+
+            if (problem is not null)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidRecoverableTopic, MessageParser.ArgumentLocation(attribute, cancellationToken), pattern, router.ToDisplayString(), problem));
+                continue;
+            }
+
+            models.Add(new RecoverableTopicModel(pattern, maxMessages, maxAge));
+        }
+
+        return models.ToEquatableArray();
     }
 
     /// <summary>A [RateLimit] on a route or a router: more than 0 permits a second, a burst of at least 1 (default: a second's worth).</summary>

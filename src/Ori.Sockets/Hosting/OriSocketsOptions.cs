@@ -147,4 +147,22 @@ public sealed class RecoverableTopicOptions
 
     /// <summary>The oldest push kept. Default 10 minutes.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The declarations of <paramref name="options"/>, checked (the validator has reported bad ones at start).</summary>
+    internal static Ori.Sockets.PubSub.RecoverableTopic[] All(OriSocketsOptions options) =>
+        [.. options.RecoverableTopics.Select(o => Ori.Sockets.PubSub.RecoverableTopic.Create(o.Pattern, o.MaxMessages, o.MaxAge))];
+
+    /// <summary>Why this declaration is not valid, or null.</summary>
+    internal string? Problem()
+    {
+        try
+        {
+            Ori.Sockets.PubSub.RecoverableTopic.Create(Pattern, MaxMessages, MaxAge);
+            return null;
+        }
+        catch (ArgumentException ex)
+        {
+            return $"Ori:Sockets:RecoverableTopics '{Pattern}': {ex.Message}";
+        }
+    }
 }

@@ -10,7 +10,7 @@ internal sealed class OriSocketsOptionsValidator : IValidateOptions<OriSocketsOp
         var failures = new List<string>();
         foreach (var topic in options.RecoverableTopics)
         {
-            if (Ori.Sockets.PubSub.RecoverableTopic.Problem(topic) is { } problem)
+            if (topic.Problem() is { } problem)
             {
                 failures.Add(problem);
             }

@@ -30,7 +30,7 @@ public static class OriSocketsServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OriSocketsOptions>, OriSocketsOptionsValidator>());
         services.TryAddSingleton(sp => new SocketHub(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value.MaxRoomsPerSocket, sp.GetService<TimeProvider>()));
         services.TryAddSingleton(sp => new Ori.Sockets.PubSub.TopicHistories(
-            Ori.Sockets.PubSub.RecoverableTopic.From(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value), sp.GetRequiredService<TimeProvider>()));
+            RecoverableTopicOptions.All(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ISocketProvider>(sp => new Ori.Sockets.PubSub.InProcessSocketProvider(
             sp.GetRequiredService<SocketHub>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Ori.Sockets.PubSub.TopicHistories>()));
         services.TryAddSingleton(sp => new Ori.Sockets.PubSub.DependencyBound(

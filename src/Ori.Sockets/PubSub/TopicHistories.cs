@@ -10,24 +10,6 @@ namespace Ori.Sockets.PubSub;
 /// <param name="MaxAge">The oldest push kept.</param>
 internal sealed record RecoverableTopic(string Pattern, int MaxMessages, TimeSpan MaxAge)
 {
-    /// <summary>The declarations of the options, checked (the options validator has reported bad ones at start).</summary>
-    public static RecoverableTopic[] From(OriSocketsOptions options) =>
-        [.. options.RecoverableTopics.Select(o => Create(o.Pattern, o.MaxMessages, o.MaxAge))];
-
-    /// <summary>Why a declaration is not valid, or null.</summary>
-    public static string? Problem(RecoverableTopicOptions options)
-    {
-        try
-        {
-            Create(options.Pattern, options.MaxMessages, options.MaxAge);
-            return null;
-        }
-        catch (ArgumentException ex)
-        {
-            return $"Ori:Sockets:RecoverableTopics '{options.Pattern}': {ex.Message}";
-        }
-    }
-
     /// <summary>Checks a declaration: a valid topic, or a valid prefix followed by <c>*</c>; positive bounds.</summary>
     public static RecoverableTopic Create(string pattern, int maxMessages, TimeSpan? maxAge)
     {
