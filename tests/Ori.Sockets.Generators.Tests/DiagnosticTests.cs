@@ -500,7 +500,7 @@ public sealed class DiagnosticTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
             .ToList();
-        Assert.Equal(26, descriptors.Count);
+        Assert.Equal(27, descriptors.Count);
         Assert.All(descriptors, d => Assert.Contains(WellKnownDiagnosticTags.NotConfigurable, d.CustomTags));
         Assert.Equal(descriptors.Count, descriptors.Select(d => d.Id).Distinct().Count());
 

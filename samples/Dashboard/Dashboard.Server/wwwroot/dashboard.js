@@ -80,11 +80,22 @@ function incidentItem({ id, title, severity, monitorId }) {
   return li;
 }
 
-client.on("incident.created", (incident) => $("incidents").prepend(incidentItem(incident)));
+// Incidents pushed while a reload is under way are kept (the reload may have been answered before they were stored).
+let reloads = 0;
+client.on("incident.created", (incident) => {
+  const li = incidentItem(incident);
+  li.dataset.reload = String(reloads);
+  $("incidents").prepend(li);
+});
 
 async function reloadIncidents() {
+  const reload = ++reloads;
   const response = await fetch(`/api/incidents?projectId=${encodeURIComponent(project)}`, { headers: { Authorization: `Bearer ${token}` } });
-  if (response.ok) $("incidents").replaceChildren(...(await response.json()).map(incidentItem));
+  if (!response.ok) return;
+  const fetched = await response.json();
+  const ids = new Set(fetched.map((i) => i.id));
+  const newer = [...$("incidents").children].filter((li) => li.dataset.reload === String(reload) && !ids.has(li.dataset.incident));
+  $("incidents").replaceChildren(...newer, ...fetched.map(incidentItem));
 }
 
 async function watch(name) {
