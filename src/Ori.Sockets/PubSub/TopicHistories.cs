@@ -34,12 +34,16 @@ internal sealed record RecoverableTopic(string Pattern, int MaxMessages, TimeSpa
 /// <summary>
 /// The in-memory histories of the recoverable topics of this instance: each publish gets the next offset and the push
 /// carries its position; a join that asks to recover gets what it missed, in order, before any newer push (the
-/// history's lock orders the two).
+/// history's lock orders the two). A sweep every minute drops pushes past their age from topics nobody publishes to any
+/// more, and forgets a topic whose history has been empty for a day (or twice its age): a later join there finds a new
+/// epoch, as on Redis.
 /// </summary>
-internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeProvider time)
+internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeProvider time) : IDisposable
 {
+    private static readonly TimeSpan s_sweepInterval = TimeSpan.FromMinutes(1);
     private readonly RecoverableTopic[] _topics = [.. topics];
     private readonly ConcurrentDictionary<string, History> _histories = new(StringComparer.Ordinal);
+    private ITimer? _sweeper;
 
     /// <summary>Whether any topic is recoverable.</summary>
     public bool Any => _topics.Length > 0;
@@ -62,8 +66,37 @@ internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeP
         }
 
         history = _histories.GetOrAdd(topic, static (name, state) => new History(name, state.policy, state.time), (policy, time));
+        if (Volatile.Read(ref _sweeper) is null)
+        {
+            var sweeper = time.CreateTimer(static state => ((TopicHistories)state!).Sweep(), this, s_sweepInterval, s_sweepInterval);
+            if (Interlocked.CompareExchange(ref _sweeper, sweeper, null) is not null)
+            {
+                sweeper.Dispose();
+            }
+        }
+
         return true;
     }
+
+    /// <summary>The number of topics with a history here (tests).</summary>
+    internal int Count => _histories.Count;
+
+    /// <summary>Trims every history by age; forgets the ones empty for longer than their position lives.</summary>
+    internal void Sweep()
+    {
+        foreach (var (topic, history) in _histories)
+        {
+            lock (history.Lock)
+            {
+                if (history.Sweep())
+                {
+                    _histories.TryRemove(new KeyValuePair<string, History>(topic, history));
+                }
+            }
+        }
+    }
+
+    public void Dispose() => _sweeper?.Dispose();
 
     /// <summary>One topic's history: its epoch, its last offset, its pushes (each with its position spliced in).</summary>
     internal sealed class History(string topic, RecoverableTopic policy, TimeProvider time)
@@ -77,12 +110,24 @@ internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeP
 
         public long Latest { get; private set; }
 
+        private long _lastPublish = time.GetTimestamp();
+
+        /// <summary>Drops pushes past their age; true when the history is empty and idle past its position's lifetime.</summary>
+        public bool Sweep()
+        {
+            var now = time.GetTimestamp();
+            Trim(now);
+            var lifetime = policy.MaxAge * 2 > TimeSpan.FromDays(1) ? policy.MaxAge * 2 : TimeSpan.FromDays(1);
+            return _pushes.Count == 0 && time.GetElapsedTime(_lastPublish, now) > lifetime;
+        }
+
         /// <summary>Takes the next offset for a push and keeps it, its position spliced in. Call under <see cref="Lock"/>.</summary>
         public SocketFrame Append(SocketFrame frame)
         {
             var offset = ++Latest;
             var positioned = Positioned(topic, offset, Epoch, frame.Payload.Span);
             var now = time.GetTimestamp();
+            _lastPublish = now;
             _pushes.Enqueue((offset, now, positioned));
             Trim(now);
             return positioned;
