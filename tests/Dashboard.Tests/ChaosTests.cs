@@ -11,11 +11,16 @@ using Ori.Sockets.Tests.Infrastructure;
 
 namespace Dashboard.Tests;
 
+/// <summary>The chaos tests run alone: 300 clients and two child processes would starve the tests beside them of CPU.</summary>
+[CollectionDefinition(nameof(ChaosTests), DisableParallelization = true)]
+public sealed class ChaosTestsRunAlone;
+
 /// <summary>
 /// Recovery under real failures: two Dashboard instances in child processes on one real redis-server, hundreds of .NET
 /// clients behind a TCP relay that sends new connections to the first instance that accepts them, a worker publishing a
 /// numbered stream of incidents to a recoverable topic, and the clients' instance killed with SIGKILL mid-stream.
 /// </summary>
+[Collection(nameof(ChaosTests))]
 public sealed class ChaosTests
 {
     private const string Topic = "incidents:acme:chaos";
