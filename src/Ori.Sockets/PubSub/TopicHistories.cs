@@ -49,7 +49,19 @@ internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeP
     public bool Any => _topics.Length > 0;
 
     /// <summary>The bounds of <paramref name="topic"/>'s history, when it is recoverable (the first pattern that matches).</summary>
-    public RecoverableTopic? Find(string topic) => Array.Find(_topics, t => t.Matches(topic));
+    public RecoverableTopic? Find(string topic)
+    {
+        // A loop, not Array.Find: a plain topic's publish checks this too, and must not allocate a closure for it.
+        foreach (var candidate in _topics)
+        {
+            if (candidate.Matches(topic))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The history of <paramref name="topic"/>, when it is recoverable.</summary>
     public bool TryGet(string topic, out History history)

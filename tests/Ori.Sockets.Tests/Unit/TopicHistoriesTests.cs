@@ -33,6 +33,30 @@ public sealed class TopicHistoriesTests
         Assert.NotEqual(history.Epoch, again.Epoch);
     }
 
+    [Fact]
+    public void A_plain_topic_publish_allocates_nothing_when_other_topics_are_recoverable()
+    {
+        var time = new FakeTimeProvider();
+        using var histories = new TopicHistories([RecoverableTopic.Create("feed*", 10, null), RecoverableTopic.Create("orders", 10, null)], time);
+        var provider = new InProcessSocketProvider(new SocketHub(), time, histories);
+        var frame = SocketFrame.Text("""{"name":"n","data":1}""");
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True(Completed(provider.PublishAsync("plain", frame, cancellationToken: TestContext.Current.CancellationToken)));
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.True(Completed(provider.PublishAsync("plain", frame, cancellationToken: TestContext.Current.CancellationToken)));
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, histories.Count);
+    }
+
+    private static bool Completed(ValueTask task) => task.IsCompletedSuccessfully;
+
     private static List<SocketFrame>? Replay(TopicHistories.History history)
     {
         lock (history.Lock)
