@@ -61,6 +61,20 @@ public sealed class OriSocketsGenerator : IIncrementalGenerator
             }
         });
 
+        // The application's contracts for clients in other languages: every message it can exchange (its own and its
+        // contract assemblies'), every route, every push. Written where there are routes (the application, not a
+        // contract library); the model compares by value, so an edit that changes no contract writes nothing again.
+        var contracts = context.CompilationProvider
+            .Select(static (compilation, cancellationToken) => ContractsParser.Scan(compilation, cancellationToken))
+            .WithTrackingName(TrackingNames.Contracts);
+        context.RegisterSourceOutput(dispatcher.Combine(contracts), static (output, all) =>
+        {
+            if (all.Left.Routes.Count > 0 || all.Left.Endpoints.Count > 0)
+            {
+                output.AddSource("OriSockets.Contracts.g.cs", ContractsEmitter.Emit(all.Right, all.Left.Routes));
+            }
+        });
+
         // The serializers of plain types, once per compilation, whatever number of messages and routes reach them.
         var sharedShapes = messageModels
             .Select(static (m, _) => m.Dependencies)

@@ -12,4 +12,5 @@ internal static class TrackingNames
     public const string Routers = nameof(Routers);
     public const string Dispatcher = nameof(Dispatcher);
     public const string SharedSerializers = nameof(SharedSerializers);
+    public const string Contracts = nameof(Contracts);
 }

@@ -9,7 +9,7 @@ namespace Ori.Sockets.Generators.Tests;
 /// <summary>The generator re-does nothing an edit did not change, and its models hold no compiler objects.</summary>
 public sealed class IncrementalityTests
 {
-    private static readonly string[] s_steps = [TrackingNames.MessageModels, TrackingNames.RouteModels, TrackingNames.Routers, TrackingNames.EndpointModels, TrackingNames.Dispatcher, TrackingNames.SharedSerializers];
+    private static readonly string[] s_steps = [TrackingNames.MessageModels, TrackingNames.RouteModels, TrackingNames.Routers, TrackingNames.EndpointModels, TrackingNames.Dispatcher, TrackingNames.SharedSerializers, TrackingNames.Contracts];
 
     private static (GeneratorDriver Driver, CSharpCompilation Compilation) FirstRun()
     {
@@ -67,6 +67,26 @@ public sealed class IncrementalityTests
         var result = driver.RunGenerators(edited).GetRunResult().Results.Single();
         Assert.Contains(result.TrackedSteps[TrackingNames.Dispatcher].SelectMany(s => s.Outputs), o => o.Reason == IncrementalStepRunReason.Modified);
         Assert.Contains("order.total", result.GeneratedSources.Single(s => s.HintName == "OriSockets.Dispatcher.g.cs").SourceText.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_renamed_message_member_re_writes_the_contracts_and_a_handler_body_edit_does_not()
+    {
+        var (driver, compilation) = FirstRun();
+        var router = compilation.SyntaxTrees.Single(t => t.FilePath == "Source1.cs");
+        var bodyEdit = driver.RunGenerators(compilation.ReplaceSyntaxTree(router,
+            CSharpSyntaxTree.ParseText(Sources.Router.Replace("=> Created;", "=> Created + 1;", StringComparison.Ordinal), GeneratorHarness.ParseOptions, "Source1.cs")));
+        Assert.All(bodyEdit.GetRunResult().Results.Single().TrackedSteps[TrackingNames.Contracts].SelectMany(s => s.Outputs), o =>
+            Assert.Contains(o.Reason, new[] { IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged }));
+
+        var contracts = compilation.SyntaxTrees.Single(t => t.FilePath == "Source0.cs");
+        var renamed = driver.RunGenerators(compilation.ReplaceSyntaxTree(contracts,
+            CSharpSyntaxTree.ParseText(Sources.Contracts.Replace("string Warehouse", "string Depot", StringComparison.Ordinal), GeneratorHarness.ParseOptions, "Source0.cs")));
+        var result = renamed.GetRunResult().Results.Single();
+        Assert.Contains(result.TrackedSteps[TrackingNames.Contracts].SelectMany(s => s.Outputs), o => o.Reason == IncrementalStepRunReason.Modified);
+        var module = result.GeneratedSources.Single(s => s.HintName == "OriSockets.Contracts.g.cs").SourceText.ToString();
+        Assert.Contains("depot: string;", module, StringComparison.Ordinal);
+        Assert.DoesNotContain("warehouse: string;", module, StringComparison.Ordinal);
     }
 
     [Fact]

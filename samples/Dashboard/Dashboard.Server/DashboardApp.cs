@@ -54,6 +54,7 @@ public static class DashboardApp
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
         app.MapOriSockets<DashboardSocket>("/ws");
         app.MapOriSocketsBrowserClient();
+        app.MapOriSocketsContracts();
         app.MapDashboardApi();
         return app;
     }

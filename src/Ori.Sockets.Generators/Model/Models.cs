@@ -142,6 +142,9 @@ internal sealed record MessageModel(
     public string HintName => Fqn.ToIdentifier().TrimStart('_') + ".g.cs";
 }
 
+/// <summary>A message an application can exchange, for its TypeScript: its name on the wire, its reply (requests), the shapes that describe it.</summary>
+internal sealed record ContractMessageModel(string WireName, string Fqn, TypeModel? Reply, EquatableArray<ShapeModel> Shapes);
+
 /// <summary>How a handler takes its context.</summary>
 internal enum ContextKind
 {

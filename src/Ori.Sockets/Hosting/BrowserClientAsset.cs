@@ -18,6 +18,9 @@ internal sealed class BrowserClientAsset
         _etag = "\"" + Convert.ToHexStringLower(SHA256.HashData(content)[..8]) + "\"";
     }
 
+    /// <summary>Content the application supplies (its generated contracts).</summary>
+    public static BrowserClientAsset From(string text, string contentType) => new(System.Text.Encoding.UTF8.GetBytes(text), contentType);
+
     public static BrowserClientAsset Load(string name, string contentType)
     {
         using var stream = typeof(BrowserClientAsset).Assembly.GetManifestResourceStream("Ori.Sockets.BrowserClient." + name)

@@ -28,6 +28,21 @@ public sealed class OriSocketsBuilder
     }
 
     /// <summary>
+    /// Registers the application's contracts for clients in other languages (called by the generated
+    /// <c>AddSocketRouters()</c> with the TypeScript module written from its messages and routes); served by
+    /// <c>MapOriSocketsContracts()</c>.
+    /// </summary>
+    /// <param name="typeScript">The TypeScript module.</param>
+    /// <returns>This builder.</returns>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public OriSocketsBuilder AddContracts(string typeScript)
+    {
+        ArgumentNullException.ThrowIfNull(typeScript);
+        Services.TryAddSingleton(new Ori.Sockets.Hosting.SocketContracts(typeScript));
+        return this;
+    }
+
+    /// <summary>
     /// Registers an endpoint type (generated for a <see cref="SocketEndpointAttribute"/> class by <c>AddSocketRouters()</c>,
     /// or written by hand) so that <c>app.MapOriSockets&lt;TEndpoint&gt;(pattern)</c> can map it.
     /// </summary>

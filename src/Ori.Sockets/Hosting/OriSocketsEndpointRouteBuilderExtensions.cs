@@ -85,6 +85,24 @@ public static class OriSocketsEndpointRouteBuilderExtensions
         return new CompositeConventionBuilder(builders);
     }
 
+    /// <summary>
+    /// Serves the application's contracts, generated at build time from its messages and routes: the TypeScript module
+    /// at <c>{prefix}/contracts.ts</c> (an interface per message, the <c>Routes</c> and <c>Pushes</c> maps a typed client takes).
+    /// </summary>
+    /// <param name="endpoints">The application.</param>
+    /// <param name="prefix">Where they are served; default <c>/_ori</c>.</param>
+    /// <returns>The endpoints' conventions (authorization, caching...).</returns>
+    /// <exception cref="InvalidOperationException">No contracts were generated: <c>AddSocketRouters()</c> was not called, or there are no routes.</exception>
+    public static IEndpointConventionBuilder MapOriSocketsContracts(this IEndpointRouteBuilder endpoints, string prefix = "/_ori")
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        var contracts = endpoints.ServiceProvider.GetService<SocketContracts>()
+            ?? throw new InvalidOperationException("No contracts to serve: call AddOriSockets().AddSocketRouters() in an application with [SocketRoute] handlers.");
+        var module = BrowserClientAsset.From(contracts.TypeScript, "application/typescript; charset=utf-8");
+        return endpoints.MapGet(prefix.TrimEnd('/') + "/contracts.ts", module.WriteAsync).WithDisplayName("Ori.Sockets contracts (TypeScript)");
+    }
+
     private sealed class CompositeConventionBuilder(IEndpointConventionBuilder[] builders) : IEndpointConventionBuilder
     {
         public void Add(Action<EndpointBuilder> convention)

@@ -1,0 +1,5 @@
+namespace Ori.Sockets.Hosting;
+
+/// <summary>The application's generated contracts.</summary>
+/// <param name="TypeScript">The TypeScript module of its messages, routes and pushes.</param>
+internal sealed record SocketContracts(string TypeScript);

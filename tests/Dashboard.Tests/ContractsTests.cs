@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Net;
+using Ori.Sockets.Tests.Infrastructure;
+
+namespace Dashboard.Tests;
+
+/// <summary>The Dashboard's contracts for other languages, generated at build time and served by the app.</summary>
+public sealed class ContractsTests : IAsyncLifetime
+{
+    private DashboardServer _server = null!;
+
+    public async ValueTask InitializeAsync() => _server = await DashboardServer.StartAsync();
+
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task The_TypeScript_module_describes_every_message_route_and_push()
+    {
+        using var response = await _server.Http.GetAsync(new Uri("/_ori/contracts.ts", UriKind.Relative), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("application/typescript", response.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
+        var module = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        TestContext.Current.TestOutputHelper?.WriteLine(module);
+
+        // The contract assembly's messages, as the serializer reads them.
+        Assert.Contains("export interface PresenceUpdate {", module, StringComparison.Ordinal);
+        Assert.Contains("  status: \"active\" | \"idle\" | \"away\";", module, StringComparison.Ordinal);
+        Assert.Contains("  monitors?: TopicPosition | null;", module, StringComparison.Ordinal);
+        Assert.Contains("  \"subscribe.project\": { request: SubscribeProject; reply: ProjectSubscribed };", module, StringComparison.Ordinal);
+        Assert.Contains("  \"incident.created\": IncidentCreated;", module, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"presence.update\": PresenceUpdate", module, StringComparison.Ordinal);
+        Assert.DoesNotContain("| null | null", module, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_TypeScript_module_compiles_and_its_types_reject_what_the_server_would_refuse()
+    {
+        var module = await _server.Http.GetStringAsync(new Uri("/_ori/contracts.ts", UriKind.Relative), TestContext.Current.CancellationToken);
+        const string Good = """
+            import type { Routes, Pushes } from "./contracts";
+            const update: Routes["presence.update"]["request"] = { status: "idle" };
+            const subscribe: Routes["subscribe.project"]["request"] = { projectId: "web", incidents: { epoch: "e", offset: 3 } };
+            const reply: Routes["subscribe.project"]["reply"] = { subscribed: true, projectId: "web",
+              monitors: { topic: "m", recovered: false, epoch: "e", offset: 0 }, incidents: { topic: "i", recovered: true, epoch: "e", offset: 3 } };
+            const push: Pushes["incident.created"] = { id: "1", title: "t", severity: "low", monitorId: "m" };
+            export { update, subscribe, reply, push };
+            """;
+        Assert.Equal(0, (await CompileAsync(module, Good)).Exit);
+
+        // A value outside the allowed ones, a misspelled member, a wrong type, an unknown route: each is an error.
+        foreach (var bad in new[]
+        {
+            """const x: Routes["presence.update"]["request"] = { status: "busy" };""",
+            """const x: Routes["presence.update"]["request"] = { staus: "idle" };""",
+            """const x: Routes["subscribe.project"]["request"] = { projectId: 7 };""",
+            """const x: Routes["presence.updat"]["request"] = { status: "idle" };""",
+        })
+        {
+            var (exit, output) = await CompileAsync(module, "import type { Routes } from \"./contracts\";\n" + bad + "\nexport { x };\n");
+            Assert.True(exit != 0, $"tsc accepted: {bad}");
+            Assert.Contains("error TS", output, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>tsc (the browser client's, installed by the test script) on the module and a program, strict, no output.</summary>
+    private static async Task<(int Exit, string Output)> CompileAsync(string module, string program)
+    {
+        var folder = Directory.CreateTempSubdirectory("ori-contracts-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(folder, "contracts.ts"), module);
+            await File.WriteAllTextAsync(Path.Combine(folder, "program.ts"), program);
+            var tsc = Path.Combine(TestEnvironment.RepositoryRoot, "src", "browser-client", "node_modules", "typescript", "bin", "tsc");
+            Assert.True(File.Exists(tsc), $"{tsc} is missing: run the suite with scripts/test.sh (it runs npm ci in src/browser-client).");
+            var start = new ProcessStartInfo("node", [tsc, "--strict", "--noEmit", "--target", "es2022", "--module", "es2022", "--moduleResolution", "bundler", "program.ts"])
+            {
+                WorkingDirectory = folder,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var process = Process.Start(start)!;
+            var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            return (process.ExitCode, output);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}
