@@ -110,7 +110,29 @@ export declare class ConnectionLostError extends Error {
 export declare function backoffDelay(attempt: number, initial: number, max: number, random?: () => number): number;
 /** The URL with an `access_token` query parameter (replacing one it had). */
 export declare function withAccessToken(url: string, token: string): string;
-export declare class OriSocketClient {
+/**
+ * The routes a client may call: route name to its request's and reply's data. The server's generated contracts
+ * (`/_ori/contracts.ts`, `Routes`) are one; without them every name is allowed and data is unknown.
+ */
+export type RouteMap<R> = {
+    [K in keyof R]: {
+        request: unknown;
+        reply: unknown;
+    };
+};
+/** Any route: what a client without generated contracts may call. */
+export type AnyRoutes = Record<string, {
+    request: unknown;
+    reply: unknown;
+}>;
+/** Any push: what a client without generated contracts may listen to. */
+export type AnyPushes = Record<string, unknown>;
+/**
+ * The Ori.Sockets client. With the server's generated contracts as type arguments
+ * (`new OriSocketClient<Routes, Pushes>(url)`), `request`, `send` and `on` are checked by the compiler: an unknown
+ * route or push, a misspelled member or a wrong type is an error, and a reply has its type.
+ */
+export declare class OriSocketClient<R extends RouteMap<R> = AnyRoutes, P = AnyPushes> {
     private readonly url;
     private readonly options;
     private readonly handlers;
@@ -144,7 +166,7 @@ export declare class OriSocketClient {
     /** Starts connecting; state changes tell what happens. */
     connect(): void;
     /** Calls handler for every push named name. Reserved ori.* names cannot be listened to. Returns a function that stops it. */
-    on<T = unknown>(name: string, handler: (data: T, push: PushInfo) => void): () => void;
+    on<K extends keyof P & string>(name: K, handler: (data: P[K], push: PushInfo) => void): () => void;
     /** Calls handler on every change of state (never caused by a server message's content). */
     onState(handler: (change: StateChange) => void): () => void;
     /**
@@ -155,11 +177,12 @@ export declare class OriSocketClient {
     /** The last position seen on a recoverable topic (for routes that subscribe on the server and take one), or undefined. */
     position(topic: string): Position | undefined;
     /** Sends a request and resolves with its reply's data; rejects with OriSocketError for an error reply. */
-    request<T = unknown>(type: string, data?: unknown, options?: {
+    request<K extends keyof R & string>(type: K, data?: R[K]["request"], options?: {
         timeout?: number;
-    }): Promise<T>;
+    }): Promise<R[K]["reply"]>;
+    private requestAny;
     /** Sends a message without waiting for a reply; buffered while disconnected. Throws BufferFullError past the limit. */
-    send(type: string, data?: unknown): void;
+    send<K extends keyof R & string>(type: K, data?: R[K]["request"]): void;
     /**
      * Joins a room and remembers it: it is joined again after every reconnect, once the server is ready, with the last
      * position seen when the room is recoverable (what was missed comes first, duplicates are dropped).

@@ -50,6 +50,11 @@ export function withAccessToken(url, token) {
     kept.push("access_token=" + encodeURIComponent(token));
     return path + "?" + kept.join("&");
 }
+/**
+ * The Ori.Sockets client. With the server's generated contracts as type arguments
+ * (`new OriSocketClient<Routes, Pushes>(url)`), `request`, `send` and `on` are checked by the compiler: an unknown
+ * route or push, a misspelled member or a wrong type is an error, and a reply has its type.
+ */
 export class OriSocketClient {
     url;
     options;
@@ -145,6 +150,9 @@ export class OriSocketClient {
     }
     /** Sends a request and resolves with its reply's data; rejects with OriSocketError for an error reply. */
     request(type, data, options = {}) {
+        return this.requestAny(type, data, options);
+    }
+    requestAny(type, data, options = {}) {
         const correlationId = `c${++this.nextId}`;
         const text = JSON.stringify({ type, data: data ?? null, correlationId });
         return new Promise((resolve, reject) => {
@@ -196,7 +204,7 @@ export class OriSocketClient {
         this.forgetRoom(room);
         this.positions.delete(room);
         if (this.ready)
-            await this.request("room.leave", { room });
+            await this.requestAny("room.leave", { room });
     }
     /** Closes the connection for good; pending requests are rejected. */
     close() {

@@ -164,7 +164,24 @@ export function withAccessToken(url: string, token: string): string {
   return path + "?" + kept.join("&");
 }
 
-export class OriSocketClient {
+/**
+ * The routes a client may call: route name to its request's and reply's data. The server's generated contracts
+ * (`/_ori/contracts.ts`, `Routes`) are one; without them every name is allowed and data is unknown.
+ */
+export type RouteMap<R> = { [K in keyof R]: { request: unknown; reply: unknown } };
+
+/** Any route: what a client without generated contracts may call. */
+export type AnyRoutes = Record<string, { request: unknown; reply: unknown }>;
+
+/** Any push: what a client without generated contracts may listen to. */
+export type AnyPushes = Record<string, unknown>;
+
+/**
+ * The Ori.Sockets client. With the server's generated contracts as type arguments
+ * (`new OriSocketClient<Routes, Pushes>(url)`), `request`, `send` and `on` are checked by the compiler: an unknown
+ * route or push, a misspelled member or a wrong type is an error, and a reply has its type.
+ */
+export class OriSocketClient<R extends RouteMap<R> = AnyRoutes, P = AnyPushes> {
   private readonly url: string;
   private readonly options: Required<Omit<OriSocketClientOptions, "maxReconnectAttempts" | "WebSocket" | "environment" | "accessTokenProvider" | "onError">> & OriSocketClientOptions;
   private readonly handlers = new Map<string, Set<(data: unknown, push: PushInfo) => void>>();
@@ -234,7 +251,7 @@ export class OriSocketClient {
   }
 
   /** Calls handler for every push named name. Reserved ori.* names cannot be listened to. Returns a function that stops it. */
-  on<T = unknown>(name: string, handler: (data: T, push: PushInfo) => void): () => void {
+  on<K extends keyof P & string>(name: K, handler: (data: P[K], push: PushInfo) => void): () => void {
     if (name.startsWith("ori.")) throw new Error(`'${name}' is reserved by the protocol; use onState for the connection's lifecycle.`);
     let set = this.handlers.get(name);
     if (!set) this.handlers.set(name, (set = new Set()));
@@ -264,10 +281,14 @@ export class OriSocketClient {
   }
 
   /** Sends a request and resolves with its reply's data; rejects with OriSocketError for an error reply. */
-  request<T = unknown>(type: string, data?: unknown, options: { timeout?: number } = {}): Promise<T> {
+  request<K extends keyof R & string>(type: K, data?: R[K]["request"], options: { timeout?: number } = {}): Promise<R[K]["reply"]> {
+    return this.requestAny(type, data, options) as Promise<R[K]["reply"]>;
+  }
+
+  private requestAny(type: string, data: unknown, options: { timeout?: number } = {}): Promise<unknown> {
     const correlationId = `c${++this.nextId}`;
     const text = JSON.stringify({ type, data: data ?? null, correlationId });
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const timeout = options.timeout ?? this.options.requestTimeout;
       const timer = setTimeout(() => {
         // Rejected: it leaves the buffer in the same step, so it is never sent afterwards.
@@ -287,7 +308,7 @@ export class OriSocketClient {
   }
 
   /** Sends a message without waiting for a reply; buffered while disconnected. Throws BufferFullError past the limit. */
-  send(type: string, data?: unknown): void {
+  send<K extends keyof R & string>(type: K, data?: R[K]["request"]): void {
     this.sendOrBuffer(JSON.stringify({ type, data: data ?? null }));
   }
 
@@ -312,7 +333,7 @@ export class OriSocketClient {
   async leaveRoom(room: string): Promise<void> {
     this.forgetRoom(room);
     this.positions.delete(room);
-    if (this.ready) await this.request("room.leave", { room });
+    if (this.ready) await this.requestAny("room.leave", { room });
   }
 
   /** Closes the connection for good; pending requests are rejected. */

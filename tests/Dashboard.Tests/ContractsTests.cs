@@ -62,6 +62,50 @@ public sealed class ContractsTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task The_browser_client_typed_with_the_contracts_checks_every_request_and_push_and_works_without_them()
+    {
+        var module = await _server.Http.GetStringAsync(new Uri("/_ori/contracts.ts", UriKind.Relative), TestContext.Current.CancellationToken);
+        const string Head = """
+            import { OriSocketClient } from "./ori-sockets-client.js";
+            import type { Routes, Pushes } from "./contracts";
+            const client = new OriSocketClient<Routes, Pushes>("ws://127.0.0.1/ws");
+
+            """;
+        const string Good = Head + """
+            export async function run(): Promise<void> {
+              const ack = await client.request("presence.update", { status: "idle" });
+              const updated: boolean = ack.updated;
+              const subscribed = await client.request("subscribe.project", { projectId: "web", incidents: client.position("incidents:acme:web") ?? null });
+              const offset: number = subscribed.incidents.offset;
+              client.send("presence.update", { status: "away" });
+              client.on("incident.created", (incident) => { const title: string = incident.title; });
+              // Without the contracts: any name, unknown data.
+              const untyped = new OriSocketClient("ws://127.0.0.1/ws");
+              const anything: unknown = await untyped.request("anything.at.all", { any: 1 });
+              untyped.on("whatever", (data) => { const seen: unknown = data; });
+              console.log(updated, offset, anything);
+            }
+            """;
+        var (goodExit, goodOutput) = await CompileAsync(module, Good);
+        Assert.True(goodExit == 0, goodOutput);
+
+        foreach (var bad in new[]
+        {
+            """export const x = client.request("presence.updat", { status: "idle" });""",
+            """export const x = client.request("presence.update", { status: "busy" });""",
+            """export const x = client.request("presence.update", { staus: "idle" });""",
+            """export const x = client.request("presence.update", { status: "idle" }).then((ack) => { const n: number = ack.updated; return n; });""",
+            """export const x = client.on("incident.removed", () => {});""",
+            """export const x = client.on("incident.created", (incident) => { const n: number = incident.title; return n; });""",
+        })
+        {
+            var (exit, output) = await CompileAsync(module, Head + bad + "\n");
+            Assert.True(exit != 0, $"tsc accepted: {bad}");
+            Assert.Contains("error TS", output, StringComparison.Ordinal);
+        }
+    }
+
     /// <summary>tsc (the browser client's, installed by the test script) on the module and a program, strict, no output.</summary>
     private static async Task<(int Exit, string Output)> CompileAsync(string module, string program)
     {
@@ -70,9 +114,10 @@ public sealed class ContractsTests : IAsyncLifetime
         {
             await File.WriteAllTextAsync(Path.Combine(folder, "contracts.ts"), module);
             await File.WriteAllTextAsync(Path.Combine(folder, "program.ts"), program);
+            File.Copy(Path.Combine(TestEnvironment.RepositoryRoot, "src", "browser-client", "ori-sockets-client.d.ts"), Path.Combine(folder, "ori-sockets-client.d.ts"));
             var tsc = Path.Combine(TestEnvironment.RepositoryRoot, "src", "browser-client", "node_modules", "typescript", "bin", "tsc");
             Assert.True(File.Exists(tsc), $"{tsc} is missing: run the suite with scripts/test.sh (it runs npm ci in src/browser-client).");
-            var start = new ProcessStartInfo("node", [tsc, "--strict", "--noEmit", "--target", "es2022", "--module", "es2022", "--moduleResolution", "bundler", "program.ts"])
+            var start = new ProcessStartInfo("node", [tsc, "--strict", "--noEmit", "--target", "es2022", "--module", "es2022", "--moduleResolution", "bundler", "--lib", "es2022,dom", "program.ts"])
             {
                 WorkingDirectory = folder,
                 RedirectStandardOutput = true,
