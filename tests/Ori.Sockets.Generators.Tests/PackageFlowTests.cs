@@ -62,7 +62,7 @@ public sealed class PackageFlowTests : IDisposable
         using (var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"Ori.Sockets.Abstractions.{version}.nupkg")))
         {
             Assert.Contains(package.Entries, e => e.FullName == "analyzers/dotnet/cs/Ori.Sockets.Generators.dll");
-            Assert.DoesNotContain(package.Entries, e => e.FullName.StartsWith("build", StringComparison.Ordinal));
+            Assert.Equal(["buildTransitive/Ori.Sockets.Abstractions.targets"], package.Entries.Where(e => e.FullName.StartsWith("build", StringComparison.Ordinal)).Select(e => e.FullName));
         }
 
         using (var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"Ori.Sockets.{version}.nupkg")))
@@ -108,6 +108,22 @@ public sealed class PackageFlowTests : IDisposable
             }
             """);
         await RunAsync(app, "build", "-c", "Release", "--disable-build-servers");
+
+        // OriSocketsTypeScriptPath: the build writes the app's TypeScript contracts there, and again only when they change.
+        var contracts = Path.Combine(app, "client", "contracts.ts");
+        var (_, firstOutput) = await RunRawAsync(app, "build", "-c", "Release", "--disable-build-servers", "-p:OriSocketsTypeScriptPath=client/contracts.ts", "-v", "n");
+        Assert.True(File.Exists(contracts), firstOutput);
+        var written = await File.ReadAllTextAsync(contracts);
+        Assert.Contains("\"greet\": { request: Greet; reply: Greeting };", written, StringComparison.Ordinal);
+        Assert.Contains("  /** length 0..20 */\n  name: string;", written, StringComparison.Ordinal);
+        var firstWrite = File.GetLastWriteTimeUtc(contracts);
+        await Task.Delay(1100);
+        await RunAsync(app, "build", "-c", "Release", "--disable-build-servers", "-p:OriSocketsTypeScriptPath=client/contracts.ts");
+        Assert.Equal(firstWrite, File.GetLastWriteTimeUtc(contracts));
+        var program = await File.ReadAllTextAsync(Path.Combine(app, "Program.cs"));
+        await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), program.Replace("public sealed record Greeting(string Text);", "public sealed record Greeting(string Text, int Length = 0);", StringComparison.Ordinal));
+        await RunAsync(app, "build", "-c", "Release", "--disable-build-servers", "-p:OriSocketsTypeScriptPath=client/contracts.ts");
+        Assert.Contains("length?: number;", await File.ReadAllTextAsync(contracts), StringComparison.Ordinal);
 
         var port = TestEnvironment.FreePort();
         using (var server = Start(app, "bin/Release/net10.0/FlowApp.dll", $"--urls=http://127.0.0.1:{port}"))
