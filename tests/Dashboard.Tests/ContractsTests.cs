@@ -4,14 +4,34 @@ using Ori.Sockets.Tests.Infrastructure;
 
 namespace Dashboard.Tests;
 
-/// <summary>The Dashboard's contracts for other languages, generated at build time and served by the app.</summary>
+/// <summary>
+/// The Dashboard's contracts for other languages, generated at build time and served by the app, compiled with the
+/// browser client as a user gets it: <c>npm pack</c> of its folder, installed into a scratch TypeScript project.
+/// </summary>
 public sealed class ContractsTests : IAsyncLifetime
 {
+    private readonly string _project = Directory.CreateTempSubdirectory("ori-contracts-").FullName;
     private DashboardServer _server = null!;
 
-    public async ValueTask InitializeAsync() => _server = await DashboardServer.StartAsync();
+    public async ValueTask InitializeAsync()
+    {
+        _server = await DashboardServer.StartAsync();
+        var client = Path.Combine(TestEnvironment.RepositoryRoot, "src", "browser-client");
+        var (packed, packOutput) = await RunAsync("npm", client, "pack", "--pack-destination", _project, "--silent");
+        Assert.True(packed == 0, packOutput);
+        var tarball = Path.Combine(_project, packOutput.Trim().Split('\n')[^1].Trim());
+        Assert.True(File.Exists(tarball), packOutput);
+        await File.WriteAllTextAsync(Path.Combine(_project, "package.json"), """{ "name": "scratch", "private": true, "type": "module" }""");
+        var (installed, installOutput) = await RunAsync("npm", _project, "install", "--offline", "--no-audit", "--no-fund", "--silent", tarball);
+        Assert.True(installed == 0, installOutput);
+        Assert.True(File.Exists(Path.Combine(_project, "node_modules", "ori-sockets-client", "package.json")), installOutput);
+    }
 
-    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        Directory.Delete(_project, recursive: true);
+    }
 
     [Fact]
     public async Task The_TypeScript_module_describes_every_message_route_and_push()
@@ -67,7 +87,7 @@ public sealed class ContractsTests : IAsyncLifetime
     {
         var module = await _server.Http.GetStringAsync(new Uri("/_ori/contracts.ts", UriKind.Relative), TestContext.Current.CancellationToken);
         const string Head = """
-            import { OriSocketClient } from "./ori-sockets-client.js";
+            import { OriSocketClient } from "ori-sockets-client";
             import type { Routes, Pushes } from "./contracts";
             const client = new OriSocketClient<Routes, Pushes>("ws://127.0.0.1/ws");
 
@@ -106,31 +126,23 @@ public sealed class ContractsTests : IAsyncLifetime
         }
     }
 
-    /// <summary>tsc (the browser client's, installed by the test script) on the module and a program, strict, no output.</summary>
-    private static async Task<(int Exit, string Output)> CompileAsync(string module, string program)
+    /// <summary>tsc (the browser client's, installed by the test script) on the module and a program in the scratch project, strict, no output.</summary>
+    private async Task<(int Exit, string Output)> CompileAsync(string module, string program)
     {
-        var folder = Directory.CreateTempSubdirectory("ori-contracts-").FullName;
-        try
-        {
-            await File.WriteAllTextAsync(Path.Combine(folder, "contracts.ts"), module);
-            await File.WriteAllTextAsync(Path.Combine(folder, "program.ts"), program);
-            File.Copy(Path.Combine(TestEnvironment.RepositoryRoot, "src", "browser-client", "ori-sockets-client.d.ts"), Path.Combine(folder, "ori-sockets-client.d.ts"));
-            var tsc = Path.Combine(TestEnvironment.RepositoryRoot, "src", "browser-client", "node_modules", "typescript", "bin", "tsc");
-            Assert.True(File.Exists(tsc), $"{tsc} is missing: run the suite with scripts/test.sh (it runs npm ci in src/browser-client).");
-            var start = new ProcessStartInfo("node", [tsc, "--strict", "--noEmit", "--target", "es2022", "--module", "es2022", "--moduleResolution", "bundler", "--lib", "es2022,dom", "program.ts"])
-            {
-                WorkingDirectory = folder,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            using var process = Process.Start(start)!;
-            var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            return (process.ExitCode, output);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        await File.WriteAllTextAsync(Path.Combine(_project, "contracts.ts"), module);
+        await File.WriteAllTextAsync(Path.Combine(_project, "program.ts"), program);
+        var tsc = Path.Combine(TestEnvironment.RepositoryRoot, "src", "browser-client", "node_modules", "typescript", "bin", "tsc");
+        Assert.True(File.Exists(tsc), $"{tsc} is missing: run the suite with scripts/test.sh (it runs npm ci in src/browser-client).");
+        return await RunAsync("node", _project, tsc, "--strict", "--noEmit", "--target", "es2022", "--module", "es2022", "--moduleResolution", "bundler", "--lib", "es2022,dom", "program.ts");
+    }
+
+    private static async Task<(int Exit, string Output)> RunAsync(string command, string folder, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(command, arguments) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await output + await error);
     }
 }
