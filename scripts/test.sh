@@ -143,6 +143,11 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     log "npm ci failed"
     failures=$((failures + 1))
   fi
+  # The official AsyncAPI parser, which a test runs on the Dashboard's generated document.
+  if ! (cd "$root/tests/asyncapi" && npm ci --no-audit --no-fund --silent >/dev/null 2>&1); then
+    log "npm ci failed in tests/asyncapi"
+    failures=$((failures + 1))
+  fi
   (cd "$client" && node --test --test-reporter=tap test/ > "$work/node.tap" 2>&1)
   node_passed=$(grep -E '^# pass [0-9]+' "$work/node.tap" | grep -o '[0-9]*' || echo 0)
   node_failed=$(grep -E '^# fail [0-9]+' "$work/node.tap" | grep -o '[0-9]*' || echo 1)

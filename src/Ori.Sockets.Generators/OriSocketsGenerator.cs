@@ -71,7 +71,7 @@ public sealed class OriSocketsGenerator : IIncrementalGenerator
         {
             if (all.Left.Routes.Count > 0 || all.Left.Endpoints.Count > 0)
             {
-                output.AddSource("OriSockets.Contracts.g.cs", ContractsEmitter.Emit(all.Right, all.Left.Routes));
+                output.AddSource("OriSockets.Contracts.g.cs", ContractsEmitter.Emit(all.Right.Messages, all.Left.Routes, all.Right.Title));
             }
         });
 

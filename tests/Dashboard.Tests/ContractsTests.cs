@@ -126,6 +126,49 @@ public sealed class ContractsTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task The_AsyncAPI_document_passes_the_official_parser_and_describes_every_route_and_push()
+    {
+        using var response = await _server.Http.GetAsync(new Uri("/_ori/asyncapi.json", UriKind.Relative), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        var document = System.Text.Json.JsonDocument.Parse(text).RootElement;
+        Assert.Equal("3.0.0", document.GetProperty("asyncapi").GetString());
+        Assert.Equal(_server.HttpUri.Authority, document.GetProperty("servers").GetProperty("app").GetProperty("host").GetString());
+        Assert.Equal("ws", document.GetProperty("servers").GetProperty("app").GetProperty("protocol").GetString());
+        Assert.Equal("/ws", document.GetProperty("channels").GetProperty("socket").GetProperty("address").GetString());
+        var operations = document.GetProperty("operations");
+        Assert.Equal("send", operations.GetProperty("subscribe.project").GetProperty("action").GetString());
+        Assert.Equal(2, operations.GetProperty("subscribe.project").GetProperty("reply").GetProperty("messages").GetArrayLength());
+        Assert.Equal("receive", operations.GetProperty("incident.created").GetProperty("action").GetString());
+        Assert.Equal("^[A-Za-z0-9_-]+$", Pattern(document, "SubscribeProject", "projectId"));
+
+        var (exit, output) = await CheckAsync(text);
+        Assert.True(exit == 0, output);
+        Assert.Contains("0 errors", output, StringComparison.Ordinal);
+
+        // The check can fail: a schema the parser must refuse.
+        var (badExit, badOutput) = await CheckAsync(text.Replace("\"minLength\":1", "\"minLength\":\"one\"", StringComparison.Ordinal));
+        Assert.True(badExit != 0, badOutput);
+    }
+
+    private static string? Pattern(System.Text.Json.JsonElement document, string schema, string member)
+    {
+        var property = document.GetProperty("components").GetProperty("schemas").GetProperty(schema).GetProperty("properties").GetProperty(member);
+        return property.TryGetProperty("pattern", out var pattern) ? pattern.GetString()
+            : property.GetProperty("allOf").EnumerateArray().Select(p => p.GetProperty("pattern").GetString()).Last()?.Replace("^(?:", "", StringComparison.Ordinal).Replace(")$", "", StringComparison.Ordinal);
+    }
+
+    /// <summary>The official parser (@asyncapi/parser, installed by the test script in tests/asyncapi) on a document.</summary>
+    private async Task<(int Exit, string Output)> CheckAsync(string document)
+    {
+        var check = Path.Combine(TestEnvironment.RepositoryRoot, "tests", "asyncapi", "check.mjs");
+        Assert.True(Directory.Exists(Path.Combine(TestEnvironment.RepositoryRoot, "tests", "asyncapi", "node_modules", "@asyncapi", "parser")), "run the suite with scripts/test.sh (it runs npm ci in tests/asyncapi).");
+        var file = Path.Combine(_project, "asyncapi.json");
+        await File.WriteAllTextAsync(file, document);
+        return await RunAsync("node", _project, check, file);
+    }
+
     /// <summary>tsc (the browser client's, installed by the test script) on the module and a program in the scratch project, strict, no output.</summary>
     private async Task<(int Exit, string Output)> CompileAsync(string module, string program)
     {

@@ -6,7 +6,7 @@ namespace Ori.Sockets.Generators.Emitting;
 /// <summary>The application's contracts as constants (the generated registration hands them to the runtime, which serves them).</summary>
 internal static class ContractsEmitter
 {
-    public static string Emit(EquatableArray<ContractMessageModel> messages, EquatableArray<RouteModel> routes)
+    public static string Emit(EquatableArray<ContractMessageModel> messages, EquatableArray<RouteModel> routes, string title)
     {
         var typeScript = TypeScriptEmitter.Emit(messages, routes);
         var w = new SourceWriter();
@@ -20,6 +20,9 @@ internal static class ContractsEmitter
             {
                 w.Line("/// <summary>The TypeScript module: an interface per message, the Routes and Pushes maps.</summary>");
                 w.Line($"public const string TypeScript = {typeScript.ToLiteral()};");
+                w.Line();
+                w.Line("/// <summary>The AsyncAPI 3.0 document: the endpoint, every route (send, with its reply) and push (receive).</summary>");
+                w.Line($"public const string AsyncApi = {AsyncApiEmitter.Emit(messages, routes, title).ToLiteral()};");
             }
         }
 

@@ -269,7 +269,7 @@ internal static class DispatcherEmitter
                 using (w.Block("public static global::Ori.Sockets.OriSocketsBuilder AddSocketRouters(this global::Ori.Sockets.OriSocketsBuilder builder)"))
                 {
                     w.Line($"builder.AddDispatcher<{Dispatcher}>();");
-                    w.Line("builder.AddContracts(global::Ori.Sockets.OriSocketsGeneratedContracts.TypeScript);");
+                    w.Line("builder.AddContracts(global::Ori.Sockets.OriSocketsGeneratedContracts.TypeScript, global::Ori.Sockets.OriSocketsGeneratedContracts.AsyncApi);");
                     foreach (var router in model.Routers)
                     {
                         foreach (var topic in router.RecoverableTopics)

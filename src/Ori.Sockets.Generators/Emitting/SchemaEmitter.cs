@@ -60,6 +60,43 @@ internal static class SchemaEmitter
         return json.Append('}').ToString();
     }
 
+    /// <summary>
+    /// Every shape as one schema each, for a document's <c>components.schemas</c> (AsyncAPI): references between them are
+    /// <c>#/components/schemas/{name}</c> with the names given, so no schema needs <c>$defs</c>.
+    /// </summary>
+    public static string Components(IReadOnlyList<ShapeModel> shapes, IReadOnlyDictionary<string, string> names)
+    {
+        var context = new Context(string.Empty, new EquatableArray<ShapeModel>(shapes), names);
+        var json = new StringBuilder("{");
+        for (var i = 0; i < shapes.Count; i++)
+        {
+            var shape = shapes[i];
+            if (i > 0)
+            {
+                json.Append(',');
+            }
+
+            json.Append(names[shape.Fqn].ToJsonString()).Append(":{");
+            if (shape.IsEnum)
+            {
+                json.Append(EnumBody(shape));
+            }
+            else
+            {
+                json.Append("\"title\":").Append(shape.Name.ToJsonString());
+                AppendObjectBody(json, shape, context);
+            }
+
+            json.Append('}');
+        }
+
+        return json.Append('}').ToString();
+    }
+
+    /// <summary>The schema of a value of <paramref name="type"/>, its object types referred to in <c>components.schemas</c>.</summary>
+    public static string TypeSchema(TypeModel type, IReadOnlyList<ShapeModel> shapes, IReadOnlyDictionary<string, string> names) =>
+        "{" + TypeSchemaBody(type, new Context(string.Empty, new EquatableArray<ShapeModel>(shapes), names)) + "}";
+
     private static void AppendObjectBody(StringBuilder json, ShapeModel shape, Context context)
     {
         json.Append(",\"type\":\"object\",\"properties\":{");
@@ -219,7 +256,7 @@ internal static class SchemaEmitter
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
-    private sealed class Context(string rootFqn, EquatableArray<ShapeModel> shapes)
+    private sealed class Context(string rootFqn, EquatableArray<ShapeModel> shapes, IReadOnlyDictionary<string, string>? components = null)
     {
         private readonly Dictionary<string, string> _ids = new(System.StringComparer.Ordinal);
         private readonly HashSet<string> _usedIds = new(System.StringComparer.Ordinal);
@@ -229,6 +266,11 @@ internal static class SchemaEmitter
         /// <summary>The reference to a type's schema: the root itself, or a $defs entry (added on first use); null when unknown.</summary>
         public string? Reference(string fqn)
         {
+            if (components is not null)
+            {
+                return components.TryGetValue(fqn, out var name) ? "#/components/schemas/" + name : null;
+            }
+
             if (fqn == rootFqn)
             {
                 return "#";

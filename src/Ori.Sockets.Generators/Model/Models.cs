@@ -145,6 +145,9 @@ internal sealed record MessageModel(
 /// <summary>A message an application can exchange, for its TypeScript: its name on the wire, its reply (requests), the shapes that describe it.</summary>
 internal sealed record ContractMessageModel(string WireName, string Fqn, TypeModel? Reply, EquatableArray<ShapeModel> Shapes);
 
+/// <summary>An application's contracts: its name (the AsyncAPI title) and every message it can exchange.</summary>
+internal sealed record ContractsModel(string Title, EquatableArray<ContractMessageModel> Messages);
+
 /// <summary>How a handler takes its context.</summary>
 internal enum ContextKind
 {

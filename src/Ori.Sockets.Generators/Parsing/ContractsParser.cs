@@ -17,7 +17,10 @@ internal static class ContractsParser
 {
     private const string AbstractionsAssembly = "Ori.Sockets.Abstractions";
 
-    public static EquatableArray<ContractMessageModel> Scan(Compilation compilation, CancellationToken cancellationToken)
+    public static ContractsModel Scan(Compilation compilation, CancellationToken cancellationToken) =>
+        new(compilation.AssemblyName ?? "Application", Messages(compilation, cancellationToken));
+
+    private static EquatableArray<ContractMessageModel> Messages(Compilation compilation, CancellationToken cancellationToken)
     {
         var known = KnownTypes.For(compilation);
         if (known.SocketMessageAttribute is null)

@@ -29,16 +29,18 @@ public sealed class OriSocketsBuilder
 
     /// <summary>
     /// Registers the application's contracts for clients in other languages (called by the generated
-    /// <c>AddSocketRouters()</c> with the TypeScript module written from its messages and routes); served by
+    /// <c>AddSocketRouters()</c> with the TypeScript module and AsyncAPI document written from its messages and routes); served by
     /// <c>MapOriSocketsContracts()</c>.
     /// </summary>
     /// <param name="typeScript">The TypeScript module.</param>
+    /// <param name="asyncApi">The AsyncAPI 3.0 document.</param>
     /// <returns>This builder.</returns>
     [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
-    public OriSocketsBuilder AddContracts(string typeScript)
+    public OriSocketsBuilder AddContracts(string typeScript, string asyncApi)
     {
         ArgumentNullException.ThrowIfNull(typeScript);
-        Services.TryAddSingleton(new Ori.Sockets.Hosting.SocketContracts(typeScript));
+        ArgumentNullException.ThrowIfNull(asyncApi);
+        Services.TryAddSingleton(new Ori.Sockets.Hosting.SocketContracts(typeScript, asyncApi));
         return this;
     }
 

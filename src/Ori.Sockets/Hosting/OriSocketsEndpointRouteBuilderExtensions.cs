@@ -87,20 +87,40 @@ public static class OriSocketsEndpointRouteBuilderExtensions
 
     /// <summary>
     /// Serves the application's contracts, generated at build time from its messages and routes: the TypeScript module
-    /// at <c>{prefix}/contracts.ts</c> (an interface per message, the <c>Routes</c> and <c>Pushes</c> maps a typed client takes).
+    /// at <c>{prefix}/contracts.ts</c> (an interface per message, the <c>Routes</c> and <c>Pushes</c> maps a typed client takes)
+    /// and the AsyncAPI 3.0 document at <c>{prefix}/asyncapi.json</c> (its server is the request's host; its channel, <paramref name="socketPath"/>).
     /// </summary>
     /// <param name="endpoints">The application.</param>
     /// <param name="prefix">Where they are served; default <c>/_ori</c>.</param>
+    /// <param name="socketPath">The path of the WebSocket endpoint the document describes; default <c>/ws</c>.</param>
     /// <returns>The endpoints' conventions (authorization, caching...).</returns>
     /// <exception cref="InvalidOperationException">No contracts were generated: <c>AddSocketRouters()</c> was not called, or there are no routes.</exception>
-    public static IEndpointConventionBuilder MapOriSocketsContracts(this IEndpointRouteBuilder endpoints, string prefix = "/_ori")
+    public static IEndpointConventionBuilder MapOriSocketsContracts(this IEndpointRouteBuilder endpoints, string prefix = "/_ori", string socketPath = "/ws")
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentException.ThrowIfNullOrEmpty(prefix);
+        ArgumentException.ThrowIfNullOrEmpty(socketPath);
         var contracts = endpoints.ServiceProvider.GetService<SocketContracts>()
             ?? throw new InvalidOperationException("No contracts to serve: call AddOriSockets().AddSocketRouters() in an application with [SocketRoute] handlers.");
         var module = BrowserClientAsset.From(contracts.TypeScript, "application/typescript; charset=utf-8");
-        return endpoints.MapGet(prefix.TrimEnd('/') + "/contracts.ts", module.WriteAsync).WithDisplayName("Ori.Sockets contracts (TypeScript)");
+        var root = prefix.TrimEnd('/');
+        return new CompositeConventionBuilder(
+        [
+            endpoints.MapGet(root + "/contracts.ts", module.WriteAsync).WithDisplayName("Ori.Sockets contracts (TypeScript)"),
+            endpoints.MapGet(root + "/asyncapi.json", (HttpContext context) => AsyncApiAsync(context, contracts.AsyncApi, socketPath)).WithDisplayName("Ori.Sockets contracts (AsyncAPI)"),
+        ]);
+    }
+
+    /// <summary>The AsyncAPI document with its server set to the request's host and scheme, and its channel to the socket path.</summary>
+    private static Task AsyncApiAsync(HttpContext context, string document, string socketPath)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(document)!;
+        json["servers"]!["app"]!["host"] = context.Request.Host.Value ?? "localhost";
+        json["servers"]!["app"]!["protocol"] = context.Request.IsHttps ? "wss" : "ws";
+        json["channels"]!["socket"]!["address"] = socketPath;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-cache";
+        return context.Response.WriteAsync(json.ToJsonString());
     }
 
     private sealed class CompositeConventionBuilder(IEndpointConventionBuilder[] builders) : IEndpointConventionBuilder
