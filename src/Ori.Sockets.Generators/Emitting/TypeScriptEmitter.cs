@@ -85,6 +85,7 @@ internal static class TypeScriptEmitter
         }
 
         ts.Append("}\n");
+        TypeScriptValidators.Append(ts, shapes, names, routes);
         return ts.ToString();
     }
 
