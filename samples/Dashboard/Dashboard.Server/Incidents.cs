@@ -141,10 +141,19 @@ public static class DashboardApi
         }
 
         var incident = store.Create(user.AccountId, request);
-        await emitter.EmitAsync(
-            Topics.Incidents(user.AccountId, incident.ProjectId),
-            new IncidentCreated(incident.Id, incident.Title, incident.Severity, incident.MonitorId),
-            cancellationToken: http.RequestAborted);
+        try
+        {
+            await emitter.EmitAsync(
+                Topics.Incidents(user.AccountId, incident.ProjectId),
+                new IncidentCreated(incident.Id, incident.Title, incident.Severity, incident.MonitorId),
+                cancellationToken: http.RequestAborted);
+        }
+        catch (SocketUnavailableException ex)
+        {
+            // Kept, but not announced (Redis is away): the pages that reload incidents will see it.
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The incident was stored but could not be announced now.", detail: ex.Message);
+        }
+
         return Results.Created($"/api/incidents/{incident.Id}", incident);
     }
 
