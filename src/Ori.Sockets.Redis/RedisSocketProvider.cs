@@ -13,7 +13,7 @@ namespace Ori.Sockets.Redis;
 /// first subscribes and dropped when the last leaves; direct sends, broadcasts and disconnects
 /// travel on one control channel.
 /// </summary>
-internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider, IAsyncDisposable
+internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider, Ori.Sockets.Hosting.IProviderHealth, IAsyncDisposable
 {
     private const int GateCount = 64;
     private readonly SocketHub _hub;
@@ -32,6 +32,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
     private readonly RedisPresence _presence;
     private readonly TimeSpan _livenessInterval;
     private int _checking;
+    private volatile bool _deaf;
     private volatile bool _stopping;
 
     private readonly RedisHistories? _histories;
@@ -325,6 +326,32 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
         }
     }
 
+    /// <summary>
+    /// Unhealthy while Redis is unreachable (this instance's sockets work; other instances are not reached); degraded
+    /// while the control channel's subscription is not confirmed, or the last liveness check found the subscription
+    /// connection deaf (being repaired); healthy otherwise.
+    /// </summary>
+    public Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        var data = new Dictionary<string, object>
+        {
+            ["pubsub"] = _bus.Sharded ? "sharded" : "classic",
+            ["channel_prefix"] = _bus.Prefix.TrimEnd(':'),
+            ["topics_subscribed"] = _registered.Count,
+        };
+        if (!_bus.IsConnected)
+        {
+            return Task.FromResult(Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("Redis is unreachable: other instances are not reached until it is back.", data: data));
+        }
+
+        if (Volatile.Read(ref _control) is not { IsCompletedSuccessfully: true } || _deaf)
+        {
+            return Task.FromResult(Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Degraded("Connected to Redis, but its subscriptions are not confirmed (being made again).", data: data));
+        }
+
+        return Task.FromResult(Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy("Connected to Redis; subscriptions confirmed.", data));
+    }
+
     /// <inheritdoc />
     public bool IsConnected(string socketId) => _hub.Contains(socketId);
 
@@ -506,9 +533,12 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
             {
                 if (await _bus.ProbeAsync().ConfigureAwait(false) != false)
                 {
+                    _deaf = false;
                     return;
                 }
             }
+
+            _deaf = true;
 
             var closed = await _bus.CloseSubscriptionConnectionsAsync().ConfigureAwait(false);
             RedisLog.SubscriptionDeaf(_logger, closed);

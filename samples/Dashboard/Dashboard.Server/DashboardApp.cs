@@ -24,6 +24,7 @@ public static class DashboardApp
         // Presence events for the account rooms: the library tells the tracker who came and went, on every instance.
         var sockets = builder.Services.AddOriSockets(o => o.PresenceEvents = topic => topic.StartsWith("account:", StringComparison.Ordinal))
             .AddSocketRouters()
+            .AddHealthChecks()
             .AddConnectionHandler<PresenceTracker>()
             .AddPresenceHandler<PresenceTracker>()
             // A client may join its own account's rooms (presence, and its projects' monitors and incidents), no other.
@@ -55,6 +56,17 @@ public static class DashboardApp
         app.MapOriSockets<DashboardSocket>("/ws");
         app.MapOriSocketsBrowserClient();
         app.MapOriSocketsContracts();
+
+        // 200 when healthy or degraded, 503 when unhealthy (shutting down, or Redis configured and unreachable).
+        app.MapHealthChecks("/health", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
+        {
+            ResultStatusCodes =
+            {
+                [Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded] = StatusCodes.Status200OK,
+                [Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
+        });
         app.MapDashboardApi();
         return app;
     }

@@ -31,6 +31,9 @@ internal sealed class ConnectionRegistry : IDisposable
 
     public int Count => _live.Count;
 
+    /// <summary>The connections open now (a snapshot as they are enumerated).</summary>
+    public ICollection<SocketConnection> Live => _live.Keys;
+
     /// <summary>Whether the server is shutting down: new upgrades are refused.</summary>
     public bool IsStopping => _stopping;
 

@@ -28,6 +28,21 @@ public sealed class OriSocketsBuilder
     }
 
     /// <summary>
+    /// Adds health checks (ASP.NET Core's, map them with <c>app.MapHealthChecks("/health")</c>): <c>ori-sockets</c>, the
+    /// runtime (unhealthy while shutting down, degraded when many sockets' outbound queues are over half full), and
+    /// <c>ori-sockets-provider</c>, the provider's dependency (with Redis: unhealthy while Redis is unreachable,
+    /// degraded while its subscriptions are not confirmed by the liveness probe). Both are tagged <c>ori-sockets</c>.
+    /// </summary>
+    /// <returns>This builder.</returns>
+    public OriSocketsBuilder AddHealthChecks()
+    {
+        Services.AddHealthChecks()
+            .AddCheck<Ori.Sockets.Hosting.RuntimeHealthCheck>("ori-sockets", tags: ["ori-sockets"])
+            .AddCheck<Ori.Sockets.Hosting.ProviderHealthCheck>("ori-sockets-provider", tags: ["ori-sockets"]);
+        return this;
+    }
+
+    /// <summary>
     /// Registers the application's contracts for clients in other languages (called by the generated
     /// <c>AddSocketRouters()</c> with the TypeScript module and AsyncAPI document written from its messages and routes); served by
     /// <c>MapOriSocketsContracts()</c>.
