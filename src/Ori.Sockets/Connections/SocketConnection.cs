@@ -295,8 +295,12 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
         Close(code, reason);
     }
 
+    /// <summary>The close code of the handshake this connection began or answered; null when it ended without one.</summary>
+    public int? CloseCode { get; private set; }
+
     private void OnCloseStarted(int code)
     {
+        CloseCode ??= code;
         SocketLog.Closing(_logger, Id, code);
         _closeStarted(Id);
         lock (_deadlineLock)

@@ -29,6 +29,7 @@ internal sealed class ConnectionLifecycle
 
     // A closing socket leaves the broadcast set and direct sends at once; one delegate for every connection.
     private readonly Action<string> _leaveHub;
+    private readonly SocketMetrics _metrics;
 
     public ConnectionLifecycle(
         IOptions<OriSocketsOptions> options,
@@ -38,8 +39,10 @@ internal sealed class ConnectionLifecycle
         ConnectionRegistry registry,
         MessageBudget budget,
         TimeProvider time,
-        ILoggerFactory loggerFactory)
+        ILoggerFactory loggerFactory,
+        SocketMetrics metrics)
     {
+        _metrics = metrics;
         _options = options.Value;
         _limits = new ConnectionLimits(_options.ReceiveLimit, _options.OutboundQueueLimit, _options.CloseTimeout);
         _hub = hub;
@@ -59,6 +62,7 @@ internal sealed class ConnectionLifecycle
         var context = new SocketContext(connection.Id, http, upgradeData, _dependencies, connection.Closing);
         var session = new Session(_pipeline, endpoint, new SocketInvocation(context, connection, _options.MaxJsonDepth, _logger));
         _registry.Track(connection);
+        _metrics.Opened();
         var joinedHub = false;
         IDisposable? expiry = null;
         ISocketConnectionHandler[] handlers = [];
@@ -135,6 +139,7 @@ internal sealed class ConnectionLifecycle
 
             await connection.EndAsync().ConfigureAwait(false);
             _registry.Untrack(connection);
+            _metrics.Closed(connection.CloseCode ?? 1006); // 1006: ended without a close handshake (RFC 6455, never sent)
             SocketLog.Disconnected(_logger, connection.Id);
         }
     }

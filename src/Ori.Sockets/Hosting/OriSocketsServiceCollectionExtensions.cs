@@ -53,6 +53,8 @@ public static class OriSocketsServiceCollectionExtensions
             return new Ori.Sockets.Routing.MessageBudget(o.MessagesPerSecond, o.MessageBurst, o.RateLimitCloseFactor);
         });
         services.TryAddSingleton<ConnectionRegistry>();
+        services.TryAddSingleton(sp => new Ori.Sockets.Hosting.SocketMetrics(
+            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetRequiredService<ConnectionRegistry>(), sp.GetRequiredService<SocketHub>()));
         services.TryAddSingleton<ConnectionLifecycle>();
         services.TryAddSingleton<UpgradeRateLimiter>();
         services.TryAddSingleton<SocketEndpointHandler>();

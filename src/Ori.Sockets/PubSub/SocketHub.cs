@@ -421,7 +421,7 @@ public sealed class SocketHub
     /// <summary>The socket has ended and its subscriptions were released.</summary>
     internal void Forget(string socketId) => _released.TryRemove(socketId, out _);
 
-    private static int DeliverTo(IOutboundSocket[] targets, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
+    private int DeliverTo(IOutboundSocket[] targets, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
     {
         var delivered = 0;
         foreach (var socket in targets)
@@ -432,8 +432,12 @@ public sealed class SocketHub
             }
         }
 
+        Delivered?.Invoke(delivered);
         return delivered;
     }
+
+    /// <summary>Told how many sockets each delivery reached (the runtime's metrics, when the application has them).</summary>
+    internal Action<int>? Delivered { get; set; }
 
     private bool RemoveFromTopic(Member member, string topic)
     {
