@@ -51,7 +51,7 @@ internal sealed class ConnectionLifecycle
         _registry = registry;
         _time = time;
         _logger = loggerFactory.CreateLogger(SocketLog.Category);
-        _pipeline = new MessagePipeline(_options.MaxJsonDepth, budget, time, _logger);
+        _pipeline = new MessagePipeline(_options.MaxJsonDepth, budget, time, _logger, metrics);
         _leaveHub = hub.Remove;
     }
 

@@ -17,7 +17,8 @@ namespace Ori.Sockets.Routing;
 /// <param name="budget">The connection's message budget.</param>
 /// <param name="time">The clock of heartbeat replies and budgets.</param>
 /// <param name="logger">Where handler failures are logged.</param>
-internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, TimeProvider time, ILogger logger)
+/// <param name="metrics">Where each handled message is reported, when metrics are on.</param>
+internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, TimeProvider time, ILogger logger, IMessageMetrics? metrics = null)
 {
     private static readonly byte[] s_emptyObject = "{}"u8.ToArray();
     private readonly LogThrottle _failures = new(time, TimeSpan.FromMinutes(1));
@@ -31,6 +32,8 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
             return default;
         }
 
+        var started = metrics is { MessagesEnabled: true } ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+
         // Every message but the heartbeat counts against the connection's budget, valid or not.
         var verdict = !budget.IsOn
             ? RateLimitVerdict.Allow
@@ -43,6 +46,7 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
                 invocation.ReplyError(SocketErrorCodes.BadRequest, error!);
             }
 
+            Record(invocation, started);
             invocation.Clear();
             return default;
         }
@@ -51,6 +55,7 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
         {
             invocation.Reset(parts.TypeLength, CorrelationId(message, parts), default);
             invocation.ApplyRateVerdict(verdict);
+            Record(invocation, started);
             invocation.Clear();
             return default;
         }
@@ -84,17 +89,26 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
 #pragma warning restore CA1031
         {
             Fail(invocation, ex);
-            Finish(invocation, flattened);
+            Finish(invocation, flattened, started);
             return default;
         }
 
         if (pending.IsCompletedSuccessfully)
         {
-            Finish(invocation, flattened);
+            Finish(invocation, flattened, started);
             return default;
         }
 
-        return AwaitHandlerAsync(pending, invocation, flattened);
+        return AwaitHandlerAsync(pending, invocation, flattened, started);
+    }
+
+    /// <summary>The message's metrics (when anything listens): its route, outcome, reply and time.</summary>
+    private void Record(SocketInvocation invocation, long started)
+    {
+        if (metrics is { MessagesEnabled: true })
+        {
+            metrics.Handled(invocation.Type, invocation.Routed, invocation.ErrorCode, invocation.HasReplied, started);
+        }
     }
 
     /// <summary>
@@ -112,7 +126,7 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
         return true;
     }
 
-    private async ValueTask AwaitHandlerAsync(ValueTask pending, SocketInvocation invocation, byte[]? flattened)
+    private async ValueTask AwaitHandlerAsync(ValueTask pending, SocketInvocation invocation, byte[]? flattened, long started)
     {
         try
         {
@@ -126,13 +140,14 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
         }
         finally
         {
-            Finish(invocation, flattened);
+            Finish(invocation, flattened, started);
         }
     }
 
     private ValueTask Dispatch(ISocketDispatcher endpoint, SocketInvocation invocation)
     {
         var type = invocation.Type;
+        invocation.Routed = true;
         if (type.SequenceEqual(WireNames.Utf8.RoomJoin))
         {
             return JoinAsync(invocation);
@@ -165,6 +180,7 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
             return completion;
         }
 
+        invocation.Routed = false;
         invocation.ReplyError(SocketErrorCodes.UnknownType, $"No route handles '{invocation.TypeName}'.");
         return default;
     }
@@ -447,8 +463,9 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
         }
     }
 
-    private static void Finish(SocketInvocation invocation, byte[]? flattened)
+    private void Finish(SocketInvocation invocation, byte[]? flattened, long started)
     {
+        Record(invocation, started);
         invocation.Clear();
         if (flattened is not null)
         {
@@ -468,4 +485,14 @@ internal sealed record MessageBudget(double PermitsPerSecond, int Burst, int Clo
 {
     /// <summary>Whether connections have a budget of their own (a rate of 0 turns it off; route budgets still apply).</summary>
     public bool IsOn => PermitsPerSecond > 0;
+}
+
+/// <summary>Where the pipeline reports each message it handled (the runtime's metrics).</summary>
+internal interface IMessageMetrics
+{
+    /// <summary>Whether anything listens (the clock is read only then).</summary>
+    bool MessagesEnabled { get; }
+
+    /// <summary>One message handled: its type, whether it is a known route, its error code (null: ok), whether it was answered, when it arrived.</summary>
+    void Handled(ReadOnlySpan<byte> type, bool routed, string? errorCode, bool replied, long started);
 }

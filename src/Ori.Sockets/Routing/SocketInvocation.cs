@@ -140,6 +140,7 @@ public sealed class SocketInvocation
     {
         ThrowIfReplied();
         HasReplied = true;
+        ErrorCode = code;
         _socket.TryEnqueue(EnvelopeFrames.Error(Type, _correlationId.Span, code, message, details));
     }
 
@@ -290,7 +291,15 @@ public sealed class SocketInvocation
         _correlationId = correlationId;
         Data = data;
         HasReplied = false;
+        ErrorCode = null;
+        Routed = false;
     }
+
+    /// <summary>The error code this message was answered with, or null (metrics).</summary>
+    internal string? ErrorCode { get; private set; }
+
+    /// <summary>Whether the message's type is a route the server knows (metrics: only those name a tag).</summary>
+    internal bool Routed { get; set; }
 
     internal Span<byte> TypeBuffer => _type;
 

@@ -40,4 +40,37 @@ public sealed class MetricsTests
         queued.RecordObservableInstruments();
         Assert.True(queued.LastMeasurement!.Value >= 0);
     }
+
+    [Fact]
+    public async Task Messages_are_counted_by_route_and_outcome_with_replies_and_handler_durations_and_unknown_types_share_one_tag()
+    {
+        await using var server = await TestServer.StartAsync(sockets: s => s.AddRoomRule((_, room) => room != "secret"));
+        var meters = server.Services.GetRequiredService<IMeterFactory>();
+        using var received = new MetricCollector<long>(meters, "Ori.Sockets", "ori.sockets.messages.received");
+        using var sent = new MetricCollector<long>(meters, "Ori.Sockets", "ori.sockets.messages.sent");
+        using var duration = new MetricCollector<double>(meters, "Ori.Sockets", "ori.sockets.handler.duration");
+
+        await using var client = await server.ConnectAsync();
+        await client.ReadyAsync();
+        await client.RequestAsync("room.join", new { room = "news" }, "a");
+        await client.RequestAsync("room.join", new { room = "secret" }, "b");
+        await client.RequestAsync("room.join", new { }, "c");
+        await client.RequestAsync("no.such.route", new { }, "d");
+        await client.RequestAsync("another.unknown", new { }, "e");
+        await client.SendAsync("not json");
+        await client.ReceiveJsonAsync();
+
+        await Eventually.TrueAsync(() => received.GetMeasurementSnapshot().Count == 6);
+        var counts = received.GetMeasurementSnapshot()
+            .GroupBy(m => ((string)m.Tags["ori.route"]!, (string)m.Tags["ori.outcome"]!))
+            .ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
+        Assert.Equal(1, counts[("room.join", "ok")]);
+        Assert.Equal(1, counts[("room.join", "forbidden")]);
+        Assert.Equal(1, counts[("room.join", "validation_failed")]);
+        Assert.Equal(2, counts[("unknown", "unknown_type")]);
+        Assert.Equal(1, counts[("unknown", "bad_request")]);
+        Assert.Equal(6, sent.GetMeasurementSnapshot().Where(m => (string)m.Tags["ori.kind"]! == "reply").Sum(m => m.Value));
+        Assert.Equal(6, duration.GetMeasurementSnapshot().Count);
+        Assert.All(duration.GetMeasurementSnapshot(), m => Assert.InRange(m.Value, 0, 10));
+    }
 }
