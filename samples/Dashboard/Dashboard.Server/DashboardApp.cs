@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.FileProviders;
+using OpenTelemetry.Metrics;
 using Ori.Sockets;
 using Ori.Sockets.Redis;
 using StackExchange.Redis;
@@ -21,6 +22,11 @@ public static class DashboardApp
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IncidentStore>();
         builder.Services.AddHostedService<MonitorSimulator>();
+
+        // The runtime's and the Redis provider's meters (and ASP.NET Core's), for Prometheus at GET /metrics.
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter("Ori.Sockets", "Ori.Sockets.Redis", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+            .AddPrometheusExporter());
         // Presence events for the account rooms: the library tells the tracker who came and went, on every instance.
         var sockets = builder.Services.AddOriSockets(o => o.PresenceEvents = topic => topic.StartsWith("account:", StringComparison.Ordinal))
             .AddSocketRouters()
@@ -56,6 +62,7 @@ public static class DashboardApp
         app.MapOriSockets<DashboardSocket>("/ws");
         app.MapOriSocketsBrowserClient();
         app.MapOriSocketsContracts();
+        app.MapPrometheusScrapingEndpoint("/metrics");
 
         // 200 when healthy or degraded, 503 when unhealthy (shutting down, or Redis configured and unreachable).
         app.MapHealthChecks("/health", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions

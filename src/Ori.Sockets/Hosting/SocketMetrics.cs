@@ -34,7 +34,12 @@ internal sealed class SocketMetrics : Ori.Sockets.Routing.IMessageMetrics, IDisp
         _deliveries = _meter.CreateCounter<long>("ori.sockets.publish.deliveries", "{delivery}", "Frames queued for local sockets by publishes, broadcasts and sends to users.");
         _received = _meter.CreateCounter<long>("ori.sockets.messages.received", "{message}", "Messages handled, by route and outcome (ok, or the error code of the reply).");
         _sent = _meter.CreateCounter<long>("ori.sockets.messages.sent", "{message}", "Messages sent to sockets, by kind: reply or push.");
-        _duration = _meter.CreateHistogram<double>("ori.sockets.handler.duration", "s", "Time from a message's arrival to the end of its handling, by route.");
+        _duration = _meter.CreateHistogram<double>(
+            "ori.sockets.handler.duration",
+            "s",
+            "Time from a message's arrival to the end of its handling, by route.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _meter.CreateObservableGauge("ori.sockets.outbound.queued", () => Queued(registry), "By", "Bytes waiting in the outbound queues of this instance's sockets.");
         hub.Delivered = Delivered;
     }
