@@ -98,7 +98,7 @@ internal sealed class RedisHistories(RedisBus bus, TopicHistories topics)
             NewEpoch(),
             policy.MaxMessages,
             (long)policy.MaxAge.TotalMilliseconds,
-            (long)PositionLifetime(policy).TotalMilliseconds,
+            (long)policy.PositionLifetime.TotalMilliseconds,
             bus.Prefix + topic,
             header,
             frame.Payload,
@@ -155,7 +155,7 @@ internal sealed class RedisHistories(RedisBus bus, TopicHistories topics)
             [
                 NewEpoch(),
                 (long)policy.MaxAge.TotalMilliseconds,
-                (long)PositionLifetime(policy).TotalMilliseconds,
+                (long)policy.PositionLifetime.TotalMilliseconds,
                 recover?.Epoch ?? string.Empty,
                 recover?.Offset ?? 0,
             ];
@@ -293,10 +293,6 @@ internal sealed class RedisHistories(RedisBus bus, TopicHistories topics)
         var tag = "{" + bus.Prefix + topic + "}";
         return [tag + ":history", tag + ":position"];
     }
-
-    /// <summary>How long a topic's position outlives its last publish or join: a day, or twice the history's age.</summary>
-    private static TimeSpan PositionLifetime(RecoverableTopic policy) =>
-        policy.MaxAge * 2 > TimeSpan.FromDays(1) ? policy.MaxAge * 2 : TimeSpan.FromDays(1);
 
     private static string NewEpoch() => Guid.NewGuid().ToString("N")[..12];
 

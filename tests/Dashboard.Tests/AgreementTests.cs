@@ -87,8 +87,7 @@ public sealed class AgreementTests : IAsyncLifetime
     {
         var module = await _server.Http.GetStringAsync(new Uri("/_ori/contracts.ts", UriKind.Relative), TestContext.Current.CancellationToken);
         await File.WriteAllTextAsync(Path.Combine(_project, "contracts.ts"), module);
-        var tsc = Path.Combine(TestEnvironment.RepositoryRoot, "src", "browser-client", "node_modules", "typescript", "bin", "tsc");
-        var (compiled, compileOutput) = await RunAsync("node", tsc, "--strict", "--target", "es2022", "--module", "es2022", "--outDir", "out", "contracts.ts");
+        var (compiled, compileOutput) = await NodeTools.RunAsync("node", _project, NodeTools.Tsc, "--strict", "--target", "es2022", "--module", "es2022", "--outDir", "out", "contracts.ts");
         Assert.True(compiled == 0, compileOutput);
         await File.WriteAllTextAsync(Path.Combine(_project, "package.json"), """{ "type": "module" }""");
         await File.WriteAllTextAsync(Path.Combine(_project, "cases.json"), "[" + string.Join(",", cases.Select(c => $$"""{"message":{{JsonSerializer.Serialize(c.Message)}},"data":{{c.Json}}}""")) + "]");
@@ -99,20 +98,10 @@ public sealed class AgreementTests : IAsyncLifetime
             const paths = cases.map((c) => [...new Set(contracts["validate" + c.message](c.data).map((e) => e.path))].sort());
             writeFileSync("paths.json", JSON.stringify(paths));
             """);
-        var (ran, runOutput) = await RunAsync("node", "validate.mjs");
+        var (ran, runOutput) = await NodeTools.RunAsync("node", _project, "validate.mjs");
         Assert.True(ran == 0, runOutput);
         return JsonSerializer.Deserialize<string[][]>(await File.ReadAllTextAsync(Path.Combine(_project, "paths.json")))!
             .Select(p => p.Order(StringComparer.Ordinal).ToArray()).ToArray();
-    }
-
-    private async Task<(int Exit, string Output)> RunAsync(string command, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(command, arguments) { WorkingDirectory = _project, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await output + await error);
     }
 
     /// <summary>Payload generators around the constraints: valid values, each bound and one past it, wrong types, null, missing.</summary>

@@ -17,12 +17,12 @@ public sealed class ContractsTests : IAsyncLifetime
     {
         _server = await DashboardServer.StartAsync();
         var client = Path.Combine(TestEnvironment.RepositoryRoot, "src", "browser-client");
-        var (packed, packOutput) = await RunAsync("npm", client, "pack", "--pack-destination", _project, "--silent");
+        var (packed, packOutput) = await NodeTools.RunAsync("npm", client, "pack", "--pack-destination", _project, "--silent");
         Assert.True(packed == 0, packOutput);
         var tarball = Path.Combine(_project, packOutput.Trim().Split('\n')[^1].Trim());
         Assert.True(File.Exists(tarball), packOutput);
         await File.WriteAllTextAsync(Path.Combine(_project, "package.json"), """{ "name": "scratch", "private": true, "type": "module" }""");
-        var (installed, installOutput) = await RunAsync("npm", _project, "install", "--offline", "--no-audit", "--no-fund", "--silent", tarball);
+        var (installed, installOutput) = await NodeTools.RunAsync("npm", _project, "install", "--offline", "--no-audit", "--no-fund", "--silent", tarball);
         Assert.True(installed == 0, installOutput);
         Assert.True(File.Exists(Path.Combine(_project, "node_modules", "ori-sockets-client", "package.json")), installOutput);
     }
@@ -166,7 +166,7 @@ public sealed class ContractsTests : IAsyncLifetime
         Assert.True(Directory.Exists(Path.Combine(TestEnvironment.RepositoryRoot, "tests", "asyncapi", "node_modules", "@asyncapi", "parser")), "run the suite with scripts/test.sh (it runs npm ci in tests/asyncapi).");
         var file = Path.Combine(_project, "asyncapi.json");
         await File.WriteAllTextAsync(file, document);
-        return await RunAsync("node", _project, check, file);
+        return await NodeTools.RunAsync("node", _project, check, file);
     }
 
     /// <summary>tsc (the browser client's, installed by the test script) on the module and a program in the scratch project, strict, no output.</summary>
@@ -174,18 +174,6 @@ public sealed class ContractsTests : IAsyncLifetime
     {
         await File.WriteAllTextAsync(Path.Combine(_project, "contracts.ts"), module);
         await File.WriteAllTextAsync(Path.Combine(_project, "program.ts"), program);
-        var tsc = Path.Combine(TestEnvironment.RepositoryRoot, "src", "browser-client", "node_modules", "typescript", "bin", "tsc");
-        Assert.True(File.Exists(tsc), $"{tsc} is missing: run the suite with scripts/test.sh (it runs npm ci in src/browser-client).");
-        return await RunAsync("node", _project, tsc, "--strict", "--noEmit", "--target", "es2022", "--module", "es2022", "--moduleResolution", "bundler", "--lib", "es2022,dom", "program.ts");
-    }
-
-    private static async Task<(int Exit, string Output)> RunAsync(string command, string folder, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(command, arguments) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await output + await error);
+        return await NodeTools.RunAsync("node", _project, NodeTools.Tsc, "--strict", "--noEmit", "--target", "es2022", "--module", "es2022", "--moduleResolution", "bundler", "--lib", "es2022,dom", "program.ts");
     }
 }

@@ -14,7 +14,7 @@ namespace Ori.Sockets.Generators.Emitting;
 /// </summary>
 internal static class SchemaEmitter
 {
-    private const string GuidPattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+    internal const string GuidPattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
     private const string TimeSpanPattern = "^-?(\\d+\\.)?\\d{1,2}:\\d{2}:\\d{2}(\\.\\d{1,7})?$";
     private const string TimeOnlyPattern = "^\\d{1,2}:\\d{2}(:\\d{2}(\\.\\d{1,7})?)?$";
 
@@ -201,8 +201,8 @@ internal static class SchemaEmitter
     {
         "String" => "\"type\":\"string\"",
         "Boolean" => "\"type\":\"boolean\"",
-        "Byte" or "SByte" or "Int16" or "UInt16" or "Int32" or "UInt32" or "Int64" or "UInt64" => Integer(s_bounds[name].Min, s_bounds[name].Max),
-        "Single" or "Decimal" => $"\"type\":\"number\",\"minimum\":{s_bounds[name].Min},\"maximum\":{s_bounds[name].Max}",
+        "Byte" or "SByte" or "Int16" or "UInt16" or "Int32" or "UInt32" or "Int64" or "UInt64" => Integer(NumberBounds[name].Min, NumberBounds[name].Max),
+        "Single" or "Decimal" => $"\"type\":\"number\",\"minimum\":{NumberBounds[name].Min},\"maximum\":{NumberBounds[name].Max}",
         "Double" => "\"type\":\"number\"",
         "Char" => "\"type\":\"string\",\"minLength\":1,\"maxLength\":1",
         "Guid" => "\"type\":\"string\",\"format\":\"uuid\",\"pattern\":" + GuidPattern.ToJsonString(),
@@ -224,7 +224,7 @@ internal static class SchemaEmitter
     }
 
     /// <summary>The bounds of the bounded number types, as their schemas state them (exactly, for 64-bit integers).</summary>
-    private static readonly Dictionary<string, (string Min, string Max)> s_bounds = new(System.StringComparer.Ordinal)
+    internal static readonly Dictionary<string, (string Min, string Max)> NumberBounds = new(System.StringComparer.Ordinal)
     {
         ["Byte"] = ("0", "255"),
         ["SByte"] = ("-128", "127"),
@@ -241,7 +241,7 @@ internal static class SchemaEmitter
     /// <summary>The tighter of a type's own bound and a [Range]'s, as JSON, with whether it is exclusive.</summary>
     private static (string Text, bool Exclusive) Tighter(TypeModel type, double range, bool exclusive, bool lower)
     {
-        if (type.Kind == SerialKind.Builtin && s_bounds.TryGetValue(type.Name, out var bounds))
+        if (type.Kind == SerialKind.Builtin && NumberBounds.TryGetValue(type.Name, out var bounds))
         {
             var text = lower ? bounds.Min : bounds.Max;
             var own = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);

@@ -16,8 +16,6 @@ namespace Ori.Sockets.Generators.Emitting;
 /// </summary>
 internal static class TypeScriptValidators
 {
-    private const string GuidPattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
-
     public static void Append(StringBuilder ts, List<ShapeModel> shapes, Dictionary<string, string> names, EquatableArray<RouteModel> routes)
     {
         ts.Append('\n').Append("""
@@ -148,17 +146,11 @@ internal static class TypeScriptValidators
         "String" => $"typeof {v} !== \"string\"",
         "Char" => $"typeof {v} !== \"string\" || {v}.length !== 1",
         "Boolean" => $"typeof {v} !== \"boolean\"",
-        "Byte" => $"!isInteger({v}, 0, 255)",
-        "SByte" => $"!isInteger({v}, -128, 127)",
-        "Int16" => $"!isInteger({v}, -32768, 32767)",
-        "UInt16" => $"!isInteger({v}, 0, 65535)",
-        "Int32" => $"!isInteger({v}, -2147483648, 2147483647)",
-        "UInt32" => $"!isInteger({v}, 0, 4294967295)",
-        "Int64" => $"!isInteger({v}, -9223372036854775808, 9223372036854775807)",
-        "UInt64" => $"!isInteger({v}, 0, 18446744073709551615)",
+        "Byte" or "SByte" or "Int16" or "UInt16" or "Int32" or "UInt32" or "Int64" or "UInt64" =>
+            $"!isInteger({v}, {SchemaEmitter.NumberBounds[name].Min}, {SchemaEmitter.NumberBounds[name].Max})",
         "Single" => $"typeof {v} !== \"number\" || !Number.isFinite({v}) || Math.abs({v}) > 3.4028234663852886e38",
         "Double" or "Decimal" => $"typeof {v} !== \"number\" || !Number.isFinite({v})",
-        "Guid" => $"typeof {v} !== \"string\" || !/{GuidPattern}/.test({v})",
+        "Guid" => $"typeof {v} !== \"string\" || !/{SchemaEmitter.GuidPattern}/.test({v})",
         _ => $"typeof {v} !== \"string\"",
     };
 

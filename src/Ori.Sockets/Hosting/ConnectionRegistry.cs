@@ -31,8 +31,25 @@ internal sealed class ConnectionRegistry : IDisposable
 
     public int Count => _live.Count;
 
-    /// <summary>The connections open now (a snapshot as they are enumerated).</summary>
-    public ICollection<SocketConnection> Live => _live.Keys;
+    /// <summary>
+    /// The open connections' outbound queues: how many connections, the bytes they hold, and how many hold more than
+    /// <paramref name="pressedOver"/> bytes (health and metrics).
+    /// </summary>
+    public (int Connections, long QueuedBytes, int Pressed) OutboundLoad(long pressedOver = long.MaxValue)
+    {
+        var connections = 0;
+        var pressed = 0;
+        long queued = 0;
+        foreach (var connection in _live.Keys)
+        {
+            connections++;
+            var bytes = connection.Outbound.QueuedBytes;
+            queued += bytes;
+            pressed += bytes > pressedOver ? 1 : 0;
+        }
+
+        return (connections, queued, pressed);
+    }
 
     /// <summary>Whether the server is shutting down: new upgrades are refused.</summary>
     public bool IsStopping => _stopping;

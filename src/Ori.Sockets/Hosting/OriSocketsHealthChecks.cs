@@ -11,17 +11,7 @@ internal sealed class RuntimeHealthCheck(ConnectionRegistry registry, IOptions<O
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var half = options.Value.OutboundQueueLimit / 2;
-        var connections = 0;
-        var pressed = 0;
-        long queued = 0;
-        foreach (var connection in registry.Live)
-        {
-            connections++;
-            var bytes = connection.Outbound.QueuedBytes;
-            queued += bytes;
-            pressed += bytes > half ? 1 : 0;
-        }
+        var (connections, queued, pressed) = registry.OutboundLoad(options.Value.OutboundQueueLimit / 2);
 
         var data = new Dictionary<string, object>
         {

@@ -40,7 +40,7 @@ internal sealed class SocketMetrics : Ori.Sockets.Routing.IMessageMetrics, IDisp
             "Time from a message's arrival to the end of its handling, by route.",
             tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
-        _meter.CreateObservableGauge("ori.sockets.outbound.queued", () => Queued(registry), "By", "Bytes waiting in the outbound queues of this instance's sockets.");
+        _meter.CreateObservableGauge("ori.sockets.outbound.queued", () => registry.OutboundLoad().QueuedBytes, "By", "Bytes waiting in the outbound queues of this instance's sockets.");
         hub.Delivered = Delivered;
     }
 
@@ -123,17 +123,6 @@ internal sealed class SocketMetrics : Ori.Sockets.Routing.IMessageMetrics, IDisp
         name = Encoding.UTF8.GetString(type);
         _routes.TryAdd(hash, name);
         return name;
-    }
-
-    private static long Queued(ConnectionRegistry registry)
-    {
-        long queued = 0;
-        foreach (var connection in registry.Live)
-        {
-            queued += connection.Outbound.QueuedBytes;
-        }
-
-        return queued;
     }
 
     public void Dispose() => _meter.Dispose();

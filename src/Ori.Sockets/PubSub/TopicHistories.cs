@@ -26,6 +26,9 @@ internal sealed record RecoverableTopic(string Pattern, int MaxMessages, TimeSpa
         return new RecoverableTopic(pattern, maxMessages, age);
     }
 
+    /// <summary>How long a topic's position (epoch, offset) outlives its last publish or join: a day, or twice the history's age.</summary>
+    public TimeSpan PositionLifetime => MaxAge * 2 > TimeSpan.FromDays(1) ? MaxAge * 2 : TimeSpan.FromDays(1);
+
     public bool Matches(string topic) => Pattern.EndsWith('*')
         ? topic.StartsWith(Pattern.AsSpan(0, Pattern.Length - 1), StringComparison.Ordinal)
         : string.Equals(topic, Pattern, StringComparison.Ordinal);
@@ -129,8 +132,7 @@ internal sealed class TopicHistories(IEnumerable<RecoverableTopic> topics, TimeP
         {
             var now = time.GetTimestamp();
             Trim(now);
-            var lifetime = policy.MaxAge * 2 > TimeSpan.FromDays(1) ? policy.MaxAge * 2 : TimeSpan.FromDays(1);
-            return _pushes.Count == 0 && time.GetElapsedTime(_lastPublish, now) > lifetime;
+            return _pushes.Count == 0 && time.GetElapsedTime(_lastPublish, now) > policy.PositionLifetime;
         }
 
         /// <summary>Takes the next offset for a push and keeps it, its position spliced in. Call under <see cref="Lock"/>.</summary>
