@@ -3,7 +3,11 @@ using Ori.Sockets.Tests.Infrastructure;
 
 namespace Dashboard.Tests;
 
-/// <summary>GET /metrics: the Dashboard's OpenTelemetry metrics, Prometheus text, Ori.Sockets' instruments among them.</summary>
+/// <summary>
+/// GET /metrics: the Dashboard's OpenTelemetry metrics, Prometheus text, Ori.Sockets' instruments among them. Runs alone:
+/// OpenTelemetry listens to every meter of a name in the process, so another Dashboard in this test process would be counted too.
+/// </summary>
+[Collection(nameof(ChaosTests))]
 public sealed class MetricsEndpointTests
 {
     [Fact]
