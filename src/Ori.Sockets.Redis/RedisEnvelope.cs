@@ -44,30 +44,41 @@ internal enum RedisMessageKind : byte
 /// <code>[2][kind][i64 deadline, Unix ms, 0 for none][u16 len][origin][u16 len][target][u16 len][except][payload…]</code>
 /// The deadline is when the publisher stops waiting for Redis and tells its caller the publish failed: a receiver
 /// drops a message it gets later (Redis stalled and ran it afterwards), so that a failed publish is never delivered.
+/// Version 3 adds a W3C <c>traceparent</c> after "except" (<c>[u16 len][traceparent]</c>): it is written only when the
+/// publish has a trace context to carry, so that an instance without tracing sends (and reads) version 2 as before.
 /// Version 1 (no deadline) is still read.
 /// </summary>
 internal static class RedisEnvelope
 {
     public const byte Version = 2;
+    public const byte VersionWithTrace = 3;
     private const byte VersionWithoutDeadline = 1;
+    private const int MaxTrace = 256;
     private const int MaxName = 1024;
 
     // "except" lists socket ids (36 characters each, comma-separated) for sends to a user.
     private const int MaxExcept = 16 * 1024;
 
-    public static byte[] Encode(RedisMessageKind kind, string origin, string? target, string? except, ReadOnlySpan<byte> payload, long deadline = 0)
+    public static byte[] Encode(RedisMessageKind kind, string origin, string? target, string? except, ReadOnlySpan<byte> payload, long deadline = 0, string? trace = null)
     {
         var originLength = Encoding.UTF8.GetByteCount(origin);
         var targetLength = target is null ? 0 : Encoding.UTF8.GetByteCount(target);
         var exceptLength = except is null ? 0 : Encoding.UTF8.GetByteCount(except);
-        var bytes = new byte[2 + 8 + 6 + originLength + targetLength + exceptLength + payload.Length];
-        bytes[0] = Version;
+        var traceLength = trace is null || trace.Length > MaxTrace ? -1 : Encoding.UTF8.GetByteCount(trace);
+        var traceBytes = traceLength < 0 ? 0 : 2 + traceLength;
+        var bytes = new byte[2 + 8 + 6 + originLength + targetLength + exceptLength + traceBytes + payload.Length];
+        bytes[0] = traceLength < 0 ? Version : VersionWithTrace;
         bytes[1] = (byte)kind;
         BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(2), deadline);
         var span = bytes.AsSpan(10);
         span = WriteString(span, origin, originLength, MaxName);
         span = WriteString(span, target, targetLength, MaxName);
         span = WriteString(span, except, exceptLength, MaxExcept);
+        if (traceLength >= 0)
+        {
+            span = WriteString(span, trace, traceLength, MaxTrace);
+        }
+
         payload.CopyTo(span);
         return bytes;
     }
@@ -77,16 +88,25 @@ internal static class RedisEnvelope
         TryDecode(message, out kind, out origin, out target, out except, out payload, out _);
 
     /// <summary>Reads a message and its deadline (0 when it has none); false when it is malformed in any way.</summary>
-    public static bool TryDecode(ReadOnlyMemory<byte> message, out RedisMessageKind kind, out string origin, out string target, out string? except, out ReadOnlyMemory<byte> payload, out long deadline)
+    public static bool TryDecode(ReadOnlyMemory<byte> message, out RedisMessageKind kind, out string origin, out string target, out string? except, out ReadOnlyMemory<byte> payload, out long deadline) =>
+        TryDecode(message, out kind, out origin, out target, out except, out payload, out deadline, out _);
+
+    /// <summary>
+    /// Reads a message, its deadline (0 when it has none) and the trace context it carries (null when none); false
+    /// when it is malformed in any way.
+    /// </summary>
+    public static bool TryDecode(ReadOnlyMemory<byte> message, out RedisMessageKind kind, out string origin, out string target, out string? except, out ReadOnlyMemory<byte> payload, out long deadline, out string? trace)
     {
         kind = default;
         origin = target = string.Empty;
         except = null;
+        trace = null;
         payload = default;
         deadline = 0;
         var span = message.Span;
-        var headerLength = span.Length > 0 && span[0] == Version ? 10 : 2;
-        if (span.Length < headerLength + 6 || (span[0] != Version && span[0] != VersionWithoutDeadline) || !Enum.IsDefined((RedisMessageKind)span[1]))
+        var traced = span.Length > 0 && span[0] == VersionWithTrace;
+        var headerLength = span.Length > 0 && (span[0] == Version || traced) ? 10 : 2;
+        if (span.Length < headerLength + 6 || (span[0] != Version && !traced && span[0] != VersionWithoutDeadline) || !Enum.IsDefined((RedisMessageKind)span[1]))
         {
             return false;
         }
@@ -110,6 +130,16 @@ internal static class RedisEnvelope
         }
 
         except = exceptText.Length == 0 ? null : exceptText;
+        if (traced)
+        {
+            if (!TryReadString(span, ref offset, out var traceText, MaxTrace))
+            {
+                return false;
+            }
+
+            trace = traceText.Length == 0 ? null : traceText;
+        }
+
         payload = message[offset..];
         var needsTarget = kind is not RedisMessageKind.Broadcast;
         var needsPayload = kind is not (RedisMessageKind.Disconnect or RedisMessageKind.Probe or RedisMessageKind.DisconnectUser);

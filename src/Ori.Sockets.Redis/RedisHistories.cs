@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Text;
 using Ori.Sockets.PubSub;
+using Ori.Sockets.Telemetry;
 using StackExchange.Redis;
 
 namespace Ori.Sockets.Redis;
@@ -90,7 +91,8 @@ internal sealed class RedisHistories(RedisBus bus, TopicHistories topics)
             throw new OriSocketsRedisException("Redis is not connected: a push to a recoverable topic takes its offset from Redis, so it reached no socket.", mayHaveReachedOtherInstances: false);
         }
 
-        var header = RedisEnvelope.Encode(RedisMessageKind.Positioned, bus.Origin, topic, except, [], deadline);
+        using var activity = SocketTracing.StartPublish("topic", topic);
+        var header = RedisEnvelope.Encode(RedisMessageKind.Positioned, bus.Origin, topic, except, [], deadline, SocketTracing.CurrentTraceparent());
         var keys = Keys(topic);
         RedisValue[] arguments =
         [

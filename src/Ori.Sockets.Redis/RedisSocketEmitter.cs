@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Ori.Sockets.PubSub;
+using Ori.Sockets.Telemetry;
 using StackExchange.Redis;
 
 namespace Ori.Sockets.Redis;
@@ -86,7 +87,8 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
         }
 
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, RedisSocketProvider.JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
+        using var activity = SocketTracing.StartPublish("topic", topic);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, RedisSocketProvider.JoinExcept(exceptSocketIds), frame.Payload.Span, deadline, SocketTracing.CurrentTraceparent());
         await _bus.PublishAsync(_bus.TopicChannel(topic), message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
@@ -97,7 +99,8 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span, deadline);
+        using var activity = SocketTracing.StartPublish("send", socketId);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span, deadline, SocketTracing.CurrentTraceparent());
         await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
@@ -107,7 +110,8 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, RedisSocketProvider.JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
+        using var activity = SocketTracing.StartPublish("broadcast", null);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, RedisSocketProvider.JoinExcept(exceptSocketIds), frame.Payload.Span, deadline, SocketTracing.CurrentTraceparent());
         await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
@@ -122,7 +126,8 @@ public sealed class RedisSocketEmitter : ISocketEmitter, IAsyncDisposable, IDisp
         ArgumentNullException.ThrowIfNull(frame);
         await _bus.StartAsync().ConfigureAwait(false);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.User, _bus.Origin, userId, RedisSocketProvider.JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
+        using var activity = SocketTracing.StartPublish("user", userId);
+        var message = RedisEnvelope.Encode(RedisMessageKind.User, _bus.Origin, userId, RedisSocketProvider.JoinExcept(exceptSocketIds), frame.Payload.Span, deadline, SocketTracing.CurrentTraceparent());
         await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Ori.Sockets.PubSub;
+using Ori.Sockets.Telemetry;
 using StackExchange.Redis;
 
 namespace Ori.Sockets.Redis;
@@ -133,8 +134,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
         }
 
         _hub.DeliverToTopic(topic, frame, exceptSocketIds);
+        using var activity = SocketTracing.StartPublish("topic", topic);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Topic, _bus.Origin, topic, JoinExcept(exceptSocketIds), frame.Payload.Span, deadline, SocketTracing.CurrentTraceparent());
         await _bus.PublishAsync(_bus.TopicChannel(topic), message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
@@ -148,8 +150,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
             return;
         }
 
+        using var activity = SocketTracing.StartPublish("send", socketId);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span, deadline);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Send, _bus.Origin, socketId, null, frame.Payload.Span, deadline, SocketTracing.CurrentTraceparent());
         await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
@@ -158,8 +161,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
     {
         ArgumentNullException.ThrowIfNull(frame);
         _hub.DeliverToAll(frame, exceptSocketIds);
+        using var activity = SocketTracing.StartPublish("broadcast", null);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
+        var message = RedisEnvelope.Encode(RedisMessageKind.Broadcast, _bus.Origin, null, JoinExcept(exceptSocketIds), frame.Payload.Span, deadline, SocketTracing.CurrentTraceparent());
         await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
@@ -183,8 +187,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
         SocketHub.ThrowIfInvalidUserId(userId);
         ArgumentNullException.ThrowIfNull(frame);
         _hub.DeliverToUser(userId, frame, exceptSocketIds);
+        using var activity = SocketTracing.StartPublish("user", userId);
         var deadline = _bus.Deadline();
-        var message = RedisEnvelope.Encode(RedisMessageKind.User, _bus.Origin, userId, JoinExcept(exceptSocketIds), frame.Payload.Span, deadline);
+        var message = RedisEnvelope.Encode(RedisMessageKind.User, _bus.Origin, userId, JoinExcept(exceptSocketIds), frame.Payload.Span, deadline, SocketTracing.CurrentTraceparent());
         await _bus.PublishAsync(_bus.ControlChannel, message, deadline, cancellationToken).ConfigureAwait(false);
     }
 
@@ -576,7 +581,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
             return;
         }
 
-        if (!TryReadForeign(value, name, out var kind, out var target, out var except, out var payload))
+        if (!TryReadForeign(value, name, out var kind, out var target, out var except, out var payload, out var trace))
         {
             return;
         }
@@ -587,31 +592,62 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
             return;
         }
 
-        if (kind == RedisMessageKind.Positioned)
+        var activity = SocketTracing.StartDeliver(trace, "topic", target, out var previous);
+        try
         {
-            if (_histories is null || !_histories.Deliver(_hub, target, payload.Span, except?.Split(',')))
+            if (kind == RedisMessageKind.Positioned)
             {
-                Drop(_bus.Counters.Malformed, name, _histories is null ? "a push with a position on a topic this instance keeps no history of" : "its position is not valid");
+                if (_histories is null || !_histories.Deliver(_hub, target, payload.Span, except?.Split(',')))
+                {
+                    Drop(_bus.Counters.Malformed, name, _histories is null ? "a push with a position on a topic this instance keeps no history of" : "its position is not valid");
+                    return;
+                }
+
+                _bus.Counters.Received();
                 return;
             }
 
+            _hub.DeliverToTopic(target, SocketFrame.Text(payload.Span), except?.Split(','));
             _bus.Counters.Received();
-            return;
         }
-
-        _hub.DeliverToTopic(target, SocketFrame.Text(payload.Span), except?.Split(','));
-        _bus.Counters.Received();
+        finally
+        {
+            SocketTracing.StopDeliver(activity, previous);
+        }
     }
 
     private void OnControlMessage(ChannelMessage message)
     {
         var value = message.Message;
         var name = (string?)message.Channel ?? string.Empty;
-        if (!TryReadForeign(value, name, out var kind, out var target, out var except, out var payload))
+        if (!TryReadForeign(value, name, out var kind, out var target, out var except, out var payload, out var trace))
         {
             return;
         }
 
+        var activity = SocketTracing.StartDeliver(trace, KindName(kind), target, out var previous);
+        try
+        {
+            DeliverControl(name, kind, target, except, payload);
+        }
+        finally
+        {
+            SocketTracing.StopDeliver(activity, previous);
+        }
+    }
+
+    private static string KindName(RedisMessageKind kind) => kind switch
+    {
+        RedisMessageKind.Send => "send",
+        RedisMessageKind.Broadcast => "broadcast",
+        RedisMessageKind.User => "user",
+        RedisMessageKind.Disconnect => "disconnect",
+        RedisMessageKind.DisconnectUser => "disconnect_user",
+        _ => "topic",
+    };
+
+    private void DeliverControl(string name, RedisMessageKind kind, string target, string? except, ReadOnlyMemory<byte> payload)
+    {
         switch (kind)
         {
             case RedisMessageKind.Send:
@@ -641,14 +677,15 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
     /// Reads a message that another process sent: malformed ones are dropped and counted, probes are
     /// handed to the bus, this instance's own messages are skipped (it delivered them locally).
     /// </summary>
-    private bool TryReadForeign(RedisValue value, string channel, out RedisMessageKind kind, out string target, out string? except, out ReadOnlyMemory<byte> payload)
+    private bool TryReadForeign(RedisValue value, string channel, out RedisMessageKind kind, out string target, out string? except, out ReadOnlyMemory<byte> payload, out string? trace)
     {
         byte[]? bytes = value;
-        if (bytes is null || !RedisEnvelope.TryDecode(bytes, out kind, out var origin, out target, out except, out payload, out var deadline))
+        if (bytes is null || !RedisEnvelope.TryDecode(bytes, out kind, out var origin, out target, out except, out payload, out var deadline, out trace))
         {
             kind = default;
             target = string.Empty;
             except = null;
+            trace = null;
             payload = default;
             Drop(_bus.Counters.Malformed, channel, "it is not a valid Ori.Sockets message");
             return false;

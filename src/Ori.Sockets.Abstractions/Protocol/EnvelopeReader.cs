@@ -19,7 +19,14 @@ internal struct EnvelopeParts
     public int DataLength;
     public bool HasData;
 
-    /// <summary>Members other than type, data and correlationId: the flattened form's data.</summary>
+    /// <summary>
+    /// The raw text of the <c>traceparent</c> string (quotes excluded) within the message; length 0 when absent, not a
+    /// string, escaped or longer than a trace context: a malformed one is ignored, as W3C Trace Context asks.
+    /// </summary>
+    public int TraceparentStart;
+    public int TraceparentLength;
+
+    /// <summary>Members other than type, data, correlationId and traceparent: the flattened form's data.</summary>
     public bool HasOtherMembers;
 }
 
@@ -37,6 +44,9 @@ internal static class EnvelopeReader
     public const string InvalidCorrelationId = "'correlationId' must be a string of at most 128 characters.";
     public const string DuplicateMember = "The envelope repeats a member.";
     public const string TrailingContent = "The message has content after its JSON object.";
+
+    /// <summary>The longest <c>traceparent</c> read: version 00 is 55 characters; later versions may append fields.</summary>
+    public const int MaxTraceparentLength = 256;
 
     /// <summary>The refusal for a message nested deeper than <paramref name="maxDepth"/>.</summary>
     public static string TooDeep(int maxDepth) =>
@@ -67,6 +77,7 @@ internal static class EnvelopeReader
 
             var sawType = false;
             var sawCorrelation = false;
+            var sawTrace = false;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals(WireNames.Members.Type))
@@ -111,6 +122,26 @@ internal static class EnvelopeReader
                     // For a string token, TokenStartIndex is its opening quote and ValueSpan its raw (escaped) text.
                     parts.CorrelationStart = (int)reader.TokenStartIndex;
                     parts.CorrelationLength = reader.ValueSpan.Length + 2;
+                }
+                else if (reader.ValueTextEquals(WireNames.Members.Traceparent))
+                {
+                    reader.Read();
+                    if (sawTrace)
+                    {
+                        error = DuplicateMember;
+                        return false;
+                    }
+
+                    sawTrace = true;
+                    if (reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped && reader.ValueSpan.Length <= MaxTraceparentLength)
+                    {
+                        parts.TraceparentStart = (int)reader.TokenStartIndex + 1;
+                        parts.TraceparentLength = reader.ValueSpan.Length;
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
                 }
                 else if (reader.ValueTextEquals(WireNames.Members.Data))
                 {
@@ -164,8 +195,8 @@ internal static class EnvelopeReader
     }
 
     /// <summary>
-    /// Writes the flattened form's data: the envelope object without its <c>type</c> and
-    /// <c>correlationId</c> members, copied as raw member text. Returns the number of bytes written;
+    /// Writes the flattened form's data: the envelope object without its <c>type</c>,
+    /// <c>correlationId</c> and <c>traceparent</c> members, copied as raw member text. Returns the number of bytes written;
     /// <paramref name="destination"/> must be at least as long as <paramref name="message"/>. The
     /// message must have been accepted by <see cref="TryRead"/>.
     /// </summary>
@@ -179,7 +210,8 @@ internal static class EnvelopeReader
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var memberStart = (int)reader.TokenStartIndex;
-            var skip = reader.ValueTextEquals(WireNames.Members.Type) || reader.ValueTextEquals(WireNames.Members.CorrelationId);
+            var skip = reader.ValueTextEquals(WireNames.Members.Type) || reader.ValueTextEquals(WireNames.Members.CorrelationId)
+                || reader.ValueTextEquals(WireNames.Members.Traceparent);
             reader.Read();
             reader.Skip();
             if (skip)

@@ -74,6 +74,9 @@ internal static class WireNames
         /// <summary>Pairs a reply with its request.</summary>
         public static ReadOnlySpan<byte> CorrelationId => "correlationId"u8;
 
+        /// <summary>A client envelope's optional W3C trace context: the parent of the message's span.</summary>
+        public static ReadOnlySpan<byte> Traceparent => "traceparent"u8;
+
         /// <summary>An error reply's code.</summary>
         public static ReadOnlySpan<byte> Error => "error"u8;
 

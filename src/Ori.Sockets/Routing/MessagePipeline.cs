@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -32,7 +33,7 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
             return default;
         }
 
-        var started = metrics is { MessagesEnabled: true } ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+        var started = metrics is { MessagesEnabled: true } ? Stopwatch.GetTimestamp() : 0;
 
         // Every message but the heartbeat counts against the connection's budget, valid or not.
         var verdict = !budget.IsOn
@@ -79,6 +80,12 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
         }
 
         invocation.Reset(parts.TypeLength, CorrelationId(message, parts), data);
+
+        // Its span, when anything listens: the current span while the handler runs (its own spans nest under it),
+        // and the connection's again once it has started (the receive loop is not part of the message).
+        var tracing = SocketTracing.IsOn;
+        var previous = tracing ? Activity.Current : null;
+        var activity = tracing ? SocketTracing.StartMessage(span.Slice(parts.TraceparentStart, parts.TraceparentLength), invocation.Context.SocketId) : null;
         ValueTask pending;
         try
         {
@@ -89,17 +96,29 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
 #pragma warning restore CA1031
         {
             Fail(invocation, ex);
-            Finish(invocation, flattened, started);
+            Finish(invocation, flattened, started, activity);
+            Restore(tracing, previous);
             return default;
         }
 
         if (pending.IsCompletedSuccessfully)
         {
-            Finish(invocation, flattened, started);
+            Finish(invocation, flattened, started, activity);
+            Restore(tracing, previous);
             return default;
         }
 
-        return AwaitHandlerAsync(pending, invocation, flattened, started);
+        var completion = AwaitHandlerAsync(pending, invocation, flattened, started, activity);
+        Restore(tracing, previous);
+        return completion;
+    }
+
+    private static void Restore(bool tracing, Activity? previous)
+    {
+        if (tracing)
+        {
+            Activity.Current = previous;
+        }
     }
 
     /// <summary>The message's metrics (when anything listens): its route, outcome, reply and time.</summary>
@@ -126,7 +145,7 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
         return true;
     }
 
-    private async ValueTask AwaitHandlerAsync(ValueTask pending, SocketInvocation invocation, byte[]? flattened, long started)
+    private async ValueTask AwaitHandlerAsync(ValueTask pending, SocketInvocation invocation, byte[]? flattened, long started, Activity? activity)
     {
         try
         {
@@ -140,7 +159,7 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
         }
         finally
         {
-            Finish(invocation, flattened, started);
+            Finish(invocation, flattened, started, activity);
         }
     }
 
@@ -463,9 +482,14 @@ internal sealed class MessagePipeline(int maxJsonDepth, MessageBudget budget, Ti
         }
     }
 
-    private void Finish(SocketInvocation invocation, byte[]? flattened, long started)
+    private void Finish(SocketInvocation invocation, byte[]? flattened, long started, Activity? activity)
     {
         Record(invocation, started);
+        if (activity is not null)
+        {
+            SocketTracing.StopMessage(activity, invocation.Routed ? invocation.TypeName : SocketTracing.UnknownRoute, invocation.ErrorCode);
+        }
+
         invocation.Clear();
         if (flattened is not null)
         {

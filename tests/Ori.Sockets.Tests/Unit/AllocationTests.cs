@@ -5,7 +5,11 @@ using Ori.Sockets.Tests.Infrastructure;
 
 namespace Ori.Sockets.Tests.Unit;
 
-/// <summary>The hot paths allocate what they must and nothing more. Measured per thread, after a warm-up.</summary>
+/// <summary>
+/// The hot paths allocate what they must and nothing more. Measured per thread, after a warm-up. A collection of its
+/// own with the tracing tests: an activity listener is process-wide, and these measure the case of none.
+/// </summary>
+[Collection(nameof(AllocationTests))]
 public sealed class AllocationTests
 {
     [Fact]
@@ -76,6 +80,40 @@ public sealed class AllocationTests
         var before = GC.GetAllocatedBytesForCurrentThread();
         Assert.False(dispatcher.TryDispatch(invocation.Type, invocation, out _));
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public async Task The_whole_pipeline_with_a_traceparent_allocates_nothing_when_no_listener_is_attached()
+    {
+        await using var server = await TestServer.StartAsync(
+            sockets: s => s.AddSocketRouters(),
+            builder: b => b.Services.AddSingleton<OrderBook>());
+        ISocketDispatcher dispatcher = server.Services.GetRequiredService<ShopSocket>();
+        using var scope = server.Services.CreateScope();
+        var socket = new RecordingSocket("alloc-trace");
+        var invocation = socket.NewInvocation(scope.ServiceProvider);
+        var pipeline = new Ori.Sockets.Routing.MessagePipeline(32, new Ori.Sockets.Routing.MessageBudget(0, 0, 5), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var message = """{"type":"order.ping","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}"""u8.ToArray();
+        Assert.False(Ori.Sockets.Telemetry.SocketTracing.IsOn);
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True(ProcessedSynchronously(pipeline, dispatcher, invocation, message));
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            ProcessedSynchronously(pipeline, dispatcher, invocation, message);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Empty(socket.Texts);
+    }
+
+    private static bool ProcessedSynchronously(Ori.Sockets.Routing.MessagePipeline pipeline, ISocketDispatcher dispatcher, SocketInvocation invocation, byte[] message)
+    {
+        var pending = pipeline.ProcessAsync(dispatcher, invocation, message);
+        return pending.IsCompletedSuccessfully;
     }
 
     private static long Measure(SocketInvocation invocation, ISocketDispatcher dispatcher, ReadOnlySpan<byte> type, ReadOnlyMemory<byte> correlation, ReadOnlyMemory<byte> data)

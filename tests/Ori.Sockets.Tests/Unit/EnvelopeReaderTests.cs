@@ -31,6 +31,38 @@ public sealed class EnvelopeReaderTests
     }
 
     [Fact]
+    public void A_traceparent_is_read_as_raw_text_and_left_out_of_the_flattened_data()
+    {
+        var message = """{"type":"t","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","room":"r"}"""u8.ToArray();
+        Assert.True(EnvelopeReader.TryRead(message, 32, new byte[128], out var parts, out _));
+        Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", Encoding.UTF8.GetString(message, parts.TraceparentStart, parts.TraceparentLength));
+        Assert.True(parts.HasOtherMembers);
+        var destination = new byte[message.Length];
+        var length = EnvelopeReader.WriteFlattenedData(message, 32, destination);
+        Assert.Equal("""{"room":"r"}""", Encoding.UTF8.GetString(destination, 0, length));
+    }
+
+    [Theory]
+    [InlineData("""{"type":"t","traceparent":42}""")]
+    [InlineData("""{"type":"t","traceparent":{"a":1}}""")]
+    [InlineData("""{"type":"t","traceparent":"00-\u0030"}""")]
+    public void A_traceparent_that_is_not_a_plain_string_is_ignored_not_refused(string envelope)
+    {
+        Assert.True(EnvelopeReader.TryRead(Encoding.UTF8.GetBytes(envelope), 32, new byte[128], out var parts, out var error));
+        Assert.Null(error);
+        Assert.Equal(0, parts.TraceparentLength);
+        Assert.False(parts.HasOtherMembers);
+    }
+
+    [Fact]
+    public void A_repeated_traceparent_is_a_duplicate_member()
+    {
+        var message = """{"type":"t","traceparent":"a","traceparent":"b"}"""u8.ToArray();
+        Assert.False(EnvelopeReader.TryRead(message, 32, new byte[128], out _, out var error));
+        Assert.Equal(EnvelopeReader.DuplicateMember, error);
+    }
+
+    [Fact]
     public void Flattened_data_drops_type_and_correlation_id_and_keeps_the_rest_verbatim()
     {
         var message = """{"room":"r:1","type":"room.join","correlationId":"x","extra":{"a":[1, 2]}}"""u8.ToArray();
