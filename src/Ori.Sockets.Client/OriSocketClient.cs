@@ -30,6 +30,9 @@ public sealed class OriSocketClient : IAsyncDisposable
     private TaskCompletionSource? _pong;
     private Task? _run;
     private long _nextId;
+
+    // The delay ori.draining suggested (ms), used once for the reconnect after the server's 1001; -1 when none.
+    private long _drainDelayMs = -1;
     private bool _ready;
     private OriSocketClientState _state = OriSocketClientState.Disconnected;
 
@@ -345,8 +348,10 @@ public sealed class OriSocketClient : IAsyncDisposable
                 return;
             }
 
-            SetState(OriSocketClientState.Reconnecting, status, "connection lost");
-            var next = await ReconnectAsync().ConfigureAwait(false);
+            // After ori.draining the server closes with 1001 and asked for a delay: the first attempt waits it plus jitter.
+            var drainDelay = Interlocked.Exchange(ref _drainDelayMs, -1);
+            SetState(OriSocketClientState.Reconnecting, status, drainDelay >= 0 ? "the server is draining" : "connection lost");
+            var next = await ReconnectAsync(drainDelay).ConfigureAwait(false);
             if (next is null)
             {
                 FailBuffered(new OriSocketConnectionException("The client gave up reconnecting; the message was not sent."));
@@ -359,7 +364,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
-    private async Task<ClientWebSocket?> ReconnectAsync()
+    private async Task<ClientWebSocket?> ReconnectAsync(long drainDelayMs)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -371,7 +376,8 @@ public sealed class OriSocketClient : IAsyncDisposable
 
             try
             {
-                await Task.Delay(Backoff(attempt), _options.TimeProvider, _lifetime.Token).ConfigureAwait(false);
+                var delay = attempt == 0 && drainDelayMs >= 0 ? DrainDelay(drainDelayMs) : Backoff(attempt);
+                await Task.Delay(delay, _options.TimeProvider, _lifetime.Token).ConfigureAwait(false);
                 return await ConnectOnceAsync(_lifetime.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
@@ -395,6 +401,44 @@ public sealed class OriSocketClient : IAsyncDisposable
                 // Try again after a longer delay.
             }
         }
+    }
+
+    /// <summary>
+    /// The first reconnect after a drain: the server's suggested delay plus up to as much again at random (at least up to
+    /// the first reconnect delay), so that a server's clients come back spread out rather than in one burst.
+    /// </summary>
+    internal TimeSpan DrainDelay(long suggestedMs)
+    {
+        var jitter = Math.Max(suggestedMs, _options.ReconnectInitialDelay.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(suggestedMs + (Random.Shared.NextDouble() * jitter));
+    }
+
+    /// <summary><c>ori.draining</c>'s <c>reconnectAfterMs</c>, within 0 to 5 minutes; 0 when absent or not a number.</summary>
+    private static long ReadReconnectAfter(ReadOnlyMemory<byte> data)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(data.Span);
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var isDelay = reader.ValueTextEquals(WireNames.Members.ReconnectAfterMs);
+                    reader.Read();
+                    if (isDelay && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var ms))
+                    {
+                        return Math.Clamp(ms, 0, 300_000);
+                    }
+
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return 0;
     }
 
     /// <summary>Exponential backoff with equal jitter: half the delay fixed, half random.</summary>
@@ -810,6 +854,12 @@ public sealed class OriSocketClient : IAsyncDisposable
 
         if (envelope.Name is { } name)
         {
+            if (name == WireNames.Draining)
+            {
+                Interlocked.Exchange(ref _drainDelayMs, ReadReconnectAfter(envelope.Data));
+                return;
+            }
+
             if (name != WireNames.Ready && (envelope.Position is not { } position || Advance(envelope.Topic!, position)))
             {
                 DispatchPush(name, envelope.Data);

@@ -108,6 +108,11 @@ export declare class ConnectionLostError extends Error {
 }
 /** Exponential backoff with equal jitter: half the delay fixed, half random. */
 export declare function backoffDelay(attempt: number, initial: number, max: number, random?: () => number): number;
+/**
+ * The first reconnect after the server's `ori.draining`: its suggested delay plus up to as much again at random (at
+ * least up to the first reconnect delay), so that a server's clients come back spread out rather than in one burst.
+ */
+export declare function drainDelay(suggested: number, initial: number, random?: () => number): number;
 /** The URL with an `access_token` query parameter (replacing one it had). */
 export declare function withAccessToken(url: string, token: string): string;
 /**
@@ -150,6 +155,8 @@ export declare class OriSocketClient<R extends RouteMap<R> = AnyRoutes, P = AnyP
     private heartbeat;
     private pongTimer;
     private reconnectTimer;
+    /** The delay `ori.draining` asked for (ms), for the reconnect after the server's 1001; null when none. */
+    private drainAfter;
     private currentState;
     private id;
     private readonly onOnline;

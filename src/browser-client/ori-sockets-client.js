@@ -40,6 +40,13 @@ export function backoffDelay(attempt, initial, max, random = Math.random) {
     const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
     return ceiling / 2 + random() * (ceiling / 2);
 }
+/**
+ * The first reconnect after the server's `ori.draining`: its suggested delay plus up to as much again at random (at
+ * least up to the first reconnect delay), so that a server's clients come back spread out rather than in one burst.
+ */
+export function drainDelay(suggested, initial, random = Math.random) {
+    return suggested + random() * Math.max(suggested, initial);
+}
 /** The URL with an `access_token` query parameter (replacing one it had). */
 export function withAccessToken(url, token) {
     const hash = url.indexOf("#");
@@ -74,6 +81,8 @@ export class OriSocketClient {
     heartbeat = null;
     pongTimer = null;
     reconnectTimer = null;
+    /** The delay `ori.draining` asked for (ms), for the reconnect after the server's 1001; null when none. */
+    drainAfter = null;
     currentState = "disconnected";
     id = null;
     onOnline = () => this.reconnectNow();
@@ -260,6 +269,12 @@ export class OriSocketClient {
             catch {
                 return;
             }
+            if (message.name === "ori.draining") {
+                // The server is shutting down and closes this socket with 1001 soon: the reconnect after it waits as asked.
+                const suggested = message.data?.reconnectAfterMs;
+                this.drainAfter = typeof suggested === "number" && Number.isFinite(suggested) ? Math.min(Math.max(suggested, 0), 300_000) : 0;
+                return;
+            }
             if (!this.ready && message.name === "ori.ready") {
                 clearTimeout(connectTimer);
                 try {
@@ -421,10 +436,15 @@ export class OriSocketClient {
             this.setState("disconnected", code, `gave up after ${this.attempts} attempts`);
             return;
         }
-        this.setState("reconnecting", code, reason);
+        const drain = this.drainAfter;
+        this.drainAfter = null;
+        this.setState("reconnecting", code, drain !== null ? reason || "the server is draining" : reason);
         if (this.options.environment?.onLine === false)
             return; // waits for the online event
-        const delay = backoffDelay(this.attempts++, this.options.reconnectInitialDelay, this.options.reconnectMaxDelay);
+        const attempt = this.attempts++;
+        const delay = drain !== null
+            ? drainDelay(drain, this.options.reconnectInitialDelay)
+            : backoffDelay(attempt, this.options.reconnectInitialDelay, this.options.reconnectMaxDelay);
         this.reconnectTimer = setTimeout(() => {
             this.reconnectTimer = null;
             this.open();

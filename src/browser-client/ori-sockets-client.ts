@@ -153,6 +153,14 @@ export function backoffDelay(attempt: number, initial: number, max: number, rand
   return ceiling / 2 + random() * (ceiling / 2);
 }
 
+/**
+ * The first reconnect after the server's `ori.draining`: its suggested delay plus up to as much again at random (at
+ * least up to the first reconnect delay), so that a server's clients come back spread out rather than in one burst.
+ */
+export function drainDelay(suggested: number, initial: number, random: () => number = Math.random): number {
+  return suggested + random() * Math.max(suggested, initial);
+}
+
 /** The URL with an `access_token` query parameter (replacing one it had). */
 export function withAccessToken(url: string, token: string): string {
   const hash = url.indexOf("#");
@@ -200,6 +208,8 @@ export class OriSocketClient<R extends RouteMap<R> = AnyRoutes, P = AnyPushes> {
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private pongTimer: ReturnType<typeof setTimeout> | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The delay `ori.draining` asked for (ms), for the reconnect after the server's 1001; null when none. */
+  private drainAfter: number | null = null;
   private currentState: ConnectionState = "disconnected";
   private id: string | null = null;
   private readonly onOnline = () => this.reconnectNow();
@@ -390,6 +400,12 @@ export class OriSocketClient<R extends RouteMap<R> = AnyRoutes, P = AnyPushes> {
       } catch {
         return;
       }
+      if (message.name === "ori.draining") {
+        // The server is shutting down and closes this socket with 1001 soon: the reconnect after it waits as asked.
+        const suggested = (message.data as { reconnectAfterMs?: unknown } | null)?.reconnectAfterMs;
+        this.drainAfter = typeof suggested === "number" && Number.isFinite(suggested) ? Math.min(Math.max(suggested, 0), 300_000) : 0;
+        return;
+      }
       if (!this.ready && message.name === "ori.ready") {
         clearTimeout(connectTimer);
         try {
@@ -542,9 +558,14 @@ export class OriSocketClient<R extends RouteMap<R> = AnyRoutes, P = AnyPushes> {
       this.setState("disconnected", code, `gave up after ${this.attempts} attempts`);
       return;
     }
-    this.setState("reconnecting", code, reason);
+    const drain = this.drainAfter;
+    this.drainAfter = null;
+    this.setState("reconnecting", code, drain !== null ? reason || "the server is draining" : reason);
     if (this.options.environment?.onLine === false) return; // waits for the online event
-    const delay = backoffDelay(this.attempts++, this.options.reconnectInitialDelay, this.options.reconnectMaxDelay);
+    const attempt = this.attempts++;
+    const delay = drain !== null
+      ? drainDelay(drain, this.options.reconnectInitialDelay)
+      : backoffDelay(attempt, this.options.reconnectInitialDelay, this.options.reconnectMaxDelay);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.open();

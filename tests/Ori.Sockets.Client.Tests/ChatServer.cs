@@ -86,12 +86,16 @@ public sealed class ChatRouter(Journal journal)
 /// <summary>A real Kestrel on a fixed loopback port, so that it can be stopped and started again.</summary>
 internal sealed class ChatServer : IAsyncDisposable
 {
+    private readonly Action<OriSocketsOptions>? _options;
+    private readonly TimeSpan _shutdownTimeout;
     private WebApplication? _app;
 
-    private ChatServer(int port, Journal journal)
+    private ChatServer(int port, Journal journal, Action<OriSocketsOptions>? options, TimeSpan shutdownTimeout)
     {
         Port = port;
         Journal = journal;
+        _options = options;
+        _shutdownTimeout = shutdownTimeout;
     }
 
     public int Port { get; }
@@ -106,9 +110,9 @@ internal sealed class ChatServer : IAsyncDisposable
 
     public ISocketProvider Provider => Services.GetRequiredService<ISocketProvider>();
 
-    public static async Task<ChatServer> StartAsync()
+    public static async Task<ChatServer> StartAsync(Action<OriSocketsOptions>? options = null, TimeSpan? shutdownTimeout = null)
     {
-        var server = new ChatServer(TestEnvironment.FreePort(), new Journal());
+        var server = new ChatServer(TestEnvironment.FreePort(), new Journal(), options, shutdownTimeout ?? TimeSpan.FromSeconds(5));
         await server.StartAgainAsync();
         return server;
     }
@@ -118,9 +122,9 @@ internal sealed class ChatServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, Port));
         builder.Logging.ClearProviders();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = _shutdownTimeout);
         builder.Services.AddSingleton(Journal);
-        builder.Services.AddOriSockets().AddSocketRouters().AddRoomRule((_, room) => !room.StartsWith("forbidden:", StringComparison.Ordinal)).AddRecoverableTopics("feed:*", maxMessages: 5);
+        builder.Services.AddOriSockets(_options).AddSocketRouters().AddRoomRule((_, room) => !room.StartsWith("forbidden:", StringComparison.Ordinal)).AddRecoverableTopics("feed:*", maxMessages: 5);
         _app = builder.Build();
         _app.MapOriSockets<ChatSocket>("/ws");
         await _app.StartAsync();
@@ -146,7 +150,7 @@ internal sealed class FreezableProxy : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
-    private readonly int _target;
+    private volatile int _target;
     private volatile bool _frozen;
 
     public FreezableProxy(int target)
@@ -161,6 +165,13 @@ internal sealed class FreezableProxy : IAsyncDisposable
     public int Port { get; }
 
     public int Accepted;
+
+    /// <summary>The server port new connections go to (a load balancer that moves to another instance).</summary>
+    public int Target
+    {
+        get => _target;
+        set => _target = value;
+    }
 
     public void Freeze() => _frozen = true;
 

@@ -7,6 +7,7 @@ namespace Ori.Sockets.Redis.Tests;
 /// Instances on the three-node Redis Cluster of scripts/test.sh: sharded pub/sub found by themselves, topics spread over
 /// every shard, publishes, sends, broadcasts and disconnects across two and three instances.
 /// </summary>
+[Collection(nameof(ClusterTests))]
 public sealed class ClusterTests : IAsyncLifetime
 {
     private readonly string _prefix = "c" + Guid.NewGuid().ToString("N")[..10];

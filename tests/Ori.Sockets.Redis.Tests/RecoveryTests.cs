@@ -328,7 +328,11 @@ public sealed class RecoveryTests
     }
 }
 
-/// <summary>Recoverable topics on the three-node Redis Cluster: history keys and channel in one slot, on every shard.</summary>
+/// <summary>
+/// Recoverable topics on the three-node Redis Cluster: history keys and channel in one slot, on every shard. In the
+/// cluster tests' collection: they stop nodes and move slots of the same cluster, which a history read must not run into.
+/// </summary>
+[Collection(nameof(ClusterTests))]
 public sealed class ClusterRecoveryTests
 {
     private readonly string _prefix = "k" + Guid.NewGuid().ToString("N")[..10];

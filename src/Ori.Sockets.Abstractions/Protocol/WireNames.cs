@@ -13,6 +13,12 @@ internal static class WireNames
     /// <summary>The push that tells a client its guards passed: <c>{"name":"ori.ready","data":{"socketId":…}}</c>.</summary>
     public const string Ready = "ori.ready";
 
+    /// <summary>
+    /// The push that tells a client its server is shutting down and will close its socket with 1001 soon:
+    /// <c>{"name":"ori.draining","data":{"reconnectAfterMs":…}}</c>; the client waits that long, plus jitter, to reconnect.
+    /// </summary>
+    public const string Draining = "ori.draining";
+
     /// <summary>Names beginning with this are the protocol's own.</summary>
     public const string ReservedPrefix = "ori.";
 
@@ -70,6 +76,9 @@ internal static class WireNames
 
         /// <summary>The message's payload.</summary>
         public static ReadOnlySpan<byte> Data => "data"u8;
+
+        /// <summary><c>ori.draining</c>'s suggested reconnect delay, in milliseconds.</summary>
+        public static ReadOnlySpan<byte> ReconnectAfterMs => "reconnectAfterMs"u8;
 
         /// <summary>Pairs a reply with its request.</summary>
         public static ReadOnlySpan<byte> CorrelationId => "correlationId"u8;

@@ -35,6 +35,7 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
     private readonly Lock _deadlineLock = new();
     private CancellationTokenSource? _closeDeadline;
     private bool _ended;
+    private bool _ready;
     private long _lastActivity;
     private long _messageStartedAt;
 
@@ -66,6 +67,13 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
 
     /// <summary>Canceled when the connection starts closing (or is aborted): its work should stop.</summary>
     public CancellationToken Closing => _closing.Token;
+
+    /// <summary>Whether <c>ori.ready</c> has been queued: from then on pushes may follow it.</summary>
+    public bool IsReady
+    {
+        get => Volatile.Read(ref _ready);
+        set => Volatile.Write(ref _ready, value);
+    }
 
     /// <summary>Whether a close has started.</summary>
     public bool IsClosing => _outbound.IsClosing;

@@ -81,6 +81,7 @@ internal sealed class ConnectionLifecycle
 
                 // ori.ready is queued before the socket joins the hub so that it is the first frame out.
                 connection.TryEnqueue(EnvelopeFrames.Ready(connection.Id, _time.GetUtcNow().ToUnixTimeMilliseconds()));
+                connection.IsReady = true;
                 _hub.Add(connection, context.UserId);
                 joinedHub = true;
 

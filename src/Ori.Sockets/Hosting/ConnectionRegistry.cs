@@ -2,13 +2,14 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Ori.Sockets.Connections;
+using Ori.Sockets.Protocol;
 using Ori.Sockets.Telemetry;
 
 namespace Ori.Sockets.Hosting;
 
 /// <summary>
 /// The server's live connections (from the upgrade to the end, guards included): the idle sweeper that
-/// closes the silent ones with 4000, and the shutdown that closes all with 1001 and waits for them.
+/// closes the silent ones with 4000, and the drain that closes all with 1001, spread over a window, and waits for them.
 /// </summary>
 internal sealed class ConnectionRegistry : IDisposable
 {
@@ -19,6 +20,7 @@ internal sealed class ConnectionRegistry : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private ITimer? _idleSweeper;
+    private static readonly TimeSpan s_drainTick = TimeSpan.FromMilliseconds(10);
     private volatile bool _stopping;
 
     public ConnectionRegistry(IOptions<OriSocketsOptions> options, TimeProvider time, ILoggerFactory loggerFactory)
@@ -86,17 +88,36 @@ internal sealed class ConnectionRegistry : IDisposable
         _idleSweeper = _time.CreateTimer(static state => ((ConnectionRegistry)state!).SweepIdle(), this, period, period);
     }
 
-    /// <summary>Closes every socket with 1001 and completes when all have ended (or aborts those left when canceled).</summary>
-    public async Task ShutdownAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Drains the server: refuses new upgrades, tells every socket <c>ori.draining</c> with <paramref name="reconnectDelay"/>,
+    /// closes them with 1001 one after another over <paramref name="window"/> (all at once when it is zero), and completes
+    /// when all have ended; when <paramref name="cancellationToken"/> fires first, the sockets left are aborted. Only the
+    /// first call drains; later calls wait for it.
+    /// </summary>
+    public async Task ShutdownAsync(TimeSpan window, TimeSpan reconnectDelay, CancellationToken cancellationToken)
     {
         if (!_stopping)
         {
             _stopping = true;
-            SocketLog.ShuttingDown(_logger, _live.Count);
-            foreach (var connection in _live.Keys)
+            var connections = _live.Keys.ToArray();
+            SocketLog.ShuttingDown(_logger, connections.Length, (long)window.TotalMilliseconds, (long)reconnectDelay.TotalMilliseconds);
+
+            // A socket still running its guards has had no ori.ready: nothing may come before it, so it is closed now.
+            var draining = EnvelopeFrames.Draining((long)reconnectDelay.TotalMilliseconds, _time.GetUtcNow().ToUnixTimeMilliseconds());
+            var ready = new List<SocketConnection>(connections.Length);
+            foreach (var connection in connections)
             {
-                connection.Close(SocketCloseCodes.GoingAway, "Server shutting down");
+                if (connection.IsReady && connection.TryEnqueue(draining))
+                {
+                    ready.Add(connection);
+                }
+                else
+                {
+                    connection.Close(SocketCloseCodes.GoingAway, "Server shutting down");
+                }
             }
+
+            _ = CloseSpreadAsync([.. ready], window);
         }
 
         if (_live.IsEmpty)
@@ -113,6 +134,30 @@ internal sealed class ConnectionRegistry : IDisposable
             foreach (var connection in _live.Keys)
             {
                 connection.Abort();
+            }
+        }
+    }
+
+    /// <summary>Closes the sockets in a random order at an even pace over the window, a few each tick.</summary>
+    private async Task CloseSpreadAsync(SocketConnection[] connections, TimeSpan window)
+    {
+        Random.Shared.Shuffle(connections);
+        var started = _time.GetTimestamp();
+        var closed = 0;
+        while (closed < connections.Length)
+        {
+            var elapsed = _time.GetElapsedTime(started);
+            var due = window <= TimeSpan.Zero || elapsed >= window
+                ? connections.Length
+                : (int)Math.Ceiling(connections.Length * (elapsed / window));
+            for (; closed < due; closed++)
+            {
+                connections[closed].Close(SocketCloseCodes.GoingAway, "Server shutting down");
+            }
+
+            if (closed < connections.Length)
+            {
+                await Task.Delay(s_drainTick, _time).ConfigureAwait(false);
             }
         }
     }

@@ -36,6 +36,20 @@ public sealed class OriSocketsOptions
     /// <summary>How long a closing socket may take to finish the close handshake before it is aborted. Default 5 s.</summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// On shutdown the sockets are closed with 1001 one after another over this window, so that their clients do not all
+    /// reconnect (to the other instances) in the same second. Default 5 s; <see cref="TimeSpan.Zero"/> closes them all at
+    /// once. Never longer than the host's shutdown timeout leaves room for: it is cut to that timeout less
+    /// <see cref="CloseTimeout"/>.
+    /// </summary>
+    public TimeSpan DrainWindow { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The delay the <c>ori.draining</c> push suggests to clients before they reconnect, once their socket is closed; the
+    /// clients add up to as much again at random. Default 1 s.
+    /// </summary>
+    public TimeSpan DrainReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The largest message accepted, in bytes, measured on the reassembled message. Default 64 KiB; larger closes with 1009.</summary>
     public int ReceiveLimit { get; set; } = 64 * 1024;
 

@@ -74,6 +74,16 @@ internal sealed class OriSocketsOptionsValidator : IValidateOptions<OriSocketsOp
             failures.Add("Ori:Sockets:FragmentedMessageTimeout must not be negative (use 00:00:00 to turn it off).");
         }
 
+        if (options.DrainWindow < TimeSpan.Zero || options.DrainWindow > TimeSpan.FromMinutes(10))
+        {
+            failures.Add("Ori:Sockets:DrainWindow must be between 00:00:00 (close every socket at once) and 00:10:00.");
+        }
+
+        if (options.DrainReconnectDelay < TimeSpan.Zero || options.DrainReconnectDelay > TimeSpan.FromMinutes(5))
+        {
+            failures.Add("Ori:Sockets:DrainReconnectDelay must be between 00:00:00 and 00:05:00.");
+        }
+
         if (options.IdleTimeout < TimeSpan.Zero)
         {
             failures.Add("Ori:Sockets:IdleTimeout must not be negative (use 00:00:00 to turn it off).");

@@ -47,6 +47,14 @@ internal static class EnvelopeFrames
         return builder.ToFrameAndReturn();
     }
 
+    public static SocketFrame Draining(long reconnectAfterMs, long timestamp) =>
+        Push(WireNames.Draining, reconnectAfterMs, static (writer, delay) =>
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber(WireNames.Members.ReconnectAfterMs, delay);
+            writer.WriteEndObject();
+        }, timestamp);
+
     public static SocketFrame Ready(string socketId, long timestamp) =>
         Push(WireNames.Ready, socketId, static (writer, id) => EnvelopeWriter.WriteReadyData(writer, id), timestamp);
 }

@@ -83,8 +83,8 @@ internal static partial class SocketLog
     [LoggerMessage(15, LogLevel.Warning, "Message guard {Guard} closed socket {SocketId} with 1008.")]
     public static partial void MessageGuardClosed(ILogger logger, string socketId, string guard);
 
-    [LoggerMessage(14, LogLevel.Information, "Closing {Count} sockets: the server is shutting down.")]
-    public static partial void ShuttingDown(ILogger logger, int count);
+    [LoggerMessage(14, LogLevel.Information, "Closing {Count} sockets over {WindowMs} ms: the server is shutting down (clients are asked to wait {ReconnectAfterMs} ms before they reconnect).")]
+    public static partial void ShuttingDown(ILogger logger, int count, long windowMs, long reconnectAfterMs);
 
     [LoggerMessage(16, LogLevel.Error, "Connection handler {Handler} failed for socket {SocketId}.")]
     public static partial void ConnectionHandlerFailed(ILogger logger, string socketId, string handler, Exception exception);

@@ -1,7 +1,7 @@
 // Unit tests of the browser client with a scripted WebSocket double (node --test).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { OriSocketClient, OriSocketError, BufferFullError, ConnectionLostError, backoffDelay, withAccessToken } from "../ori-sockets-client.js";
+import { OriSocketClient, OriSocketError, BufferFullError, ConnectionLostError, backoffDelay, drainDelay, withAccessToken } from "../ori-sockets-client.js";
 
 const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -484,5 +484,33 @@ test("a rejoin that cannot recover is told so with the current position, and lea
   h.sockets[1].push({ type: "room.leave", correlationId: left.correlationId, data: { room: "feed", joined: false } });
   await leave;
   assert.equal(c.position("feed"), undefined);
+  c.close();
+});
+
+test("drainDelay is the suggested delay plus up to as much again (at least the first reconnect delay) at random", () => {
+  assert.equal(drainDelay(1000, 500, () => 0), 1000);
+  assert.equal(drainDelay(1000, 500, () => 0.5), 1500);
+  assert.equal(drainDelay(0, 500, () => 0.5), 250);
+});
+
+test("after ori.draining and the server's 1001 the client waits the suggested delay before it reconnects", async () => {
+  const h = harness();
+  const c = await connected(h, { reconnectInitialDelay: 20 });
+  const states = [];
+  c.onState((s) => states.push(s));
+  h.sockets[0].push({ name: "ori.draining", data: { reconnectAfterMs: 300 }, timestamp: 1 });
+  h.sockets[0].serverClose(1001, "Server shutting down");
+  assert.equal(states.at(-1).current, "reconnecting");
+  assert.equal(states.at(-1).closeCode, 1001);
+  await tick(250);
+  assert.equal(h.sockets.length, 1, "reconnected before the delay the server asked for");
+  await tick(450);
+  assert.equal(h.sockets.length, 2);
+
+  // Only that reconnect: a later drop goes back to the usual backoff (20 ms here).
+  h.sockets[1].ready("s2");
+  h.sockets[1].serverClose(1006, "");
+  await tick(60);
+  assert.equal(h.sockets.length, 3);
   c.close();
 });

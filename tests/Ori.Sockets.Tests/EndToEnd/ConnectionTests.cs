@@ -234,9 +234,13 @@ public sealed partial class ConnectionTests
     }
 
     [Fact]
-    public async Task Host_stop_closes_every_socket_with_1001()
+    public async Task Host_stop_drains_ori_draining_first_then_1001_closes_spread_over_the_window_and_no_upgrade_meanwhile()
     {
-        var server = await TestServer.StartAsync();
+        var server = await TestServer.StartAsync(options: o =>
+        {
+            o.DrainWindow = TimeSpan.FromSeconds(1);
+            o.DrainReconnectDelay = TimeSpan.FromMilliseconds(750);
+        });
         var clients = new List<TestClient>();
         for (var i = 0; i < 5; i++)
         {
@@ -244,16 +248,60 @@ public sealed partial class ConnectionTests
             clients.Add(client);
         }
 
-        var closes = clients.Select(c => c.WaitForCloseAsync(TimeSpan.FromSeconds(10))).ToArray();
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
-        await server.DisposeAsync();
-        stopwatch.Stop();
-        foreach (var close in closes)
+        var stopping = server.DisposeAsync().AsTask();
+
+        // Every socket is told first, with the delay its client should wait before it reconnects.
+        foreach (var client in clients)
         {
-            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await close);
+            var push = await client.ReceiveJsonAsync();
+            Assert.Equal("ori.draining", push.GetProperty("name").GetString());
+            Assert.Equal(750, push.GetProperty("data").GetProperty("reconnectAfterMs").GetInt32());
         }
 
-        // Within the host's shutdown time limit (10 s in TestServer), not after it.
+        // While it drains, the server takes no new socket: Kestrel has stopped listening (a connection error, 0), or an
+        // upgrade that got in is refused with 503.
+        Assert.Contains(await FailedUpgradeStatusAsync(server.WsUri, null), new[] { (HttpStatusCode)0, HttpStatusCode.ServiceUnavailable });
+
+        var closedAt = await Task.WhenAll(clients.Select(async c =>
+        {
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await c.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+            return stopwatch.Elapsed;
+        }));
+        await stopping;
+        stopwatch.Stop();
+
+        // One after another over the window (5 sockets in 1 s: about 200 ms apart), not all at once...
+        Assert.True(closedAt.Max() - closedAt.Min() >= TimeSpan.FromMilliseconds(500), $"closes spanned {closedAt.Max() - closedAt.Min()}");
+
+        // ...and within the host's shutdown time limit (10 s in TestServer), not after it.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"Stopping took {stopwatch.Elapsed}.");
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task With_no_drain_window_every_socket_is_closed_at_once_after_the_push()
+    {
+        var server = await TestServer.StartAsync(options: o => o.DrainWindow = TimeSpan.Zero);
+        var clients = new List<TestClient>();
+        for (var i = 0; i < 5; i++)
+        {
+            var (client, _) = await TestClient.ConnectReadyAsync(server.WsUri);
+            clients.Add(client);
+        }
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        var closes = clients.Select(async c =>
+        {
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await c.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+            return stopwatch.Elapsed;
+        }).ToArray();
+        await server.DisposeAsync();
+        var closedAt = await Task.WhenAll(closes);
+        Assert.True(closedAt.Max() - closedAt.Min() < TimeSpan.FromMilliseconds(300), $"closes spanned {closedAt.Max() - closedAt.Min()}");
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"Stopping took {stopwatch.Elapsed}.");
         foreach (var client in clients)
         {

@@ -19,7 +19,7 @@ public sealed class HealthCheckTests
         Assert.Equal(HealthStatus.Healthy, before.Status);
         Assert.Equal(0, before.Data["connections"]);
 
-        await registry.ShutdownAsync(TestContext.Current.CancellationToken);
+        await registry.ShutdownAsync(TimeSpan.Zero, TimeSpan.Zero, TestContext.Current.CancellationToken);
         var after = await check.CheckHealthAsync(context, TestContext.Current.CancellationToken);
         Assert.Equal(HealthStatus.Unhealthy, after.Status);
         Assert.Contains("Shutting down", after.Description, StringComparison.Ordinal);
