@@ -26,7 +26,7 @@ public sealed class OriSocketClient : IAsyncDisposable
     private readonly LinkedList<Outgoing> _buffer = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _lifetime = new();
-    private ClientWebSocket? _socket;
+    private WebSocket? _socket;
     private TaskCompletionSource? _pong;
     private Task? _run;
     private long _nextId;
@@ -132,7 +132,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
 
         SetState(OriSocketClientState.Connecting, null, null);
-        ClientWebSocket socket;
+        WebSocket socket;
         try
         {
             socket = await ConnectOnceAsync(cancellationToken).ConfigureAwait(false);
@@ -283,7 +283,7 @@ public sealed class OriSocketClient : IAsyncDisposable
     /// <returns>Completes when everything the client started has stopped.</returns>
     public async ValueTask DisposeAsync()
     {
-        ClientWebSocket? socket;
+        WebSocket? socket;
         lock (_sync)
         {
             if (_state == OriSocketClientState.Closed && _lifetime.IsCancellationRequested)
@@ -322,7 +322,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         _lifetime.Dispose();
     }
 
-    private async Task RunAsync(ClientWebSocket socket)
+    private async Task RunAsync(WebSocket socket)
     {
         while (true)
         {
@@ -364,7 +364,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
-    private async Task<ClientWebSocket?> ReconnectAsync(long drainDelayMs)
+    private async Task<WebSocket?> ReconnectAsync(long drainDelayMs)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -448,24 +448,40 @@ public sealed class OriSocketClient : IAsyncDisposable
         return TimeSpan.FromMilliseconds((ceiling / 2) + (Random.Shared.NextDouble() * ceiling / 2));
     }
 
-    private async Task<ClientWebSocket> ConnectOnceAsync(CancellationToken cancellationToken)
+    private async Task<WebSocket> ConnectOnceAsync(CancellationToken cancellationToken)
     {
-        var socket = new ClientWebSocket();
-        socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        _options.ConfigureSocket?.Invoke(socket.Options);
         using var deadline = new CancellationTokenSource(_options.ConnectTimeout, _options.TimeProvider);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        WebSocket? socket = null;
         try
         {
             InjectFault?.Invoke("connect");
 
             // A fresh token for every attempt: the one the last connection had may be what expired.
+            var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             if (_options.AccessTokenProvider is { } tokens && await tokens(timeout.Token).ConfigureAwait(false) is { Length: > 0 } token)
             {
-                socket.Options.SetRequestHeader("Authorization", "Bearer " + token);
+                headers["Authorization"] = "Bearer " + token;
             }
 
-            await socket.ConnectAsync(_uri, timeout.Token).ConfigureAwait(false);
+            if (_options.WebSocketFactory is { } factory)
+            {
+                socket = await factory(_uri, headers, timeout.Token).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException("OriSocketClientOptions.WebSocketFactory returned no WebSocket.");
+            }
+            else
+            {
+                var client = new ClientWebSocket();
+                socket = client;
+                client.Options.KeepAliveInterval = TimeSpan.Zero;
+                _options.ConfigureSocket?.Invoke(client.Options);
+                foreach (var (name, value) in headers)
+                {
+                    client.Options.SetRequestHeader(name, value);
+                }
+
+                await client.ConnectAsync(_uri, timeout.Token).ConfigureAwait(false);
+            }
 
             // The server sends ori.ready once its connection guards passed: nothing is sent before it.
             var buffer = new ArrayBufferWriter<byte>(1024);
@@ -486,17 +502,17 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            socket.Dispose();
+            socket?.Dispose();
             throw new OriSocketConnectionException($"The server was not ready within {_options.ConnectTimeout}.");
         }
         catch (WebSocketException ex)
         {
-            socket.Dispose();
+            socket?.Dispose();
             throw new OriSocketConnectionException($"Could not connect to {_uri.GetLeftPart(UriPartial.Path)}: {ex.Message}", ex);
         }
         catch
         {
-            socket.Dispose();
+            socket?.Dispose();
             throw;
         }
     }
@@ -505,7 +521,7 @@ public sealed class OriSocketClient : IAsyncDisposable
     /// Runs <see cref="OnReadyAsync"/>; when it fails the socket is aborted, so the receive loop ends at once and the
     /// client reconnects: it is never left Connected on a socket it stopped using.
     /// </summary>
-    private async Task ReadyOrDropAsync(ClientWebSocket socket)
+    private async Task ReadyOrDropAsync(WebSocket socket)
     {
         try
         {
@@ -524,7 +540,7 @@ public sealed class OriSocketClient : IAsyncDisposable
     }
 
     /// <summary>After ori.ready: join the remembered rooms (once each), then send what was buffered, then accept sends.</summary>
-    private async Task OnReadyAsync(ClientWebSocket socket)
+    private async Task OnReadyAsync(WebSocket socket)
     {
         string[] rooms;
         lock (_sync)
@@ -660,7 +676,7 @@ public sealed class OriSocketClient : IAsyncDisposable
 
     private async Task SendOrBufferAsync(byte[] bytes, CancellationToken cancellationToken, string? correlationId = null)
     {
-        ClientWebSocket? socket;
+        WebSocket? socket;
         LinkedListNode<Outgoing>? buffered = null;
         lock (_sync)
         {
@@ -710,7 +726,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
-    private async Task SendOnSocketAsync(ClientWebSocket socket, byte[] bytes, CancellationToken cancellationToken)
+    private async Task SendOnSocketAsync(WebSocket socket, byte[] bytes, CancellationToken cancellationToken)
     {
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -735,7 +751,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
-    private async Task<int?> ReceiveLoopAsync(ClientWebSocket socket)
+    private async Task<int?> ReceiveLoopAsync(WebSocket socket)
     {
         using var heartbeat = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
         var beating = _options.HeartbeatInterval > TimeSpan.Zero ? HeartbeatAsync(socket, heartbeat.Token) : Task.CompletedTask;
@@ -778,7 +794,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         return status;
     }
 
-    private async Task<(WebSocketMessageType Type, int? Status)> ReceiveMessageAsync(ClientWebSocket socket, ArrayBufferWriter<byte> buffer, CancellationToken cancellationToken)
+    private async Task<(WebSocketMessageType Type, int? Status)> ReceiveMessageAsync(WebSocket socket, ArrayBufferWriter<byte> buffer, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -802,7 +818,7 @@ public sealed class OriSocketClient : IAsyncDisposable
         }
     }
 
-    private async Task HeartbeatAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    private async Task HeartbeatAsync(WebSocket socket, CancellationToken cancellationToken)
     {
         try
         {

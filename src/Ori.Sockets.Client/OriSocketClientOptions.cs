@@ -37,6 +37,14 @@ public sealed class OriSocketClientOptions
     /// <summary>The largest message the client accepts; default 1 MiB. A larger one closes the connection (1009).</summary>
     public int MaxMessageBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Opens the WebSocket of each connection attempt in place of a <see cref="System.Net.WebSockets.ClientWebSocket"/>:
+    /// given the server's URI and the request headers the client would send (<c>Authorization</c>, from
+    /// <see cref="AccessTokenProvider"/>), it returns an open WebSocket. Null (default) uses a <c>ClientWebSocket</c>
+    /// configured by <see cref="ConfigureSocket"/>. Ori.Sockets.Testing uses it to reach an in-memory server.
+    /// </summary>
+    public Func<Uri, IReadOnlyDictionary<string, string>, CancellationToken, ValueTask<System.Net.WebSockets.WebSocket>>? WebSocketFactory { get; set; }
+
     /// <summary>Sets up the underlying <see cref="System.Net.WebSockets.ClientWebSocket"/> (headers, proxy, certificates) before each connection.</summary>
     public Action<System.Net.WebSockets.ClientWebSocketOptions>? ConfigureSocket { get; set; }
 

@@ -16,6 +16,7 @@ public sealed class PublicApiTests
     [InlineData("Ori.Sockets.Abstractions")]
     [InlineData("Ori.Sockets.Redis")]
     [InlineData("Ori.Sockets.Client")]
+    [InlineData("Ori.Sockets.Testing")]
     public void Public_surface_matches_the_checked_in_listing(string assemblyName)
     {
         var assembly = assemblyName switch
@@ -23,6 +24,7 @@ public sealed class PublicApiTests
             "Ori.Sockets" => typeof(SocketHub).Assembly,
             "Ori.Sockets.Redis" => typeof(Ori.Sockets.Redis.RedisSocketEmitter).Assembly,
             "Ori.Sockets.Client" => typeof(Ori.Sockets.Client.OriSocketClient).Assembly,
+            "Ori.Sockets.Testing" => typeof(Ori.Sockets.Testing.OriSocketsTestHost).Assembly,
             _ => typeof(SocketMessageAttribute).Assembly,
         };
         var actual = Describe(assembly);
