@@ -27,6 +27,9 @@ internal sealed class Harness : IDisposable
 
     public ISocketProvider Provider { get; }
 
+    /// <summary>The runtime's services.</summary>
+    public IServiceProvider Services => _services;
+
     public ISocketDispatcher Dispatcher { get; }
 
     public SocketHub Hub { get; }

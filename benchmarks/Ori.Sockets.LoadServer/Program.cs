@@ -9,6 +9,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.SignalR;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using Ori.Sockets;
 using Ori.Sockets.LoadServer;
 using Ori.Sockets.Redis;
@@ -44,6 +46,19 @@ else
         o.MessagesPerSecond = Environment.GetEnvironmentVariable("ORI_LOAD_RATE_LIMIT") is { Length: > 0 } ? 1_000_000 : 0;
         o.MessageBurst = 1_000_000;
     }).AddSocketRouters().AddRoomRule((_, _) => true);
+    // ORI_LOAD_TELEMETRY=otel: OpenTelemetry's SDK on the meters (Prometheus exporter, never scraped here: every
+    // measurement is aggregated); =tracing: that and its tracer on the activity source, always sampled, batched to an
+    // exporter that discards (what recording costs, without an exporter's network).
+    if (Environment.GetEnvironmentVariable("ORI_LOAD_TELEMETRY") is { Length: > 0 } telemetry)
+    {
+        var otel = builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter("Ori.Sockets", "Ori.Sockets.Redis").AddPrometheusExporter());
+        if (telemetry == "tracing")
+        {
+            otel.WithTracing(t => t.AddSource("Ori.Sockets").SetSampler(new OpenTelemetry.Trace.AlwaysOnSampler())
+                .AddProcessor(new OpenTelemetry.BatchActivityExportProcessor(new DiscardingExporter())));
+        }
+    }
+
     if (Environment.GetEnvironmentVariable("ORI_LOAD_RECOVERABLE") is { Length: > 0 })
     {
         // Every topic keeps a history (the load tool's "+recoverable"): what a position and a history cost per push.
@@ -167,3 +182,10 @@ namespace Ori.Sockets.LoadServer
         public static EchoReply Echo(EchoRequest request) => new(request.Text);
     }
 }
+
+/// <summary>Receives every batch of finished spans and keeps none: the cost of recording them, not of shipping them.</summary>
+internal sealed class DiscardingExporter : OpenTelemetry.BaseExporter<System.Diagnostics.Activity>
+{
+    public override OpenTelemetry.ExportResult Export(in OpenTelemetry.Batch<System.Diagnostics.Activity> batch) => OpenTelemetry.ExportResult.Success;
+}
+

@@ -4,7 +4,10 @@
 //   A server may be "ori@DIR": the Ori.Sockets load server built (Release) in another checkout DIR, to compare two
 //   versions in one run (e.g. --servers ori@../before,ori); "ori+limits" turns the message budget on (a budget no
 //   scenario reaches: what taking a permit per message costs); "ori+recoverable" makes every topic recoverable (each
-//   push gets a position and is kept in a history: in memory, or in Redis in the cross-instance scenarios).
+//   push gets a position and is kept in a history: in memory, or in Redis in the cross-instance scenarios); "ori+otel"
+//   attaches OpenTelemetry's SDK to the meters (Prometheus exporter, not scraped: every measurement aggregated) and
+//   "ori+tracing" adds its tracer on the activity source Ori.Sockets (always sampled, batched to an exporter that
+//   discards): what metrics and traces cost.
 // Scenarios: fan-out (C subscribers of one topic/group, M pushes of ~150 bytes), request/reply (K
 // connections in closed loops), idle connections (memory per connection) and cross-instance fan-out (two instances
 // on one redis-server of the tool's own: subscribers on B, pushes published on A; Ori.Sockets' Redis provider against
@@ -45,16 +48,18 @@ foreach (var spec in servers)
 {
     var limits = spec.Contains("+limits", StringComparison.Ordinal);
     var recoverable = spec.Contains("+recoverable", StringComparison.Ordinal);
-    var bare = spec.Replace("+limits", string.Empty, StringComparison.Ordinal).Replace("+recoverable", string.Empty, StringComparison.Ordinal);
+    var telemetry = spec.Contains("+tracing", StringComparison.Ordinal) ? "tracing" : spec.Contains("+otel", StringComparison.Ordinal) ? "otel" : null;
+    var bare = spec.Replace("+limits", string.Empty, StringComparison.Ordinal).Replace("+recoverable", string.Empty, StringComparison.Ordinal)
+        .Replace("+tracing", string.Empty, StringComparison.Ordinal).Replace("+otel", string.Empty, StringComparison.Ordinal);
     var at = bare.IndexOf('@', StringComparison.Ordinal);
     var server = at < 0 ? bare : bare[..at];
     var checkout = at < 0 ? null : Path.GetFullPath(bare[(at + 1)..]);
     IProtocol protocol = server == "signalr" ? new SignalRProtocol() : new OriProtocol();
-    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty) + (recoverable ? " +recoverable" : string.Empty);
+    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty) + (recoverable ? " +recoverable" : string.Empty) + (telemetry is null ? string.Empty : " +" + telemetry);
     var figures = results[name] = [];
     foreach (var subscribers in only is null or "fanout" ? fanOut : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry);
         var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers);
         foreach (var (key, value) in f)
         {
@@ -66,7 +71,7 @@ foreach (var spec in servers)
 
     if (only is null or "echo")
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry);
         var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoWarmUpSeconds), TimeSpan.FromSeconds(echoSeconds));
         foreach (var (key, value) in f)
         {
@@ -81,8 +86,8 @@ foreach (var spec in servers)
     {
         const int subscribers = 1000;
         using var redis = cluster ? await RedisProcess.StartClusterAsync(pin) : await RedisProcess.StartAsync(pin);
-        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable);
-        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry);
         var f = await Scenarios.FanOutAsync(b, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)]);
         var label = cluster ? "cross_cluster" : "cross";
         foreach (var (key, value) in f)
@@ -98,8 +103,8 @@ foreach (var spec in servers)
     {
         const int sockets = 1000;
         using var redis = await RedisProcess.StartAsync(pin);
-        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable);
-        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry);
         var f = await Scenarios.FanOutAsync(b, protocol, sockets, messagesOption ?? deliveriesPerBurst / sockets, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)], user: "u");
         foreach (var (key, value) in f)
         {
@@ -113,7 +118,7 @@ foreach (var spec in servers)
     foreach (var presence in only == "presence" && server == "ori" && RedisProcess.IsAvailable ? [true, false] : Array.Empty<bool>())
     {
         using var redis = await RedisProcess.StartAsync(pin);
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence, recoverable: recoverable);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence, recoverable: recoverable, telemetry: telemetry);
         var f = await Scenarios.PresenceAsync(process, redis, protocol, idle[0]);
         foreach (var (key, value) in f)
         {
@@ -125,7 +130,7 @@ foreach (var spec in servers)
 
     foreach (var count in only is null or "idle" ? idle : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry);
         var f = await Scenarios.IdleAsync(process, protocol, count);
         figures[$"idle_{count}_bytes_per_connection"] = f["bytes_per_connection"];
         Report(name, $"idle {count}", f);

@@ -26,7 +26,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>Starts the load server in <paramref name="mode"/>; from another checkout's Release build when <paramref name="checkout"/> is given.</summary>
-    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true, bool recoverable = false)
+    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true, bool recoverable = false, string? telemetry = null)
     {
         var port = FreePort();
         string dll;
@@ -56,6 +56,11 @@ internal sealed class ServerProcess : IAsyncDisposable
         if (limits)
         {
             start.Environment["ORI_LOAD_RATE_LIMIT"] = "1";
+        }
+
+        if (telemetry is not null)
+        {
+            start.Environment["ORI_LOAD_TELEMETRY"] = telemetry;
         }
 
         if (redis is not null)
