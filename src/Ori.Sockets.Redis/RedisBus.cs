@@ -30,6 +30,13 @@ internal sealed class RedisBus : IAsyncDisposable
         _logger = logger;
         _time = time;
         Counters = counters;
+        counters.Backlog = () =>
+        {
+            lock (_backlog)
+            {
+                return _backlog.Count;
+            }
+        };
         Prefix = options.ChannelPrefix + ":";
         ControlChannel = RedisChannel.Literal(Prefix + "#control");
         Sharded = options.PubSub == RedisPubSubMode.Sharded;
@@ -206,6 +213,15 @@ internal sealed class RedisBus : IAsyncDisposable
 
     /// <summary>Whether a message's deadline has passed: its sender has told its caller it failed.</summary>
     public bool IsExpired(long deadline) => deadline != 0 && _time.GetUtcNow().ToUnixTimeMilliseconds() > deadline;
+
+    /// <summary>Records how long a message from another instance took to get here: its deadline less the operation timeout is when it was sent.</summary>
+    public void RecordLag(long deadline)
+    {
+        if (deadline != 0 && Counters.LagEnabled)
+        {
+            Counters.Lag(TimeSpan.FromMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds() - deadline) + _options.OperationTimeout);
+        }
+    }
 
     /// <summary>
     /// Publishes one message stamped with <paramref name="deadline"/> (<see cref="Deadline"/>, taken when it was built).
@@ -555,6 +571,7 @@ internal sealed class RedisBus : IAsyncDisposable
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
         Volatile.Write(ref _restoredAt, _time.GetTimestamp());
+        Counters.Reconnected();
         RedisLog.ConnectionRestored(_logger, e.ConnectionType.ToString());
     }
 }
@@ -612,9 +629,19 @@ internal sealed class RedisCounters : IDisposable
     private long _mismatched;
     private long _foreign;
     private long _expired;
+    private long _reconnects;
+    private readonly Histogram<double> _lag;
 
     public RedisCounters()
     {
+        _meter.CreateObservableCounter("ori.sockets.redis.reconnects", () => Volatile.Read(ref _reconnects), "{reconnect}", "Connections to Redis restored after a failure (each of the interactive and subscription connections).");
+        _meter.CreateObservableGauge("ori.sockets.redis.backlog", () => Backlog?.Invoke() ?? 0, "{message}", "Publishes waiting for Redis to come back (bounded by BacklogLimit).");
+        _lag = _meter.CreateHistogram<double>(
+            "ori.sockets.redis.lag",
+            "s",
+            "From a publish on another instance to its delivery here (by the instances' clocks: keep them synchronized).",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _meter.CreateObservableCounter("ori.sockets.redis.published", () => Volatile.Read(ref _published), description: "Messages published to Redis.");
         _meter.CreateObservableCounter("ori.sockets.redis.publish_failed", () => Volatile.Read(ref _publishFailed), description: "Publishes Redis did not take.");
         _meter.CreateObservableCounter("ori.sockets.redis.backlogged", () => Volatile.Read(ref _backlogged), description: "Publishes that waited for Redis to come back (or for the grace after it).");
@@ -645,6 +672,21 @@ internal sealed class RedisCounters : IDisposable
     public long ForeignCount => Volatile.Read(ref _foreign);
 
     public long ExpiredCount => Volatile.Read(ref _expired);
+
+    /// <summary>The meter (tests listen to this instance's instruments only).</summary>
+    internal Meter Meter => _meter;
+
+    /// <summary>How many publishes wait for Redis now (set by the bus).</summary>
+    public Func<int>? Backlog { get; set; }
+
+    public long ReconnectCount => Volatile.Read(ref _reconnects);
+
+    public void Reconnected() => Interlocked.Increment(ref _reconnects);
+
+    /// <summary>Whether anything listens to the lag (it is computed only then).</summary>
+    public bool LagEnabled => _lag.Enabled;
+
+    public void Lag(TimeSpan lag) => _lag.Record(Math.Max(0, lag.TotalSeconds));
 
     public void Published() => Interlocked.Increment(ref _published);
 

@@ -701,6 +701,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
         if (kind == RedisMessageKind.Positioned)
         {
             // Published by the history script, which checked its deadline: every instance delivers it, its sender's too.
+            _bus.RecordLag(deadline);
             return true;
         }
 
@@ -717,6 +718,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
             return false;
         }
 
+        _bus.RecordLag(deadline);
         return true;
     }
 

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -20,6 +22,29 @@ public sealed class FaultTests
         await using var redis = await RedisServer.StartAsync();
         await using var a = await Instance.StartAsync(redis.Endpoint, _prefix);
         await using var b = await Instance.StartAsync(redis.Endpoint, _prefix);
+
+        // The meter Ori.Sockets.Redis of each instance: B's lag, A's reconnects and backlog.
+        var lags = new ConcurrentQueue<double>();
+        var observed = new ConcurrentDictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == a.Counters.Meter || instrument.Meter == b.Counters.Meter)
+            {
+                l.EnableMeasurementEvents(instrument, instrument.Meter == a.Counters.Meter ? "a" : "b");
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((instrument, value, _, state) =>
+        {
+            if (instrument.Name == "ori.sockets.redis.lag" && (string)state! == "b")
+            {
+                lags.Enqueue(value);
+            }
+        });
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, state) => observed[(string)state! + ":" + instrument.Name] = value);
+        listener.SetMeasurementEventCallback<int>((instrument, value, _, state) => observed[(string)state! + ":" + instrument.Name] = value);
+        listener.Start();
+
         var (onA, _) = await a.JoinAsync("live");
         var (onB, _) = await b.JoinAsync("live");
         var (onB2, _) = await b.JoinAsync("other");
@@ -30,6 +55,8 @@ public sealed class FaultTests
             await a.Emitter.PublishAsync("live", Notes.Push("before"));
             Assert.Equal("before", await Notes.TextAsync(onA));
             Assert.Equal("before", await Notes.TextAsync(onB));
+            Assert.NotEmpty(lags);
+            Assert.All(lags, lag => Assert.InRange(lag, 0, 5));
 
             await redis.StopAsync();
             await Eventually.TrueAsync(() => !a.Provider.Bus.IsConnected);
@@ -62,6 +89,10 @@ public sealed class FaultTests
 
             Assert.NotNull(received);
             Assert.StartsWith("after-", received, StringComparison.Ordinal);
+            listener.RecordObservableInstruments();
+            Assert.True(observed["a:ori.sockets.redis.reconnects"] >= 1, "a reconnect was counted");
+            Assert.Equal(0, observed["a:ori.sockets.redis.backlog"]);
+            Assert.True(observed["a:ori.sockets.redis.publish_failed"] >= 1);
             TestContext.Current.TestOutputHelper?.WriteLine($"delivery resumed {restarted.Elapsed.TotalMilliseconds:F0} ms after redis-server started again");
             Assert.Contains(a.Logs.Entries, e => e.EventId == 103);
         }
