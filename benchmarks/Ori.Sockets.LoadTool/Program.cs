@@ -1,5 +1,6 @@
-// Ori.Sockets vs ASP.NET Core SignalR on one machine, with real WebSockets on loopback.
-//   dotnet run -c Release --project benchmarks/Ori.Sockets.LoadTool -- [--quick] [--json FILE] [--servers ori,signalr]
+// Ori.Sockets vs Bun (Bun.serve, uWebSockets underneath) and ASP.NET Core SignalR on one machine, real WebSockets on
+// loopback. Bun comes from npm: `npm ci --prefix benchmarks/bun-server` once (benchmarks/bun-server/server.js).
+//   dotnet run -c Release --project benchmarks/Ori.Sockets.LoadTool -- [--quick] [--json FILE] [--servers ori,bun,signalr]
 //     [--only fanout|echo|idle|cross] [--subscribers C] [--messages M] [--profile DIR]
 //   A server may be "ori@DIR": the Ori.Sockets load server built (Release) in another checkout DIR, to compare two
 //   versions in one run (e.g. --servers ori@../before,ori); "ori+limits" turns the message budget on (a budget no
@@ -11,7 +12,7 @@
 // Scenarios: fan-out (C subscribers of one topic/group, M pushes of ~150 bytes), request/reply (K
 // connections in closed loops), idle connections (memory per connection) and cross-instance fan-out (two instances
 // on one redis-server of the tool's own: subscribers on B, pushes published on A; Ori.Sockets' Redis provider against
-// SignalR's Redis backplane; CPU of both instances and redis-server). The server runs in its own
+// SignalR's Redis backplane; CPU of both instances and redis-server; Bun has no backplane and skips it). The server runs in its own
 // process pinned to core 0, the tool on core 1; server CPU from /proc/PID/stat, memory from VmRSS.
 using System.Diagnostics;
 using System.Globalization;
@@ -20,7 +21,7 @@ using Ori.Sockets.LoadTool;
 
 var quick = args.Contains("--quick");
 var jsonFile = ArgValue("--json");
-var servers = (ArgValue("--servers") ?? "ori,signalr").Split(',');
+var servers = (ArgValue("--servers") ?? "ori,bun,signalr").Split(',');
 if (ArgValue("--profile") is { } profile)
 {
     Directory.CreateDirectory(profile);
@@ -54,7 +55,12 @@ foreach (var spec in servers)
     var at = bare.IndexOf('@', StringComparison.Ordinal);
     var server = at < 0 ? bare : bare[..at];
     var checkout = at < 0 ? null : Path.GetFullPath(bare[(at + 1)..]);
-    IProtocol protocol = server == "signalr" ? new SignalRProtocol() : new OriProtocol();
+    IProtocol protocol = server switch
+    {
+        "signalr" => new SignalRProtocol(),
+        "bun" => new OriProtocol("Bun"),
+        _ => new OriProtocol(),
+    };
     var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty) + (recoverable ? " +recoverable" : string.Empty) + (telemetry is null ? string.Empty : " +" + telemetry);
     var figures = results[name] = [];
     foreach (var subscribers in only is null or "fanout" ? fanOut : [])
@@ -82,7 +88,7 @@ foreach (var spec in servers)
     }
 
     // One redis-server, then a three-node cluster (Ori.Sockets uses sharded pub/sub there; SignalR's backplane, classic).
-    foreach (var cluster in (only is null or "cross") && RedisProcess.IsAvailable ? (RedisProcess.CanCluster ? [false, true] : [false]) : Array.Empty<bool>())
+    foreach (var cluster in (only is null or "cross") && server != "bun" && RedisProcess.IsAvailable ? (RedisProcess.CanCluster ? [false, true] : [false]) : Array.Empty<bool>())
     {
         const int subscribers = 1000;
         using var redis = cluster ? await RedisProcess.StartClusterAsync(pin) : await RedisProcess.StartAsync(pin);
@@ -99,7 +105,7 @@ foreach (var spec in servers)
     }
 
     // Sends to a user across instances: the 1,000 sockets on B are all one user's, the sends made on A.
-    if (only == "cross-user" && RedisProcess.IsAvailable)
+    if (only == "cross-user" && server != "bun" && RedisProcess.IsAvailable)
     {
         const int sockets = 1000;
         using var redis = await RedisProcess.StartAsync(pin);
@@ -137,18 +143,27 @@ foreach (var spec in servers)
     }
 }
 
-if (results.TryGetValue("Ori.Sockets", out var oriFigures) && results.TryGetValue("SignalR", out var signalRFigures))
+// Ratios of Ori.Sockets to each peer measured in the same run (Bun, SignalR).
+if (results.TryGetValue("Ori.Sockets", out var oriFigures))
 {
-    Console.WriteLine();
-    Console.WriteLine("Ratios (Ori.Sockets / SignalR; for memory and latency, lower is better):");
-    var ratios = oriFigures.Keys.Where(k => signalRFigures.TryGetValue(k, out var other) && other != 0)
-        .ToDictionary(k => k, k => oriFigures[k] / signalRFigures[k]);
-    foreach (var (key, value) in ratios)
+    foreach (var peer in new[] { "Bun", "SignalR" })
     {
-        Console.WriteLine($"  {key,-48} {value,10:F2}");
-    }
+        if (!results.TryGetValue(peer, out var peerFigures))
+        {
+            continue;
+        }
 
-    results["ratio"] = ratios;
+        Console.WriteLine();
+        Console.WriteLine($"Ratios (Ori.Sockets / {peer}; for memory and latency, lower is better):");
+        var ratios = oriFigures.Keys.Where(k => peerFigures.TryGetValue(k, out var other) && other != 0)
+            .ToDictionary(k => k, k => oriFigures[k] / peerFigures[k]);
+        foreach (var (key, value) in ratios)
+        {
+            Console.WriteLine($"  {key,-48} {value,10:F2}");
+        }
+
+        results[peer == "SignalR" ? "ratio" : "ratio_" + peer.ToLowerInvariant()] = ratios;
+    }
 }
 
 if (jsonFile is not null)

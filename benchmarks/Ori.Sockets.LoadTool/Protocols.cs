@@ -24,9 +24,10 @@ internal interface IProtocol
     bool IsReply(ReadOnlySpan<byte> frame, string id);
 }
 
-internal sealed class OriProtocol : IProtocol
+/// <summary>The Ori.Sockets envelope protocol: the Ori.Sockets load server's, and the Bun server's (named "Bun").</summary>
+internal sealed class OriProtocol(string name = "Ori.Sockets") : IProtocol
 {
-    public string Name => "Ori.Sockets";
+    public string Name => name;
 
     public string Path => "/ws";
 

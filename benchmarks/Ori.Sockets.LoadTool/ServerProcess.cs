@@ -43,9 +43,14 @@ internal sealed class ServerProcess : IAsyncDisposable
             dll = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "Ori.Sockets.LoadServer", "bin", "Release", "net10.0", "Ori.Sockets.LoadServer.dll");
             dll = Path.GetFullPath(File.Exists(dll) ? dll : Path.Combine(AppContext.BaseDirectory, "Ori.Sockets.LoadServer.dll"));
         }
-        var start = pin && File.Exists("/usr/bin/taskset")
-            ? new ProcessStartInfo("/usr/bin/taskset") { ArgumentList = { "-c", "0", "dotnet", dll, mode, port.ToString(CultureInfo.InvariantCulture) } }
-            : new ProcessStartInfo("dotnet") { ArgumentList = { dll, mode, port.ToString(CultureInfo.InvariantCulture) } };
+        // Bun: the npm package's binary running benchmarks/bun-server/server.js (npm ci there first).
+        string[] command = mode == "bun" ? [BunBinary(), BunScript(), port.ToString(CultureInfo.InvariantCulture)] : ["dotnet", dll, mode, port.ToString(CultureInfo.InvariantCulture)];
+        var start = new ProcessStartInfo(pin && File.Exists("/usr/bin/taskset") ? "/usr/bin/taskset" : command[0]);
+        foreach (var argument in pin && File.Exists("/usr/bin/taskset") ? ["-c", "0", .. command] : command[1..])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         start.RedirectStandardOutput = true;
         start.Environment["DOTNET_TieredPGO"] = "1";
         if (recoverable)
@@ -266,6 +271,28 @@ internal sealed class ServerProcess : IAsyncDisposable
         _process.Kill(true);
         await _process.WaitForExitAsync();
         _process.Dispose();
+    }
+
+    private static string BunFolder()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, "benchmarks", "bun-server");
+            if (File.Exists(Path.Combine(candidate, "server.js")))
+            {
+                return candidate;
+            }
+        }
+
+        throw new DirectoryNotFoundException("benchmarks/bun-server was not found above the load tool.");
+    }
+
+    private static string BunScript() => Path.Combine(BunFolder(), "server.js");
+
+    private static string BunBinary()
+    {
+        var binary = Path.Combine(BunFolder(), "node_modules", "@oven", "bun-linux-x64", "bin", "bun");
+        return File.Exists(binary) ? binary : throw new FileNotFoundException("Install Bun for the load tool first: npm ci --prefix benchmarks/bun-server", binary);
     }
 
     internal static int FreePort()
