@@ -41,6 +41,16 @@ else
         o.IdleTimeout = TimeSpan.FromMinutes(10);
         o.OutboundQueueLimit = 16 * 1024 * 1024;
 
+        // ORI_LOAD_OUTBOUND_BUDGET=bytes: the process-wide outbound budget (0: off); the default otherwise.
+        if (Environment.GetEnvironmentVariable("ORI_LOAD_OUTBOUND_BUDGET") is { Length: > 0 } outbound)
+        {
+            o.OutboundBudget = long.Parse(outbound, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            o.OutboundBudget = Math.Max(o.OutboundBudget, o.OutboundQueueLimit);
+        }
+
         // SignalR limits nothing: the message budget is off unless ORI_LOAD_RATE_LIMIT is set, which turns it on with
         // a budget no scenario reaches, to measure what taking a permit per message costs.
         o.MessagesPerSecond = Environment.GetEnvironmentVariable("ORI_LOAD_RATE_LIMIT") is { Length: > 0 } ? 1_000_000 : 0;

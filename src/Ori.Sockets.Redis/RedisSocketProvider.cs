@@ -126,6 +126,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
     {
         SocketHub.ThrowIfInvalidTopic(topic);
         ArgumentNullException.ThrowIfNull(frame);
+        await _hub.WaitForBudgetAsync(cancellationToken).ConfigureAwait(false);
         if (_histories?.Find(topic) is { } policy)
         {
             // Delivered here from the topic's channel, in offset order with every other instance's pushes.
@@ -160,6 +161,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
     public async ValueTask BroadcastAsync(SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(frame);
+        await _hub.WaitForBudgetAsync(cancellationToken).ConfigureAwait(false);
         _hub.DeliverToAll(frame, exceptSocketIds);
         using var activity = SocketTracing.StartPublish("broadcast", null);
         var deadline = _bus.Deadline();
@@ -186,6 +188,7 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
     {
         SocketHub.ThrowIfInvalidUserId(userId);
         ArgumentNullException.ThrowIfNull(frame);
+        await _hub.WaitForBudgetAsync(cancellationToken).ConfigureAwait(false);
         _hub.DeliverToUser(userId, frame, exceptSocketIds);
         using var activity = SocketTracing.StartPublish("user", userId);
         var deadline = _bus.Deadline();

@@ -38,6 +38,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     private readonly Stream _stream;
     private readonly long _limit;
     private readonly Action _transportFailed;
+    private readonly OutboundBudget? _budget;
     private readonly Lock _sync = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -53,11 +54,13 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     /// <param name="stream">The transport.</param>
     /// <param name="limit">The most bytes (frames with their headers) that may wait.</param>
     /// <param name="transportFailed">Called once when a write fails: the caller tears the transport down.</param>
-    public OutboundQueue(Stream stream, long limit, Action transportFailed)
+    /// <param name="budget">The process-wide budget every queue's bytes count against, or null.</param>
+    public OutboundQueue(Stream stream, long limit, Action transportFailed, OutboundBudget? budget = null)
     {
         _stream = stream;
         _limit = limit;
         _transportFailed = transportFailed;
+        _budget = budget;
     }
 
     /// <summary>Whether a close frame has been queued (or the writer stopped): nothing more is accepted.</summary>
@@ -108,7 +111,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
             else
             {
                 (_queue ??= new Queue<SocketFrame>()).Enqueue(frame);
-                _queuedBytes += frame.Length;
+                Account(frame.Length);
                 if (t_deferring == this && !_writerScheduled && !_writerStopped)
                 {
                     // Written by the receive loop at the end of its batch: no thread hop per reply.
@@ -245,14 +248,21 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
         if (dropQueued && _queue is not null)
         {
             _queue.Clear();
-            _queuedBytes = 0;
+            Account(-_queuedBytes);
         }
 
         var frame = SocketFrame.Close(code, reason);
         (_queue ??= new Queue<SocketFrame>()).Enqueue(frame);
-        _queuedBytes += frame.Length;
+        Account(frame.Length);
         schedule = ScheduleLocked();
         return true;
+    }
+
+    /// <summary>The queue's bytes change (its lock held), and the process-wide budget's with them.</summary>
+    private void Account(long delta)
+    {
+        _queuedBytes += delta;
+        _budget?.Change(delta);
     }
 
     private bool ScheduleLocked()
@@ -300,7 +310,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
                     if (length == 0 && frame.Length > WriteBatchSize)
                     {
                         single = _queue.Dequeue();
-                        _queuedBytes -= frame.Length;
+                        Account(-frame.Length);
                         sentClose = frame.IsClose;
                         break;
                     }
@@ -314,7 +324,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
                     frame.Buffer.CopyTo(batch, length);
                     length += frame.Length;
                     _queue.Dequeue();
-                    _queuedBytes -= frame.Length;
+                    Account(-frame.Length);
                     if (frame.IsClose)
                     {
                         sentClose = true;
@@ -394,6 +404,6 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
         _writerScheduled = false;
         _closeQueued = true;
         _queue?.Clear();
-        _queuedBytes = 0;
+        Account(-_queuedBytes);
     }
 }

@@ -46,7 +46,8 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
     /// <param name="logger">Where protocol faults and closes are logged.</param>
     /// <param name="abortTransport">Tears the transport down (the peer vanished or overstayed its close).</param>
     /// <param name="closeStarted">Told the socket's id, synchronously, when a close starts.</param>
-    public SocketConnection(string id, Stream stream, ConnectionLimits limits, TimeProvider time, ILogger logger, Action abortTransport, Action<string> closeStarted)
+    /// <param name="budget">The process-wide outbound budget its queue counts against, or null.</param>
+    public SocketConnection(string id, Stream stream, ConnectionLimits limits, TimeProvider time, ILogger logger, Action abortTransport, Action<string> closeStarted, OutboundBudget? budget = null)
     {
         Id = id;
         _stream = stream;
@@ -58,7 +59,7 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
 
         // Zero-byte reads: an idle connection holds no receive buffer.
         _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
-        _outbound = new OutboundQueue(stream, limits.OutboundQueueLimit, Abort);
+        _outbound = new OutboundQueue(stream, limits.OutboundQueueLimit, Abort, budget);
         Touch();
     }
 
@@ -100,6 +101,20 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
                 return false;
             default:
                 return false;
+        }
+    }
+
+    /// <summary>
+    /// Closes the socket as a slow consumer (4008), dropping what waits for it: the process-wide outbound budget is
+    /// spent and this socket holds the most.
+    /// </summary>
+    public void Shed()
+    {
+        var queued = _outbound.QueuedBytes;
+        if (_outbound.TryClose(SocketCloseCodes.SlowConsumer, "Slow consumer", dropQueued: true))
+        {
+            SocketLog.SlowConsumer(_logger, Id, queued);
+            OnCloseStarted(SocketCloseCodes.SlowConsumer);
         }
     }
 

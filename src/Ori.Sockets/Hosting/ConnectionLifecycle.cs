@@ -30,6 +30,7 @@ internal sealed class ConnectionLifecycle
     // A closing socket leaves the broadcast set and direct sends at once; one delegate for every connection.
     private readonly Action<string> _leaveHub;
     private readonly SocketMetrics _metrics;
+    private readonly OutboundBudget _outbound;
 
     public ConnectionLifecycle(
         IOptions<OriSocketsOptions> options,
@@ -40,9 +41,11 @@ internal sealed class ConnectionLifecycle
         MessageBudget budget,
         TimeProvider time,
         ILoggerFactory loggerFactory,
-        SocketMetrics metrics)
+        SocketMetrics metrics,
+        OutboundBudget outbound)
     {
         _metrics = metrics;
+        _outbound = outbound;
         _options = options.Value;
         _limits = new ConnectionLimits(_options.ReceiveLimit, _options.OutboundQueueLimit, _options.CloseTimeout);
         _hub = hub;
@@ -58,7 +61,7 @@ internal sealed class ConnectionLifecycle
     /// <summary>Runs a connection of <paramref name="endpoint"/> whose handshake was answered, until it has ended.</summary>
     public async Task RunAsync(HttpContext http, Stream stream, object? upgradeData, ISocketEndpoint endpoint)
     {
-        using var connection = new SocketConnection(SocketIds.NewId(), stream, _limits, _time, _logger, http.Abort, _leaveHub);
+        using var connection = new SocketConnection(SocketIds.NewId(), stream, _limits, _time, _logger, http.Abort, _leaveHub, _outbound);
         var context = new SocketContext(connection.Id, http, upgradeData, _dependencies, connection.Closing);
         var session = new Session(_pipeline, endpoint, new SocketInvocation(context, connection, _options.MaxJsonDepth, _logger));
         _registry.Track(connection);

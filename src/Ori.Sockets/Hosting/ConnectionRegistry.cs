@@ -21,10 +21,17 @@ internal sealed class ConnectionRegistry : IDisposable
     private readonly ILogger _logger;
     private ITimer? _idleSweeper;
     private static readonly TimeSpan s_drainTick = TimeSpan.FromMilliseconds(10);
+    private readonly OutboundBudget? _budget;
     private volatile bool _stopping;
 
-    public ConnectionRegistry(IOptions<OriSocketsOptions> options, TimeProvider time, ILoggerFactory loggerFactory)
+    public ConnectionRegistry(IOptions<OriSocketsOptions> options, TimeProvider time, ILoggerFactory loggerFactory, OutboundBudget? budget = null)
     {
+        _budget = budget;
+        if (budget is not null)
+        {
+            budget.Shed = ShedLargest;
+        }
+
         _idleTimeout = options.Value.IdleTimeout;
         _messageTimeout = options.Value.FragmentedMessageTimeout;
         _time = time;
@@ -160,6 +167,29 @@ internal sealed class ConnectionRegistry : IDisposable
                 await Task.Delay(s_drainTick, _time).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// The outbound budget stayed spent for its whole wait: closes (4008) the sockets that hold the most until at most
+    /// <paramref name="target"/> bytes wait in all queues. Returns how many it closed.
+    /// </summary>
+    public int ShedLargest(long target)
+    {
+        var holding = _live.Keys.Select(c => (Connection: c, Bytes: c.Outbound.QueuedBytes)).Where(c => c.Bytes > 0).OrderByDescending(c => c.Bytes).ToList();
+        var shed = 0;
+        foreach (var (connection, _) in holding)
+        {
+            if (_budget is null || _budget.Queued <= target)
+            {
+                break;
+            }
+
+            connection.Shed();
+            shed++;
+        }
+
+        SocketLog.OutboundBudgetShed(_logger, _budget?.Limit ?? 0, shed);
+        return shed;
     }
 
     public void Dispose() => _idleSweeper?.Dispose();

@@ -125,6 +125,14 @@ public sealed class OriSocketsOptions
     public long OutboundQueueLimit { get; set; } = 1024 * 1024;
 
     /// <summary>
+    /// The most bytes queued for all sockets together (a frame counts once per socket it waits for). Past it, publishes,
+    /// broadcasts and sends to users wait until the sockets' writers have brought it back to half, so that a burst does
+    /// not run ahead of the sockets by its whole backlog (memory, and latency for every subscriber); a publish that has
+    /// waited 5 s closes the sockets holding the most with 4008, as slow consumers. Default 16 MiB; 0 turns it off.
+    /// </summary>
+    public long OutboundBudget { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
     /// Inspects the HTTP request before the upgrade. Return <see langword="false"/> to refuse it with
     /// HTTP 401; set <see cref="SocketUpgradeContext.Data"/> to attach data to the connection.
     /// </summary>

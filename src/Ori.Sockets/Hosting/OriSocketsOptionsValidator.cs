@@ -51,6 +51,11 @@ internal sealed class OriSocketsOptionsValidator : IValidateOptions<OriSocketsOp
             failures.Add("Ori:Sockets:ConnectionsPerMinutePerAddress and ConnectionsPerMinutePerUser must be 0 (off) or more.");
         }
 
+        if (options.OutboundBudget != 0 && options.OutboundBudget < options.OutboundQueueLimit)
+        {
+            failures.Add($"Ori:Sockets:OutboundBudget must be 0 (off) or at least OutboundQueueLimit ({options.OutboundQueueLimit} bytes); it is {options.OutboundBudget}.");
+        }
+
         if (options.OutboundQueueLimit < 1024)
         {
             failures.Add($"Ori:Sockets:OutboundQueueLimit must be at least 1024 bytes (it is {options.OutboundQueueLimit}).");

@@ -10,6 +10,39 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time, 
     public ValueTask PublishAsync(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         SocketHub.ThrowIfInvalidTopic(topic);
+        var budget = hub.WaitForBudgetAsync(cancellationToken);
+        if (!budget.IsCompletedSuccessfully)
+        {
+            return PublishAfterAsync(budget, topic, frame, exceptSocketIds);
+        }
+
+        Publish(topic, frame, exceptSocketIds);
+        return default;
+    }
+
+    // The slow paths, apart so that the fast ones capture nothing (a lambda over a parameter allocates at method entry).
+
+    /// <summary>Publishes once the outbound budget has room (a burst ran ahead of the sockets).</summary>
+    private async ValueTask PublishAfterAsync(ValueTask budget, string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
+    {
+        await budget.ConfigureAwait(false);
+        Publish(topic, frame, exceptSocketIds);
+    }
+
+    private async ValueTask BroadcastAfterAsync(ValueTask budget, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
+    {
+        await budget.ConfigureAwait(false);
+        hub.DeliverToAll(frame, exceptSocketIds);
+    }
+
+    private async ValueTask SendToUserAfterAsync(ValueTask budget, string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
+    {
+        await budget.ConfigureAwait(false);
+        hub.DeliverToUser(userId, frame, exceptSocketIds);
+    }
+
+    private void Publish(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
+    {
         if (histories is { Any: true } && histories.TryGet(topic, out var history))
         {
             // The offset is taken and the push delivered under the history's lock: a recovering join sees either
@@ -19,11 +52,10 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time, 
                 hub.DeliverToTopic(topic, history.Append(frame), exceptSocketIds);
             }
 
-            return default;
+            return;
         }
 
         hub.DeliverToTopic(topic, frame, exceptSocketIds);
-        return default;
     }
 
     public ValueTask<SocketSubscription> SubscribeAsync(string socketId, string topic, SocketPosition? recover, Action<SocketSubscription>? beforeReplay, CancellationToken cancellationToken = default)
@@ -69,6 +101,12 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time, 
 
     public ValueTask BroadcastAsync(SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
+        var budget = hub.WaitForBudgetAsync(cancellationToken);
+        if (!budget.IsCompletedSuccessfully)
+        {
+            return BroadcastAfterAsync(budget, frame, exceptSocketIds);
+        }
+
         hub.DeliverToAll(frame, exceptSocketIds);
         return default;
     }
@@ -76,6 +114,12 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time, 
     public ValueTask SendToUserAsync(string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds = null, CancellationToken cancellationToken = default)
     {
         SocketHub.ThrowIfInvalidUserId(userId);
+        var budget = hub.WaitForBudgetAsync(cancellationToken);
+        if (!budget.IsCompletedSuccessfully)
+        {
+            return SendToUserAfterAsync(budget, userId, frame, exceptSocketIds);
+        }
+
         hub.DeliverToUser(userId, frame, exceptSocketIds);
         return default;
     }

@@ -52,6 +52,13 @@ public sealed class SocketHub
         _time = time ?? TimeProvider.System;
     }
 
+    /// <summary>The process-wide outbound budget publishes wait for (null: none).</summary>
+    internal Connections.OutboundBudget? Budget { get; init; }
+
+    /// <summary>Completes at once while the outbound budget has room; otherwise when the sockets' writers have made some.</summary>
+    internal ValueTask WaitForBudgetAsync(CancellationToken cancellationToken) =>
+        Budget is { } budget ? budget.WaitAsync(_time, cancellationToken) : default;
+
     /// <summary>Told of every member that joins or leaves a topic here (after the change): presence events, a provider's registry.</summary>
     internal Action<string, SocketPresenceMember, bool>? MembershipChanged { get; set; }
 

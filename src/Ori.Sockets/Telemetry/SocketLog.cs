@@ -115,4 +115,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(25, LogLevel.Error, "The presence handler {Handler} failed on '{Topic}'.")]
     public static partial void PresenceHandlerFailed(ILogger logger, string handler, string topic, Exception exception);
+
+    [LoggerMessage(40, LogLevel.Warning, "The outbound budget of {Budget} bytes stayed spent while a publish waited: closed {Count} sockets holding the most (4008).")]
+    public static partial void OutboundBudgetShed(ILogger logger, long budget, int count);
 }

@@ -212,7 +212,7 @@ public sealed class OutboundQueueTests
     }
 
     /// <summary>A write-only stream that records each write; writes wait until it is opened, or fail.</summary>
-    private sealed class GatedStream : Stream
+    internal sealed class GatedStream : Stream
     {
         private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly List<byte[]> _writes = [];
