@@ -16,6 +16,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v clang >/dev/null 2>&1 || missing+=(clang)   # Native AOT's linker
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     log "installing ${missing[*]}"
@@ -118,6 +119,20 @@ if ! dotnet build Ori.Sockets.sln -c Release -v q -nologo; then
   log "build failed"
   echo "0 passed, $((failures + 1)) failed"
   exit 1
+fi
+
+# 3b. The Dashboard published with Native AOT (its black-box protocol test runs the binary).
+log "native AOT publish of the Dashboard"
+if dotnet publish samples/Dashboard/Dashboard.Server -c Release -r linux-x64 -p:OriAot=true -o "$work/aot" -v q -nologo >"$work/aot.log" 2>&1; then
+  if grep -E 'warning (IL|AOT)[0-9]+' "$work/aot.log" >&2; then
+    log "the native publish has trim or AOT warnings"
+    failures=$((failures + 1))
+  fi
+  export ORI_DASHBOARD_NATIVE="$work/aot/Dashboard.Server"
+else
+  tail -20 "$work/aot.log" >&2
+  log "native AOT publish failed"
+  failures=$((failures + 1))
 fi
 
 # 4. The browser client: the checked-in module and typings must be what its TypeScript source compiles
