@@ -8,7 +8,8 @@
 //   push gets a position and is kept in a history: in memory, or in Redis in the cross-instance scenarios); "ori+otel"
 //   attaches OpenTelemetry's SDK to the meters (Prometheus exporter, not scraped: every measurement aggregated) and
 //   "ori+tracing" adds its tracer on the activity source Ori.Sockets (always sampled, batched to an exporter that
-//   discards): what metrics and traces cost.
+//   discards): what metrics and traces cost; "ori+native" runs the load server published with Native AOT
+//   (dotnet publish benchmarks/Ori.Sockets.LoadServer -c Release -r linux-x64 -p:OriAot=true -o benchmarks/Ori.Sockets.LoadServer/bin/native).
 // Scenarios: fan-out (C subscribers of one topic/group, M pushes of ~150 bytes), request/reply (K
 // connections in closed loops), idle connections (memory per connection) and cross-instance fan-out (two instances
 // on one redis-server of the tool's own: subscribers on B, pushes published on A; Ori.Sockets' Redis provider against
@@ -50,8 +51,10 @@ foreach (var spec in servers)
     var limits = spec.Contains("+limits", StringComparison.Ordinal);
     var recoverable = spec.Contains("+recoverable", StringComparison.Ordinal);
     var telemetry = spec.Contains("+tracing", StringComparison.Ordinal) ? "tracing" : spec.Contains("+otel", StringComparison.Ordinal) ? "otel" : null;
+    var native = spec.Contains("+native", StringComparison.Ordinal);
     var bare = spec.Replace("+limits", string.Empty, StringComparison.Ordinal).Replace("+recoverable", string.Empty, StringComparison.Ordinal)
-        .Replace("+tracing", string.Empty, StringComparison.Ordinal).Replace("+otel", string.Empty, StringComparison.Ordinal);
+        .Replace("+tracing", string.Empty, StringComparison.Ordinal).Replace("+otel", string.Empty, StringComparison.Ordinal)
+        .Replace("+native", string.Empty, StringComparison.Ordinal);
     var at = bare.IndexOf('@', StringComparison.Ordinal);
     var server = at < 0 ? bare : bare[..at];
     var checkout = at < 0 ? null : Path.GetFullPath(bare[(at + 1)..]);
@@ -61,11 +64,11 @@ foreach (var spec in servers)
         "bun" => new OriProtocol("Bun"),
         _ => new OriProtocol(),
     };
-    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty) + (recoverable ? " +recoverable" : string.Empty) + (telemetry is null ? string.Empty : " +" + telemetry);
+    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty) + (recoverable ? " +recoverable" : string.Empty) + (telemetry is null ? string.Empty : " +" + telemetry) + (native ? " +native" : string.Empty);
     var figures = results[name] = [];
     foreach (var subscribers in only is null or "fanout" ? fanOut : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native);
         var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers);
         foreach (var (key, value) in f)
         {
@@ -77,7 +80,7 @@ foreach (var spec in servers)
 
     if (only is null or "echo")
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native);
         var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoWarmUpSeconds), TimeSpan.FromSeconds(echoSeconds));
         foreach (var (key, value) in f)
         {
@@ -92,8 +95,8 @@ foreach (var spec in servers)
     {
         const int subscribers = 1000;
         using var redis = cluster ? await RedisProcess.StartClusterAsync(pin) : await RedisProcess.StartAsync(pin);
-        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry);
-        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native);
         var f = await Scenarios.FanOutAsync(b, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)]);
         var label = cluster ? "cross_cluster" : "cross";
         foreach (var (key, value) in f)
@@ -109,8 +112,8 @@ foreach (var spec in servers)
     {
         const int sockets = 1000;
         using var redis = await RedisProcess.StartAsync(pin);
-        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry);
-        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native);
         var f = await Scenarios.FanOutAsync(b, protocol, sockets, messagesOption ?? deliveriesPerBurst / sockets, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)], user: "u");
         foreach (var (key, value) in f)
         {
@@ -124,7 +127,7 @@ foreach (var spec in servers)
     foreach (var presence in only == "presence" && server == "ori" && RedisProcess.IsAvailable ? [true, false] : Array.Empty<bool>())
     {
         using var redis = await RedisProcess.StartAsync(pin);
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence, recoverable: recoverable, telemetry: telemetry);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence, recoverable: recoverable, telemetry: telemetry, native: native);
         var f = await Scenarios.PresenceAsync(process, redis, protocol, idle[0]);
         foreach (var (key, value) in f)
         {
@@ -136,7 +139,7 @@ foreach (var spec in servers)
 
     foreach (var count in only is null or "idle" ? idle : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native);
         var f = await Scenarios.IdleAsync(process, protocol, count);
         figures[$"idle_{count}_bytes_per_connection"] = f["bytes_per_connection"];
         Report(name, $"idle {count}", f);

@@ -26,7 +26,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>Starts the load server in <paramref name="mode"/>; from another checkout's Release build when <paramref name="checkout"/> is given.</summary>
-    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true, bool recoverable = false, string? telemetry = null)
+    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true, bool recoverable = false, string? telemetry = null, bool native = false)
     {
         var port = FreePort();
         string dll;
@@ -44,7 +44,10 @@ internal sealed class ServerProcess : IAsyncDisposable
             dll = Path.GetFullPath(File.Exists(dll) ? dll : Path.Combine(AppContext.BaseDirectory, "Ori.Sockets.LoadServer.dll"));
         }
         // Bun: the npm package's binary running benchmarks/bun-server/server.js (npm ci there first).
-        string[] command = mode == "bun" ? [BunBinary(), BunScript(), port.ToString(CultureInfo.InvariantCulture)] : ["dotnet", dll, mode, port.ToString(CultureInfo.InvariantCulture)];
+        // Native: the load server published with Native AOT beside its Release build (see NativeBinary).
+        string[] command = mode == "bun" ? [BunBinary(), BunScript(), port.ToString(CultureInfo.InvariantCulture)]
+            : native ? [NativeBinary(dll), mode, port.ToString(CultureInfo.InvariantCulture)]
+            : ["dotnet", dll, mode, port.ToString(CultureInfo.InvariantCulture)];
         var start = new ProcessStartInfo(pin && File.Exists("/usr/bin/taskset") ? "/usr/bin/taskset" : command[0]);
         foreach (var argument in pin && File.Exists("/usr/bin/taskset") ? ["-c", "0", .. command] : command[1..])
         {
@@ -271,6 +274,13 @@ internal sealed class ServerProcess : IAsyncDisposable
         _process.Kill(true);
         await _process.WaitForExitAsync();
         _process.Dispose();
+    }
+
+    private static string NativeBinary(string dll)
+    {
+        var binary = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(dll)!, "..", "..", "native", "Ori.Sockets.LoadServer"));
+        return File.Exists(binary) ? binary : throw new FileNotFoundException(
+            "Publish the load server native first: dotnet publish benchmarks/Ori.Sockets.LoadServer -c Release -r linux-x64 -p:OriAot=true -o benchmarks/Ori.Sockets.LoadServer/bin/native", binary);
     }
 
     private static string BunFolder()
