@@ -13,32 +13,21 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time, 
         var budget = hub.WaitForBudgetAsync(cancellationToken);
         if (!budget.IsCompletedSuccessfully)
         {
-            return PublishAfterAsync(budget, topic, frame, exceptSocketIds);
+            return AfterBudgetAsync(budget, (Provider: this, topic, frame, exceptSocketIds), static s => s.Provider.Publish(s.topic, s.frame, s.exceptSocketIds));
         }
 
         Publish(topic, frame, exceptSocketIds);
         return default;
     }
 
-    // The slow paths, apart so that the fast ones capture nothing (a lambda over a parameter allocates at method entry).
-
-    /// <summary>Publishes once the outbound budget has room (a burst ran ahead of the sockets).</summary>
-    private async ValueTask PublishAfterAsync(ValueTask budget, string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
+    /// <summary>
+    /// Delivers once the outbound budget has room (a burst ran ahead of the sockets). The fast paths pass a static
+    /// lambda and a tuple, so they allocate nothing (a lambda capturing a parameter would allocate at method entry).
+    /// </summary>
+    private static async ValueTask AfterBudgetAsync<TState>(ValueTask budget, TState state, Action<TState> deliver)
     {
         await budget.ConfigureAwait(false);
-        Publish(topic, frame, exceptSocketIds);
-    }
-
-    private async ValueTask BroadcastAfterAsync(ValueTask budget, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
-    {
-        await budget.ConfigureAwait(false);
-        hub.DeliverToAll(frame, exceptSocketIds);
-    }
-
-    private async ValueTask SendToUserAfterAsync(ValueTask budget, string userId, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
-    {
-        await budget.ConfigureAwait(false);
-        hub.DeliverToUser(userId, frame, exceptSocketIds);
+        deliver(state);
     }
 
     private void Publish(string topic, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
@@ -104,7 +93,7 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time, 
         var budget = hub.WaitForBudgetAsync(cancellationToken);
         if (!budget.IsCompletedSuccessfully)
         {
-            return BroadcastAfterAsync(budget, frame, exceptSocketIds);
+            return AfterBudgetAsync(budget, (hub, frame, exceptSocketIds), static s => s.hub.DeliverToAll(s.frame, s.exceptSocketIds));
         }
 
         hub.DeliverToAll(frame, exceptSocketIds);
@@ -117,7 +106,7 @@ internal sealed class InProcessSocketProvider(SocketHub hub, TimeProvider time, 
         var budget = hub.WaitForBudgetAsync(cancellationToken);
         if (!budget.IsCompletedSuccessfully)
         {
-            return SendToUserAfterAsync(budget, userId, frame, exceptSocketIds);
+            return AfterBudgetAsync(budget, (hub, userId, frame, exceptSocketIds), static s => s.hub.DeliverToUser(s.userId, s.frame, s.exceptSocketIds));
         }
 
         hub.DeliverToUser(userId, frame, exceptSocketIds);

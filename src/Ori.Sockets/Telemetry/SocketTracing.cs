@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 
 namespace Ori.Sockets.Telemetry;
 
@@ -37,20 +38,11 @@ internal static class SocketTracing
     /// </summary>
     public static Activity? StartMessage(ReadOnlySpan<byte> traceparent, string socketId)
     {
+        // Latin-1 maps each byte to one char: anything but ASCII fails to parse, and the span is a root (W3C: restart).
         ActivityContext parent = default;
-        if (!traceparent.IsEmpty)
+        if (!traceparent.IsEmpty && !ActivityContext.TryParse(Encoding.Latin1.GetString(traceparent), null, isRemote: true, out parent))
         {
-            Span<char> text = stackalloc char[traceparent.Length];
-            for (var i = 0; i < traceparent.Length; i++)
-            {
-                text[i] = (char)traceparent[i];
-            }
-
-            // ASCII only: anything else fails to parse, and the span is a root (W3C: restart the trace).
-            if (!ActivityContext.TryParse(text.ToString(), null, isRemote: true, out parent))
-            {
-                parent = default;
-            }
+            parent = default;
         }
 
         Activity.Current = null;
