@@ -40,7 +40,7 @@ internal sealed class Harness : IDisposable
 
     /// <summary>The invocation the message pipeline would use for <paramref name="connection"/>.</summary>
     public SocketInvocation NewInvocation(SocketConnection connection) =>
-        new(new SocketContext(connection.Id, new DefaultHttpContext { RequestServices = _scope.ServiceProvider }, null, new Ori.Sockets.PubSub.DependencyBound(Provider, TimeSpan.FromSeconds(10)), connection.Closing), connection, 32, NullLogger.Instance);
+        new(new SocketContext(connection.Id, new DefaultHttpContext { RequestServices = _scope.ServiceProvider }, null, null, new Ori.Sockets.PubSub.DependencyBound(Provider, TimeSpan.FromSeconds(10)), connection.Closing), connection, 32, NullLogger.Instance);
 
     public void Dispose()
     {

@@ -19,7 +19,22 @@ var mode = args.Length > 0 ? args[0] : "ori";
 var port = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5090;
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
-builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
+// ORI_LOAD_LISTENER=port: Ori.Sockets also serves /ws on that port from the transport up (UseOriSockets: no HTTP
+// objects kept per socket); the load tool's "ori+listener" connects there.
+var listenerPort = Environment.GetEnvironmentVariable("ORI_LOAD_LISTENER") is { Length: > 0 } listening ? int.Parse(listening, System.Globalization.CultureInfo.InvariantCulture) : 0;
+builder.WebHost.UseKestrel(k =>
+{
+    k.Listen(IPAddress.Loopback, port);
+    if (listenerPort > 0 && mode != "signalr")
+    {
+        k.Listen(IPAddress.Loopback, listenerPort, l => l.UseOriSockets());
+    }
+});
+
+// "?user=u" stands for authentication: the request's user is u (name identifier claim), which both servers take as the
+// connection's user (Ori.Sockets' UserIdFromClaims, SignalR's IUserIdProvider). A scheme, so that a listener's
+// handshake authenticates it too.
+builder.Services.AddAuthentication(QueryUser.Name).AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, QueryUser>(QueryUser.Name, null);
 // ORI_LOAD_REDIS=host:port: the instance scales out through Redis (Ori.Sockets' provider, or SignalR's backplane).
 var redis = Environment.GetEnvironmentVariable("ORI_LOAD_REDIS");
 if (mode == "signalr")
@@ -91,17 +106,7 @@ else
 
 var app = builder.Build();
 
-// "?user=u" stands for authentication: the request's user is u (name identifier claim), which both servers take as the
-// connection's user (Ori.Sockets' UserIdFromClaims, SignalR's IUserIdProvider).
-app.Use((context, next) =>
-{
-    if (context.Request.Query["user"].ToString() is { Length: > 0 } user)
-    {
-        context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity([new System.Security.Claims.Claim(System.Security.Claims.ClaimTypes.NameIdentifier, user)], "load"));
-    }
-
-    return next(context);
-});
+app.UseAuthentication();
 app.MapGet("/ready", () => Results.Text(mode));
 
 // Methods compiled so far (every tier): the tool warms a scenario up until this stops growing.
@@ -109,6 +114,14 @@ app.MapGet("/jit", () => Results.Text(System.Runtime.JitInfo.GetCompiledMethodCo
 
 // Bytes allocated so far and garbage collections per generation: the tool reports them per delivery and request.
 app.MapGet("/gc", () => Results.Text(string.Join(',', GC.GetTotalAllocatedBytes(precise: false), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2))));
+// A full, compacting collection that gives free memory back to the system: the tool measures what idle connections hold
+// when no garbage is left (GC heap bytes after it, and resident memory).
+app.MapPost("/collect", () =>
+{
+    GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    GC.WaitForPendingFinalizers();
+    return Results.Text(GC.GetTotalMemory(forceFullCollection: false).ToString(System.Globalization.CultureInfo.InvariantCulture));
+});
 if (mode == "signalr")
 {
     app.MapHub<BenchHub>("/hub");
@@ -190,6 +203,24 @@ namespace Ori.Sockets.LoadServer
     {
         [SocketRoute("echo")]
         public static EchoReply Echo(EchoRequest request) => new(request.Text);
+    }
+}
+
+/// <summary>The user named by the query's <c>user</c>, if any (a stand-in for real authentication).</summary>
+internal sealed class QueryUser(Microsoft.Extensions.Options.IOptionsMonitor<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions> options, ILoggerFactory logger, System.Text.Encodings.Web.UrlEncoder encoder)
+    : Microsoft.AspNetCore.Authentication.AuthenticationHandler<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string Name = "load";
+
+    protected override Task<Microsoft.AspNetCore.Authentication.AuthenticateResult> HandleAuthenticateAsync()
+    {
+        if (Request.Query["user"].ToString() is not { Length: > 0 } user)
+        {
+            return Task.FromResult(Microsoft.AspNetCore.Authentication.AuthenticateResult.NoResult());
+        }
+
+        var principal = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity([new System.Security.Claims.Claim(System.Security.Claims.ClaimTypes.NameIdentifier, user)], Name));
+        return Task.FromResult(Microsoft.AspNetCore.Authentication.AuthenticateResult.Success(new Microsoft.AspNetCore.Authentication.AuthenticationTicket(principal, Name)));
     }
 }
 

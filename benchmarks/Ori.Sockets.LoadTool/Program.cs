@@ -53,9 +53,10 @@ foreach (var spec in servers)
     var recoverable = spec.Contains("+recoverable", StringComparison.Ordinal);
     var telemetry = spec.Contains("+tracing", StringComparison.Ordinal) ? "tracing" : spec.Contains("+otel", StringComparison.Ordinal) ? "otel" : null;
     var native = spec.Contains("+native", StringComparison.Ordinal);
+    var listener = spec.Contains("+listener", StringComparison.Ordinal);
     var bare = spec.Replace("+limits", string.Empty, StringComparison.Ordinal).Replace("+recoverable", string.Empty, StringComparison.Ordinal)
         .Replace("+tracing", string.Empty, StringComparison.Ordinal).Replace("+otel", string.Empty, StringComparison.Ordinal)
-        .Replace("+native", string.Empty, StringComparison.Ordinal);
+        .Replace("+native", string.Empty, StringComparison.Ordinal).Replace("+listener", string.Empty, StringComparison.Ordinal);
     var at = bare.IndexOf('@', StringComparison.Ordinal);
     var server = at < 0 ? bare : bare[..at];
     var checkout = at < 0 ? null : Path.GetFullPath(bare[(at + 1)..]);
@@ -65,11 +66,11 @@ foreach (var spec in servers)
         "bun" => new OriProtocol("Bun"),
         _ => new OriProtocol(),
     };
-    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty) + (recoverable ? " +recoverable" : string.Empty) + (telemetry is null ? string.Empty : " +" + telemetry) + (native ? " +native" : string.Empty);
+    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty) + (recoverable ? " +recoverable" : string.Empty) + (telemetry is null ? string.Empty : " +" + telemetry) + (native ? " +native" : string.Empty) + (listener ? " +listener" : string.Empty);
     var figures = results[name] = [];
     foreach (var subscribers in only is null or "fanout" ? fanOut : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
         var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers);
         foreach (var (key, value) in f)
         {
@@ -81,7 +82,7 @@ foreach (var spec in servers)
 
     if (only is null or "echo")
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
         var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoWarmUpSeconds), TimeSpan.FromSeconds(echoSeconds));
         foreach (var (key, value) in f)
         {
@@ -98,8 +99,8 @@ foreach (var spec in servers)
     {
         const int subscribers = 1000;
         using var redis = cluster ? await RedisProcess.StartClusterAsync(pin) : await RedisProcess.StartAsync(pin);
-        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native);
-        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
         var f = await Scenarios.FanOutAsync(b, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)]);
         var label = cluster ? "cross_cluster" : "cross";
         foreach (var (key, value) in f)
@@ -115,8 +116,8 @@ foreach (var spec in servers)
     {
         const int sockets = 1000;
         using var redis = await RedisProcess.StartAsync(pin);
-        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native);
-        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
         var f = await Scenarios.FanOutAsync(b, protocol, sockets, messagesOption ?? deliveriesPerBurst / sockets, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)], user: "u");
         foreach (var (key, value) in f)
         {
@@ -130,7 +131,7 @@ foreach (var spec in servers)
     foreach (var presence in only == "presence" && server == "ori" && RedisProcess.IsAvailable ? [true, false] : Array.Empty<bool>())
     {
         using var redis = await RedisProcess.StartAsync(pin);
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence, recoverable: recoverable, telemetry: telemetry, native: native);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
         var f = await Scenarios.PresenceAsync(process, redis, protocol, idle[0]);
         foreach (var (key, value) in f)
         {
@@ -142,7 +143,7 @@ foreach (var spec in servers)
 
     foreach (var count in only is null or "idle" ? idle : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
         var f = await Scenarios.IdleAsync(process, protocol, count);
         figures[$"idle_{count}_bytes_per_connection"] = f["bytes_per_connection"];
         Report(name, $"idle {count}", f);

@@ -13,22 +13,27 @@ internal sealed class ServerProcess : IAsyncDisposable
     private readonly string _mode;
     private readonly bool _pinned;
 
-    private ServerProcess(Process process, int port, string mode, bool pinned)
+    private ServerProcess(Process process, int port, int socketPort, string mode, bool pinned)
     {
         _process = process;
         Port = port;
+        SocketPort = socketPort;
         _mode = mode;
         _pinned = pinned;
     }
 
     public int Port { get; }
 
+    /// <summary>Where the sockets connect: <see cref="Port"/>, or the listener's port (Ori.Sockets served from the transport up).</summary>
+    public int SocketPort { get; }
+
     public int Pid => _process.Id;
 
     /// <summary>Starts the load server in <paramref name="mode"/>; from another checkout's Release build when <paramref name="checkout"/> is given.</summary>
-    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true, bool recoverable = false, string? telemetry = null, bool native = false)
+    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true, bool recoverable = false, string? telemetry = null, bool native = false, bool listener = false)
     {
         var port = FreePort();
+        var socketPort = listener ? FreePort() : port;
         string dll;
         if (checkout is not null)
         {
@@ -66,6 +71,11 @@ internal sealed class ServerProcess : IAsyncDisposable
             start.Environment["ORI_LOAD_RATE_LIMIT"] = "1";
         }
 
+        if (listener)
+        {
+            start.Environment["ORI_LOAD_LISTENER"] = socketPort.ToString(CultureInfo.InvariantCulture);
+        }
+
         if (telemetry is not null)
         {
             start.Environment["ORI_LOAD_TELEMETRY"] = telemetry;
@@ -95,7 +105,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             try
             {
                 await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/ready"));
-                return new ServerProcess(process, port, mode, pin && File.Exists("/usr/bin/taskset"));
+                return new ServerProcess(process, port, socketPort, mode, pin && File.Exists("/usr/bin/taskset"));
             }
             catch (HttpRequestException)
             {
@@ -133,6 +143,14 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         return nanoseconds / 1e9;
+    }
+
+    /// <summary>A full collection on the server (POST /collect); returns its heap's bytes after it.</summary>
+    public async Task<long> CollectAsync()
+    {
+        using var http = new HttpClient();
+        using var response = await http.PostAsync(new Uri($"http://127.0.0.1:{Port}/collect"), null);
+        return long.Parse(await response.Content.ReadAsStringAsync(), CultureInfo.InvariantCulture);
     }
 
     /// <summary>Resident memory in bytes.</summary>

@@ -6,6 +6,7 @@
 // start, so its offset to CLOCK_MONOTONIC is read once through libc at start. /ready, /jit and /gc answer as the .NET load server's do (Bun has no JIT count or allocation total to give:
 // /jit is constant, /gc zeros, and the tool reports no allocation figure for Bun).
 import { dlopen, FFIType, ptr } from "bun:ffi";
+import { heapSize } from "bun:jsc";
 
 const port = Number(process.argv[2] ?? 5090);
 const libc = dlopen("libc.so.6", { clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 } });
@@ -29,6 +30,10 @@ const server = Bun.serve({
     if (url.pathname === "/ready") return new Response("bun");
     if (url.pathname === "/jit") return new Response("0");
     if (url.pathname === "/gc") return new Response("0,0,0,0");
+    if (url.pathname === "/collect" && request.method === "POST") {
+      Bun.gc(true);
+      return new Response(String(heapSize()));
+    }
     if (url.pathname === "/publish" && request.method === "POST") return publish(url);
     return new Response("not found", { status: 404 });
   },

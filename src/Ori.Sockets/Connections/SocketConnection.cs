@@ -23,7 +23,6 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
     /// <summary>The most messages read ahead while a handler of the connection runs.</summary>
     public const int MaxHeldMessages = 32;
 
-    private readonly Stream _stream;
     private readonly PipeReader _reader;
     private readonly ConnectionLimits _limits;
     private readonly TimeProvider _time;
@@ -48,20 +47,35 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
     /// <param name="closeStarted">Told the socket's id, synchronously, when a close starts.</param>
     /// <param name="budget">The process-wide outbound budget its queue counts against, or null.</param>
     public SocketConnection(string id, Stream stream, ConnectionLimits limits, TimeProvider time, ILogger logger, Action abortTransport, Action<string> closeStarted, OutboundBudget? budget = null)
+        : this(id, ReaderOf(stream), stream, limits, time, logger, abortTransport, closeStarted, budget)
+    {
+    }
+
+    /// <param name="id">The socket's id.</param>
+    /// <param name="input">Where frames are read from (it must not hold a buffer while no data waits).</param>
+    /// <param name="output">Where frames are written.</param>
+    /// <param name="limits">Receive and send bounds, close time-out.</param>
+    /// <param name="time">The clock for activity stamps and time limits.</param>
+    /// <param name="logger">Where protocol faults and closes are logged.</param>
+    /// <param name="abortTransport">Tears the transport down (the peer vanished or overstayed its close).</param>
+    /// <param name="closeStarted">Told the socket's id, synchronously, when a close starts.</param>
+    /// <param name="budget">The process-wide outbound budget its queue counts against, or null.</param>
+    public SocketConnection(string id, PipeReader input, Stream output, ConnectionLimits limits, TimeProvider time, ILogger logger, Action abortTransport, Action<string> closeStarted, OutboundBudget? budget = null)
     {
         Id = id;
-        _stream = stream;
+        _reader = input;
         _limits = limits;
         _time = time;
         _logger = logger;
         _abortTransport = abortTransport;
         _closeStarted = closeStarted;
-
-        // Zero-byte reads: an idle connection holds no receive buffer.
-        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
-        _outbound = new OutboundQueue(stream, limits.OutboundQueueLimit, Abort, budget);
+        _outbound = new OutboundQueue(output, limits.OutboundQueueLimit, Abort, budget);
         Touch();
     }
+
+    /// <summary>A reader over an upgraded stream. Zero-byte reads: an idle connection holds no receive buffer.</summary>
+    internal static PipeReader ReaderOf(Stream stream) =>
+        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
 
     /// <inheritdoc />
     public string Id { get; }

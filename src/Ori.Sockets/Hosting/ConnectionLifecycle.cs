@@ -1,4 +1,6 @@
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -59,10 +61,18 @@ internal sealed class ConnectionLifecycle
     }
 
     /// <summary>Runs a connection of <paramref name="endpoint"/> whose handshake was answered, until it has ended.</summary>
-    public async Task RunAsync(HttpContext http, Stream stream, object? upgradeData, ISocketEndpoint endpoint)
+    public Task RunAsync(HttpContext http, Stream stream, object? upgradeData, ISocketEndpoint endpoint) =>
+        RunAsync(http, new UpgradedTransport(null, stream, http.Abort, null), upgradeData, endpoint);
+
+    /// <summary>
+    /// Runs a connection whose handshake was answered on <paramref name="transport"/>, until it has ended. A transport
+    /// with services of its own is a listener's: the request is let go once the guards have run.
+    /// </summary>
+    public async Task RunAsync(HttpContext? http, UpgradedTransport transport, object? upgradeData, ISocketEndpoint endpoint)
     {
-        using var connection = new SocketConnection(SocketIds.NewId(), stream, _limits, _time, _logger, http.Abort, _leaveHub, _outbound);
-        var context = new SocketContext(connection.Id, http, upgradeData, _dependencies, connection.Closing);
+        var input = transport.Input ?? SocketConnection.ReaderOf(transport.Output);
+        using var connection = new SocketConnection(SocketIds.NewId(), input, transport.Output, _limits, _time, _logger, transport.Abort, _leaveHub, _outbound);
+        var context = new SocketContext(connection.Id, http!, transport.Services, upgradeData, _dependencies, connection.Closing);
         var session = new Session(_pipeline, endpoint, new SocketInvocation(context, connection, _options.MaxJsonDepth, _logger));
         _registry.Track(connection);
         _metrics.Opened();
@@ -72,7 +82,7 @@ internal sealed class ConnectionLifecycle
         try
         {
             var (verdict, guardExpiry) = await ConnectionGuardRunner.RunAsync(endpoint, context, _options.GuardTimeout, _time, _logger).ConfigureAwait(false);
-            if (verdict == GuardVerdict.Passed && !TryResolveUser(context, http))
+            if (verdict == GuardVerdict.Passed && !TryResolveUser(context, http!))
             {
                 verdict = GuardVerdict.Failed;
             }
@@ -80,8 +90,18 @@ internal sealed class ConnectionLifecycle
             if (verdict == GuardVerdict.Passed)
             {
                 // Credentials that expire close the socket at that moment (4001): the client reconnects with fresh ones.
-                expiry = CredentialsExpiry.Watch(guardExpiry ?? CredentialsExpiry.Of(http), connection, _time, _logger);
+                expiry = CredentialsExpiry.Watch(guardExpiry ?? CredentialsExpiry.Of(http!), connection, _time, _logger);
+            }
 
+            if (transport.Services is not null)
+            {
+                // A listener's connection keeps no HTTP objects from here on (this method's own reference included).
+                context.ReleaseHttpContext();
+                http = null;
+            }
+
+            if (verdict == GuardVerdict.Passed)
+            {
                 // ori.ready is queued before the socket joins the hub so that it is the first frame out.
                 connection.TryEnqueue(EnvelopeFrames.Ready(connection.Id, _time.GetUtcNow().ToUnixTimeMilliseconds()));
                 connection.IsReady = true;
@@ -195,3 +215,10 @@ internal sealed class ConnectionLifecycle
         public void Dispose() => invocation.ConnectionBudget?.Dispose();
     }
 }
+
+/// <summary>An upgraded connection's transport.</summary>
+/// <param name="Input">Where frames are read; null: a reader over <paramref name="Output"/>, the upgraded stream.</param>
+/// <param name="Output">Where frames are written.</param>
+/// <param name="Abort">Cuts the transport.</param>
+/// <param name="Services">The connection's own services (a listener's), or null: the request's.</param>
+internal readonly record struct UpgradedTransport(PipeReader? Input, Stream Output, Action Abort, IServiceProvidersFeature? Services);

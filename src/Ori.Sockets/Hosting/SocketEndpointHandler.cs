@@ -16,14 +16,36 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
 
     public async Task HandleAsync(HttpContext http, ISocketEndpoint endpoint)
     {
-        var request = http.Request;
         var upgrade = http.Features.Get<IHttpUpgradeFeature>();
-        if (!WebSocketHandshake.IsWebSocketRequest(request) || upgrade is not { IsUpgradableRequest: true })
+        var accepted = upgrade is { IsUpgradableRequest: true } ? await AcceptAsync(http).ConfigureAwait(false) : await RefuseAsync(http).ConfigureAwait(false);
+        if (accepted is not { } handshake)
         {
-            http.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
-            http.Response.Headers.Upgrade = "websocket";
-            await http.Response.WriteAsync("This endpoint accepts WebSocket connections only.").ConfigureAwait(false);
             return;
+        }
+
+        // The receive limit applies per message; the HTTP body limit must not cut a long-lived socket.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = null;
+        }
+
+        http.Response.Headers.Connection = HeaderNames.Upgrade;
+        http.Response.Headers.Upgrade = "websocket";
+        http.Response.Headers.SecWebSocketAccept = handshake.Accept;
+        var stream = await upgrade!.UpgradeAsync().ConfigureAwait(false);
+        await lifecycle.RunAsync(http, stream, handshake.Data, endpoint).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Decides an upgrade request, from the WebSocket headers to the upgrade hook: the <c>Sec-WebSocket-Accept</c> value
+    /// and what the hook attached, or null when it is refused (the response's status, headers and body say why).
+    /// </summary>
+    public async ValueTask<(string Accept, object? Data)?> AcceptAsync(HttpContext http)
+    {
+        var request = http.Request;
+        if (!WebSocketHandshake.IsWebSocketRequest(request))
+        {
+            return await RefuseAsync(http).ConfigureAwait(false);
         }
 
         var accept = WebSocketHandshake.ComputeAccept(request);
@@ -32,25 +54,25 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
             http.Response.StatusCode = StatusCodes.Status400BadRequest;
             http.Response.Headers.SecWebSocketVersion = "13";
             await http.Response.WriteAsync("A WebSocket upgrade needs Sec-WebSocket-Version 13 and a valid Sec-WebSocket-Key.").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         if (!IsOriginAllowed(request))
         {
             SocketLog.OriginRefused(_logger, SocketLog.ClientText(request.Headers.Origin.ToString()));
             http.Response.StatusCode = StatusCodes.Status403Forbidden;
-            return;
+            return null;
         }
 
         if (registry.IsStopping)
         {
             http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            return;
+            return null;
         }
 
         if (!await attempts.TryAcquireAsync(http).ConfigureAwait(false))
         {
-            return;
+            return null;
         }
 
         object? upgradeData = null;
@@ -68,30 +90,29 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
             {
                 SocketLog.UpgradeTimedOut(_logger);
                 http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-                return;
+                return null;
             }
 
             if (!allowed)
             {
                 SocketLog.UpgradeRefused(_logger);
                 http.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                return;
+                return null;
             }
 
             upgradeData = context.Data;
         }
 
-        // The receive limit applies per message; the HTTP body limit must not cut a long-lived socket.
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
-        {
-            bodySize.MaxRequestBodySize = null;
-        }
+        return (accept, upgradeData);
+    }
 
-        http.Response.Headers.Connection = HeaderNames.Upgrade;
+    /// <summary>Answers a request that is not a WebSocket upgrade: 426.</summary>
+    private static async ValueTask<(string Accept, object? Data)?> RefuseAsync(HttpContext http)
+    {
+        http.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
         http.Response.Headers.Upgrade = "websocket";
-        http.Response.Headers.SecWebSocketAccept = accept;
-        var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
-        await lifecycle.RunAsync(http, stream, upgradeData, endpoint).ConfigureAwait(false);
+        await http.Response.WriteAsync("This endpoint accepts WebSocket connections only.").ConfigureAwait(false);
+        return null;
     }
 
     private bool IsOriginAllowed(HttpRequest request)

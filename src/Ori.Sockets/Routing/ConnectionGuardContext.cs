@@ -23,7 +23,7 @@ public sealed class ConnectionGuardContext
     public string SocketId { get; }
 
     /// <summary>The HTTP request that was upgraded (headers, query, cookies).</summary>
-    public HttpContext HttpContext => Socket.HttpContext;
+    public HttpContext HttpContext => Socket.HttpContext ?? throw new InvalidOperationException("The upgraded request is let go once the connection guards have run.");
 
     /// <summary>The user of the HTTP request, as authentication middleware left it.</summary>
     public ClaimsPrincipal User => Socket.User;

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Ori.Sockets.PubSub;
 
 namespace Ori.Sockets;
@@ -11,11 +12,21 @@ namespace Ori.Sockets;
 public sealed class SocketContext
 {
     private readonly DependencyBound _dependencies;
+    private readonly IServiceProvidersFeature? _services;
+    private HttpContext? _http;
+    private ClaimsPrincipal? _user;
 
-    internal SocketContext(string socketId, HttpContext httpContext, object? upgradeData, DependencyBound dependencies, CancellationToken aborted)
+    /// <param name="socketId">The socket's id.</param>
+    /// <param name="httpContext">The upgraded request.</param>
+    /// <param name="services">The connection's services when they are not the request's (a listener's connection keeps them after its request is let go).</param>
+    /// <param name="upgradeData">What the upgrade hook attached.</param>
+    /// <param name="dependencies">The emitter and subscriptions, bounded.</param>
+    /// <param name="aborted">Canceled when the socket starts closing.</param>
+    internal SocketContext(string socketId, HttpContext httpContext, IServiceProvidersFeature? services, object? upgradeData, DependencyBound dependencies, CancellationToken aborted)
     {
         SocketId = socketId;
-        HttpContext = httpContext;
+        _http = httpContext;
+        _services = services;
         UpgradeData = upgradeData;
         _dependencies = dependencies;
         Aborted = aborted;
@@ -24,11 +35,16 @@ public sealed class SocketContext
     /// <summary>The socket's id: a random UUID v4, the address for direct sends.</summary>
     public string SocketId { get; }
 
-    /// <summary>The HTTP request that was upgraded; it lives as long as the connection.</summary>
-    public HttpContext HttpContext { get; }
+    /// <summary>
+    /// The HTTP request that was upgraded. On an endpoint mapped with <c>MapOriSockets</c> it lives as long as the
+    /// connection. On a listener served with <c>UseOriSockets</c>, which keeps no HTTP objects after the handshake, it is
+    /// there while the connection guards run and <see langword="null"/> from <c>ori.ready</c> on: a guard copies what the
+    /// handlers need into <see cref="State"/>.
+    /// </summary>
+    public HttpContext? HttpContext => _http;
 
-    /// <summary>The user of the upgraded request.</summary>
-    public ClaimsPrincipal User => HttpContext.User;
+    /// <summary>The user of the upgraded request (an anonymous one when it was not authenticated).</summary>
+    public ClaimsPrincipal User => _http?.User ?? (_user ??= new ClaimsPrincipal(new ClaimsIdentity()));
 
     /// <summary>
     /// Who the socket is, for sends to a user and for presence: set by a connection guard
@@ -44,7 +60,21 @@ public sealed class SocketContext
     public object? State { get; set; }
 
     /// <summary>The connection's services (a scope that lives as long as the connection).</summary>
-    public IServiceProvider Services => HttpContext.RequestServices;
+    public IServiceProvider Services => _services?.RequestServices ?? _http!.RequestServices;
+
+    /// <summary>
+    /// Lets the upgraded request go (a listener's connection, once its guards have run): the user is kept (unless it is
+    /// the anonymous one, made again when asked for), the request's headers, features and response are not.
+    /// </summary>
+    internal void ReleaseHttpContext()
+    {
+        if (_http is { } http)
+        {
+            var user = http.User;
+            _user = user.Identities.Any(i => i.IsAuthenticated || i.Claims.Any()) ? user : null;
+            _http = null;
+        }
+    }
 
     /// <summary>
     /// Sends to topics, sockets and everyone. Its waits are bounded by the <c>DependencyTimeout</c> option: past it,

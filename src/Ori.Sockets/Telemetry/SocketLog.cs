@@ -118,4 +118,10 @@ internal static partial class SocketLog
 
     [LoggerMessage(40, LogLevel.Warning, "The outbound budget of {Budget} bytes stayed spent while a publish waited: closed {Count} sockets holding the most (4008).")]
     public static partial void OutboundBudgetShed(ILogger logger, long budget, int count);
+
+    [LoggerMessage(41, LogLevel.Debug, "A socket listener answered {Status} to {Address}: {Reason}")]
+    public static partial void ListenerRefused(ILogger logger, int status, string address, string reason);
+
+    [LoggerMessage(42, LogLevel.Error, "A socket listener's handshake failed; the connection was answered 500 and closed.")]
+    public static partial void ListenerFailed(ILogger logger, Exception exception);
 }

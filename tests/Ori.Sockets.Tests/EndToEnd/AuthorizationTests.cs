@@ -76,7 +76,7 @@ public sealed class AuthorizationTests : IAsyncLifetime
     }
 
     /// <summary>A user from the query: <c>user</c>, <c>roles</c> (comma separated) and a <c>tier</c> claim.</summary>
-    private sealed class QueryAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+    internal sealed class QueryAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
         : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
     {
         protected override Task<AuthenticateResult> HandleAuthenticateAsync()

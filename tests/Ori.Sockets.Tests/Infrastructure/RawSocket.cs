@@ -22,13 +22,19 @@ internal sealed class RawSocket : IAsyncDisposable
     public NetworkStream Stream { get; }
 
     /// <summary>Connects, makes the upgrade, checks the 101 and its accept key.</summary>
-    public static async Task<RawSocket> ConnectAsync(TestServer server, string path = "/ws")
+    public static Task<RawSocket> ConnectAsync(TestServer server, string path = "/ws") => ConnectAsync(server.HttpUri.Port, path);
+
+    /// <summary>
+    /// Connects to a port of 127.0.0.1, makes the upgrade (with <paramref name="early"/> written right behind the request,
+    /// before the 101 is read), checks the 101 and its accept key.
+    /// </summary>
+    public static async Task<RawSocket> ConnectAsync(int port, string path = "/ws", byte[]? early = null)
     {
         var tcp = new TcpClient { NoDelay = true };
-        await tcp.ConnectAsync(IPAddress.Loopback, server.HttpUri.Port, TestContext.Current.CancellationToken);
+        await tcp.ConnectAsync(IPAddress.Loopback, port, TestContext.Current.CancellationToken);
         var stream = tcp.GetStream();
-        var handshake = $"GET {path} HTTP/1.1\r\nHost: {server.HttpUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake), TestContext.Current.CancellationToken);
+        var handshake = $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        await stream.WriteAsync((byte[])[.. Encoding.ASCII.GetBytes(handshake), .. early ?? []], TestContext.Current.CancellationToken);
         var response = await ReadUntilAsync(stream, "\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 101", response, StringComparison.Ordinal);
         Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", response, StringComparison.Ordinal);

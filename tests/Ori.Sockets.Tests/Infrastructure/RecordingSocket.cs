@@ -50,7 +50,7 @@ internal sealed class RecordingSocket(string id) : IOutboundSocket
     public SocketInvocation NewInvocation(IServiceProvider services)
     {
         var provider = services.GetRequiredService<ISocketProvider>();
-        var context = new SocketContext(Id, new DefaultHttpContext { RequestServices = services }, null, new Ori.Sockets.PubSub.DependencyBound(provider, TimeSpan.FromSeconds(10)), CancellationToken.None);
+        var context = new SocketContext(Id, new DefaultHttpContext { RequestServices = services }, null, null, new Ori.Sockets.PubSub.DependencyBound(provider, TimeSpan.FromSeconds(10)), CancellationToken.None);
         return new SocketInvocation(context, this, 32, NullLogger.Instance);
     }
 }

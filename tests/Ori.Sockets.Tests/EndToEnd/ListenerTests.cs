@@ -1,0 +1,229 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Ori.Sockets.Tests.Generated;
+using Ori.Sockets.Tests.Infrastructure;
+
+namespace Ori.Sockets.Tests.EndToEnd;
+
+/// <summary>
+/// Listeners served from the transport up (<c>ListenOptions.UseOriSockets</c>): the same protocol, hook, guards,
+/// authentication and authorization as a mapped endpoint, strict HTTP/1.1 refusals with problem bodies, and no HTTP
+/// objects kept once a connection is ready.
+/// </summary>
+public sealed class ListenerTests : IAsyncLifetime
+{
+    private readonly ConcurrentQueue<WeakReference> _upgrades = new();
+    private WebApplication _app = null!;
+    private ListenOptions _plain = null!;
+    private ListenOptions _shop = null!;
+    private ListenOptions _members = null!;
+    private ListenOptions _http = null!;
+
+    private int PlainPort => _plain.IPEndPoint!.Port;
+
+    public async ValueTask InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        builder.Logging.ClearProviders();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0, l => _http = l);
+            k.Listen(IPAddress.Loopback, 0, l => _plain = l.UseOriSockets(o => o.RequestHeadersTimeout = TimeSpan.FromSeconds(1)));
+            k.Listen(IPAddress.Loopback, 0, l => _shop = l.UseOriSockets<ShopSocket>());
+            k.Listen(IPAddress.Loopback, 0, l => _members = l.UseOriSockets<MembersSocket>(o => o.Path = "/members"));
+        });
+        builder.Services.AddOriSockets(o =>
+        {
+            o.DrainWindow = TimeSpan.FromMilliseconds(200);
+            o.OnUpgrade = ctx =>
+            {
+                _upgrades.Enqueue(new WeakReference(ctx.HttpContext));
+                ctx.Data = ctx.HttpContext.Request.Query["data"].ToString();
+                return new(ctx.HttpContext.Request.Query["refuse"].Count == 0);
+            };
+        }).AddDispatcher<TestDispatcher>().AddSocketRouters();
+        builder.Services.AddSingleton<TestHandlers>();
+        builder.Services.AddSingleton<OrderBook>();
+        builder.Services.AddAuthentication("Query").AddScheme<AuthenticationSchemeOptions, AuthorizationTests.QueryAuthentication>("Query", null);
+        builder.Services.AddAuthorization(o => o.AddPolicy("Gold", p => p.RequireClaim("tier", "gold")));
+        _app = builder.Build();
+        _app.UseAuthentication();
+        _app.MapOriSockets("/ws");
+        await _app.StartAsync(TestContext.Current.CancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_listener_serves_the_protocol_replies_pushes_and_the_hooks_data()
+    {
+        await using var client = await ConnectAsync(PlainPort, "/ws?data=attached");
+        var echo = await client.RequestAsync("echo", new { text = "hi" });
+        Assert.Equal("hi", echo.GetProperty("data").GetProperty("text").GetString());
+        Assert.Equal("attached", (await client.RequestAsync("whoami", null, "w")).GetProperty("data").GetProperty("upgradeData").GetString());
+
+        await client.RequestAsync("subscribe", new { text = "news" }, "s");
+        await _app.Services.GetRequiredService<ISocketEmitter>().PublishAsync("news", """{"type":"flash","data":{"headline":"up"}}""", cancellationToken: TestContext.Current.CancellationToken);
+        var push = await client.ReceiveJsonAsync();
+        Assert.Equal("flash", push.GetProperty("type").GetString());
+        Assert.Equal("up", push.GetProperty("data").GetProperty("headline").GetString());
+    }
+
+    [Fact]
+    public async Task Guards_authentication_and_per_route_authorization_work_on_a_listener()
+    {
+        // The shopper guard reads the query from the request; the default scheme authenticated the user.
+        await using var bob = await ConnectAsync(_shop.IPEndPoint!.Port, "/ws?shopper=bob&user=bob&roles=auditor&tier=gold");
+        Assert.Equal("bob", (await bob.RequestAsync("account.me", new { }, "m")).GetProperty("data").GetString());
+        Assert.Equal("audited", (await bob.RequestAsync("account.audit", new { }, "a")).GetProperty("data").GetString());
+        Assert.Equal("gold", (await bob.RequestAsync("account.gold", new { }, "g")).GetProperty("data").GetString());
+
+        await using var anonymous = await ConnectAsync(_shop.IPEndPoint!.Port, "/ws?shopper=ann");
+        Assert.Equal("forbidden", (await anonymous.RequestAsync("account.me", new { }, "m")).GetProperty("error").GetString());
+        Assert.Equal("open", (await anonymous.RequestAsync("account.open", new { }, "o")).GetProperty("data").GetString());
+
+        // No shopper: the guard refuses (1008), as on a mapped endpoint.
+        await using var nobody = await TestClient.ConnectAsync(new Uri($"ws://127.0.0.1:{_shop.IPEndPoint!.Port}/ws"));
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await nobody.WaitForCloseAsync());
+    }
+
+    [Fact]
+    public async Task An_endpoint_class_with_authorize_refuses_anonymous_upgrades_with_401()
+    {
+        using var socket = TestClient.CreateSocket(null);
+        await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(new Uri($"ws://127.0.0.1:{_members.IPEndPoint!.Port}/members"), TestContext.Current.CancellationToken));
+        Assert.Equal(HttpStatusCode.Unauthorized, socket.HttpStatusCode);
+
+        await using var member = await ConnectAsync(_members.IPEndPoint!.Port, "/members?user=cy");
+        Assert.Equal("hello cy", (await member.RequestAsync("members.hello", new { }, "h")).GetProperty("data").GetString());
+    }
+
+    [Fact]
+    public async Task Once_ready_a_listeners_connection_keeps_no_http_objects_unlike_a_mapped_endpoints()
+    {
+        _upgrades.Clear();
+        await using var listened = await ConnectAsync(PlainPort, "/ws");
+        Assert.True(_upgrades.TryDequeue(out var listenedRequest));
+        await using var mapped = await ConnectAsync(_http.IPEndPoint!.Port, "/ws");
+        Assert.True(_upgrades.TryDequeue(out var mappedRequest));
+        await listened.RequestAsync("echo", new { text = "still here" });
+        await mapped.RequestAsync("echo", new { text = "still here" });
+
+        for (var i = 0; i < 3; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        Assert.False(listenedRequest.IsAlive, "the listener's connection still holds its upgrade request");
+        Assert.True(mappedRequest.IsAlive, "a mapped endpoint's request lives as long as its socket");
+        Assert.Equal("still here", (await listened.RequestAsync("echo", new { text = "still here" })).GetProperty("data").GetProperty("text").GetString());
+    }
+
+    [Theory]
+    [InlineData("hello\r\n\r\n", 400, "request line")]
+    [InlineData("GET /other HTTP/1.1\r\nHost: x\r\n\r\n", 404, "/ws")]
+    [InlineData("GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 426, "WebSocket connections only")]
+    [InlineData("GET /ws HTTP/1.0\r\nHost: x\r\n\r\n", 505, "HTTP/1.1")]
+    [InlineData("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 400, "Host")]
+    [InlineData("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n", 400, "Sec-WebSocket-Key")]
+    [InlineData("GET /ws HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n", 400, "malformed")]
+    [InlineData("GET /ws HTTP/1.1\r\nHost: x\r\nX-Name: caf\u00e9\r\n\r\n", 400, "ASCII")]
+    [InlineData("GET /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 400, "no body")]
+    [InlineData("GET /ws?refuse=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 401, "")]
+    [InlineData("GET /ws HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 403, "")]
+    public async Task A_bad_request_gets_its_status_and_the_connection_closes_and_the_listener_goes_on(string request, int status, string detail)
+    {
+        var response = await ExchangeAsync(PlainPort, Encoding.Latin1.GetBytes(request));
+        Assert.StartsWith($"HTTP/1.1 {status} ", response, StringComparison.Ordinal);
+        Assert.Contains("Connection: close", response, StringComparison.Ordinal);
+        Assert.Contains(detail, response, StringComparison.Ordinal);
+
+        await using var client = await ConnectAsync(PlainPort, "/ws");
+        Assert.Equal("ok", (await client.RequestAsync("echo", new { text = "ok" })).GetProperty("data").GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task A_head_over_the_size_limit_is_answered_431_before_it_ends()
+    {
+        var big = "GET /ws HTTP/1.1\r\nHost: x\r\nX-Big: " + new string('a', 40 * 1024);
+        var response = await ExchangeAsync(PlainPort, Encoding.ASCII.GetBytes(big));
+        Assert.StartsWith("HTTP/1.1 431 ", response, StringComparison.Ordinal);
+        var problem = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+        Assert.Equal(431, problem.GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_head_that_does_not_arrive_in_time_is_answered_408_after_the_limit_not_before()
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var response = await ExchangeAsync(PlainPort, "GET /ws HTTP/1.1\r\nHost: x\r\n"u8.ToArray());
+        Assert.StartsWith("HTTP/1.1 408 ", response, StringComparison.Ordinal);
+        Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(8));
+    }
+
+    [Fact]
+    public async Task Frames_written_right_behind_the_request_are_read_after_the_101()
+    {
+        var echo = RawSocket.Text("""{"type":"echo","correlationId":"e","data":{"text":"early"}}""");
+        await using var raw = await RawSocket.ConnectAsync(PlainPort, "/ws", echo);
+        Assert.Contains("ori.ready", await raw.ReadTextAsync(), StringComparison.Ordinal);
+        Assert.Contains("early", await raw.ReadTextAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_drains_a_listeners_sockets_with_ori_draining_then_1001()
+    {
+        var client = await ConnectAsync(PlainPort, "/ws");
+        var stopping = _app.StopAsync(TestContext.Current.CancellationToken);
+        var push = await client.ReceiveJsonAsync();
+        Assert.Equal("ori.draining", push.GetProperty("name").GetString());
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await client.WaitForCloseAsync());
+        await stopping;
+        await client.DisposeAsync();
+    }
+
+    private static async Task<TestClient> ConnectAsync(int port, string pathAndQuery)
+    {
+        var client = await TestClient.ConnectAsync(new Uri($"ws://127.0.0.1:{port}{pathAndQuery}"));
+        await client.ReadyAsync();
+        return client;
+    }
+
+    /// <summary>Writes raw bytes and reads until the server closes the connection.</summary>
+    private static async Task<string> ExchangeAsync(int port, byte[] request)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port, TestContext.Current.CancellationToken);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(request, TestContext.Current.CancellationToken);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var response = new MemoryStream();
+        try
+        {
+            await stream.CopyToAsync(response, timeout.Token);
+        }
+        catch (IOException)
+        {
+            // Reset after the answer: a refused request's unread bytes make the close a reset.
+        }
+
+        return Encoding.Latin1.GetString(response.ToArray());
+    }
+}
