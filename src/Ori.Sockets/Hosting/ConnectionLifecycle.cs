@@ -34,6 +34,9 @@ internal sealed class ConnectionLifecycle
     private readonly SocketMetrics _metrics;
     private readonly OutboundBudget _outbound;
 
+    // Without connection handlers a connection needs no service scope until its first message (an idle one, none).
+    private readonly bool _hasConnectionHandlers;
+
     public ConnectionLifecycle(
         IOptions<OriSocketsOptions> options,
         SocketHub hub,
@@ -44,8 +47,10 @@ internal sealed class ConnectionLifecycle
         TimeProvider time,
         ILoggerFactory loggerFactory,
         SocketMetrics metrics,
-        OutboundBudget outbound)
+        OutboundBudget outbound,
+        IServiceProviderIsService? registrations = null)
     {
+        _hasConnectionHandlers = registrations?.IsService(typeof(ISocketConnectionHandler)) ?? true;
         _metrics = metrics;
         _outbound = outbound;
         _options = options.Value;
@@ -73,7 +78,7 @@ internal sealed class ConnectionLifecycle
         var input = transport.Input ?? SocketConnection.ReaderOf(transport.Output);
         using var connection = new SocketConnection(SocketIds.NewId(), input, transport.Output, _limits, _time, _logger, transport.Abort, _leaveHub, _outbound);
         var context = new SocketContext(connection.Id, http!, transport.Services, upgradeData, _dependencies, connection.Closing);
-        var session = new Session(_pipeline, endpoint, new SocketInvocation(context, connection, _options.MaxJsonDepth, _logger));
+        var session = new Session(_pipeline, endpoint, context, connection, _options.MaxJsonDepth, _logger);
         _registry.Track(connection);
         _metrics.Opened();
         var joinedHub = false;
@@ -115,7 +120,10 @@ internal sealed class ConnectionLifecycle
                 }
 
                 SocketLog.Connected(_logger, connection.Id);
-                handlers = [.. context.Services.GetServices<ISocketConnectionHandler>()];
+                if (_hasConnectionHandlers)
+                {
+                    handlers = [.. context.Services.GetServices<ISocketConnectionHandler>()];
+                }
                 foreach (var handler in handlers)
                 {
                     if (!await TryRunHandlerAsync(handler, context, connected: true).ConfigureAwait(false))
@@ -205,14 +213,21 @@ internal sealed class ConnectionLifecycle
         }
     }
 
-    /// <summary>Hands a connection's messages to the pipeline with its endpoint and invocation.</summary>
-    private sealed class Session(MessagePipeline pipeline, ISocketEndpoint endpoint, SocketInvocation invocation) : IInboundHandler, IDisposable
+    /// <summary>
+    /// Hands a connection's messages to the pipeline with its endpoint and invocation; the invocation (its buffers and
+    /// validation state) is made for the first message, so that an idle connection holds none.
+    /// </summary>
+    private sealed class Session(MessagePipeline pipeline, ISocketEndpoint endpoint, SocketContext context, SocketConnection connection, int maxJsonDepth, ILogger logger)
+        : IInboundHandler, IDisposable
     {
-        public ValueTask OnMessageAsync(ReadOnlyMemory<byte> message) => pipeline.ProcessAsync(endpoint, invocation, message);
+        private SocketInvocation? _invocation;
 
-        public bool TryAnswerOutOfTurn(ReadOnlySpan<byte> message) => MessagePipeline.TryAnswerHeartbeat(invocation.Socket, message);
+        public ValueTask OnMessageAsync(ReadOnlyMemory<byte> message) =>
+            pipeline.ProcessAsync(endpoint, _invocation ??= new SocketInvocation(context, connection, maxJsonDepth, logger), message);
 
-        public void Dispose() => invocation.ConnectionBudget?.Dispose();
+        public bool TryAnswerOutOfTurn(ReadOnlySpan<byte> message) => MessagePipeline.TryAnswerHeartbeat(connection, message);
+
+        public void Dispose() => _invocation?.ConnectionBudget?.Dispose();
     }
 }
 

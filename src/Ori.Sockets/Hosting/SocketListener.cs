@@ -470,8 +470,11 @@ internal sealed class SocketListener
     }
 }
 
-/// <summary>A connection's service scope, made when first asked for and disposed with the connection.</summary>
-internal sealed class ConnectionServices(IServiceScopeFactory scopes) : IServiceProvidersFeature, IAsyncDisposable
+/// <summary>
+/// A connection's service scope, made when first asked for (a service provider that defers to it, so that handing it on
+/// makes none) and disposed with the connection.
+/// </summary>
+internal sealed class ConnectionServices(IServiceScopeFactory scopes) : IServiceProvidersFeature, IServiceProvider, IAsyncDisposable
 {
     private AsyncServiceScope? _scope;
     private IServiceProvider? _services;
@@ -490,6 +493,8 @@ internal sealed class ConnectionServices(IServiceScopeFactory scopes) : IService
         }
         set => _services = value;
     }
+
+    public object? GetService(Type serviceType) => RequestServices.GetService(serviceType);
 
     public ValueTask DisposeAsync() => _scope?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

@@ -60,7 +60,7 @@ public sealed class SocketContext
     public object? State { get; set; }
 
     /// <summary>The connection's services (a scope that lives as long as the connection).</summary>
-    public IServiceProvider Services => _services?.RequestServices ?? _http!.RequestServices;
+    public IServiceProvider Services => _services as IServiceProvider ?? _services?.RequestServices ?? _http!.RequestServices;
 
     /// <summary>
     /// Lets the upgraded request go (a listener's connection, once its guards have run): the user is kept (unless it is
