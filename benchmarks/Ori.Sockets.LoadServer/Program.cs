@@ -54,16 +54,11 @@ else
     var sockets = builder.Services.AddOriSockets(o =>
     {
         o.IdleTimeout = TimeSpan.FromMinutes(10);
-        o.OutboundQueueLimit = 16 * 1024 * 1024;
-
-        // ORI_LOAD_OUTBOUND_BUDGET=bytes: the process-wide outbound budget (0: off); the default otherwise.
+        // The library's defaults for the per-socket queue (1 MiB: a burst's backlog per socket, 150-300 KB, fits) and the
+        // process-wide budget; ORI_LOAD_OUTBOUND_BUDGET=bytes sets the budget (0: off).
         if (Environment.GetEnvironmentVariable("ORI_LOAD_OUTBOUND_BUDGET") is { Length: > 0 } outbound)
         {
             o.OutboundBudget = long.Parse(outbound, System.Globalization.CultureInfo.InvariantCulture);
-        }
-        else
-        {
-            o.OutboundBudget = Math.Max(o.OutboundBudget, o.OutboundQueueLimit);
         }
 
         // SignalR limits nothing: the message budget is off unless ORI_LOAD_RATE_LIMIT is set, which turns it on with

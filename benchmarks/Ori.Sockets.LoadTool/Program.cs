@@ -145,7 +145,11 @@ foreach (var spec in servers)
     {
         await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
         var f = await Scenarios.IdleAsync(process, protocol, count);
-        figures[$"idle_{count}_bytes_per_connection"] = f["bytes_per_connection"];
+        foreach (var (key, value) in f)
+        {
+            figures[$"idle_{count}_{key}"] = value;
+        }
+
         Report(name, $"idle {count}", f);
     }
 }
