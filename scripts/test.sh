@@ -178,6 +178,11 @@ log "dotnet test"
 dotnet test Ori.Sockets.sln -c Release --no-build --logger trx --results-directory "$results" -v q
 test_exit=$?
 
+# The event-loop mode's other half is read once per process: its tests run again in a process with it.
+DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet test tests/Ori.Sockets.Tests -c Release --no-build \
+  --filter "FullyQualifiedName~EventLoopTests" --logger "trx;LogFileName=event-loop-inline-completions.trx" --results-directory "$results" -v q \
+  || test_exit=1
+
 # 6. Count from the TRX files (and the Node tests).
 passed=0
 failed=0

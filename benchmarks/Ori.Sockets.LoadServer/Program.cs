@@ -22,6 +22,14 @@ builder.Logging.ClearProviders();
 // ORI_LOAD_LISTENER=port: Ori.Sockets also serves /ws on that port from the transport up (UseOriSockets: no HTTP
 // objects kept per socket); the load tool's "ori+listener" connects there.
 var listenerPort = Environment.GetEnvironmentVariable("ORI_LOAD_LISTENER") is { Length: > 0 } listening ? int.Parse(listening, System.Globalization.CultureInfo.InvariantCulture) : 0;
+// ORI_LOAD_INLINE=1: Kestrel's socket transport runs the application's code on the thread that completed the socket
+// operation (UnsafePreferInlineScheduling, with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 set by the tool): no
+// thread hop per message, as an event-loop server works; a handler that blocks then blocks the loop.
+if (Environment.GetEnvironmentVariable("ORI_LOAD_INLINE") == "1")
+{
+    builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+}
+
 builder.WebHost.UseKestrel(k =>
 {
     k.Listen(IPAddress.Loopback, port);

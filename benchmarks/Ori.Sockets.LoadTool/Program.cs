@@ -9,7 +9,10 @@
 //   attaches OpenTelemetry's SDK to the meters (Prometheus exporter, not scraped: every measurement aggregated) and
 //   "ori+tracing" adds its tracer on the activity source Ori.Sockets (always sampled, batched to an exporter that
 //   discards): what metrics and traces cost; "ori+native" runs the load server published with Native AOT
-//   (dotnet publish benchmarks/Ori.Sockets.LoadServer -c Release -r linux-x64 -p:OriAot=true -o benchmarks/Ori.Sockets.LoadServer/bin/native).
+//   (dotnet publish benchmarks/Ori.Sockets.LoadServer -c Release -r linux-x64 -p:OriAot=true -o benchmarks/Ori.Sockets.LoadServer/bin/native);
+//   "ori+listener" connects the sockets to a listener served from the transport up (UseOriSockets); "+inline" runs the
+//   server in the event-loop mode (Kestrel's UnsafePreferInlineScheduling and DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1;
+//   "signalr+inline" too). Modifiers combine: "ori+listener+inline+native".
 // Scenarios: fan-out (C subscribers of one topic/group, M pushes of ~150 bytes), request/reply (K
 // connections in closed loops), idle connections (memory per connection) and cross-instance fan-out (two instances
 // on one redis-server of the tool's own: subscribers on B, pushes published on A; Ori.Sockets' Redis provider against
@@ -54,9 +57,11 @@ foreach (var spec in servers)
     var telemetry = spec.Contains("+tracing", StringComparison.Ordinal) ? "tracing" : spec.Contains("+otel", StringComparison.Ordinal) ? "otel" : null;
     var native = spec.Contains("+native", StringComparison.Ordinal);
     var listener = spec.Contains("+listener", StringComparison.Ordinal);
+    var inline = spec.Contains("+inline", StringComparison.Ordinal);
     var bare = spec.Replace("+limits", string.Empty, StringComparison.Ordinal).Replace("+recoverable", string.Empty, StringComparison.Ordinal)
         .Replace("+tracing", string.Empty, StringComparison.Ordinal).Replace("+otel", string.Empty, StringComparison.Ordinal)
-        .Replace("+native", string.Empty, StringComparison.Ordinal).Replace("+listener", string.Empty, StringComparison.Ordinal);
+        .Replace("+native", string.Empty, StringComparison.Ordinal).Replace("+listener", string.Empty, StringComparison.Ordinal)
+        .Replace("+inline", string.Empty, StringComparison.Ordinal);
     var at = bare.IndexOf('@', StringComparison.Ordinal);
     var server = at < 0 ? bare : bare[..at];
     var checkout = at < 0 ? null : Path.GetFullPath(bare[(at + 1)..]);
@@ -66,11 +71,11 @@ foreach (var spec in servers)
         "bun" => new OriProtocol("Bun"),
         _ => new OriProtocol(),
     };
-    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty) + (recoverable ? " +recoverable" : string.Empty) + (telemetry is null ? string.Empty : " +" + telemetry) + (native ? " +native" : string.Empty) + (listener ? " +listener" : string.Empty);
+    var name = (checkout is null ? protocol.Name : $"{protocol.Name} ({Path.GetFileName(checkout)})") + (limits ? " +limits" : string.Empty) + (recoverable ? " +recoverable" : string.Empty) + (telemetry is null ? string.Empty : " +" + telemetry) + (native ? " +native" : string.Empty) + (listener ? " +listener" : string.Empty) + (inline ? " +inline" : string.Empty);
     var figures = results[name] = [];
     foreach (var subscribers in only is null or "fanout" ? fanOut : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener, inline: inline);
         var f = await Scenarios.FanOutAsync(process, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers);
         foreach (var (key, value) in f)
         {
@@ -82,7 +87,7 @@ foreach (var spec in servers)
 
     if (only is null or "echo")
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener, inline: inline);
         var f = await Scenarios.EchoAsync(process, protocol, echoConnections, TimeSpan.FromSeconds(echoWarmUpSeconds), TimeSpan.FromSeconds(echoSeconds));
         foreach (var (key, value) in f)
         {
@@ -99,8 +104,8 @@ foreach (var spec in servers)
     {
         const int subscribers = 1000;
         using var redis = cluster ? await RedisProcess.StartClusterAsync(pin) : await RedisProcess.StartAsync(pin);
-        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
-        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener, inline: inline);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener, inline: inline);
         var f = await Scenarios.FanOutAsync(b, protocol, subscribers, messagesOption ?? deliveriesPerBurst / subscribers, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)]);
         var label = cluster ? "cross_cluster" : "cross";
         foreach (var (key, value) in f)
@@ -116,8 +121,8 @@ foreach (var spec in servers)
     {
         const int sockets = 1000;
         using var redis = await RedisProcess.StartAsync(pin);
-        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
-        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
+        await using var a = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener, inline: inline);
+        await using var b = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener, inline: inline);
         var f = await Scenarios.FanOutAsync(b, protocol, sockets, messagesOption ?? deliveriesPerBurst / sockets, a, [("publisher", a.CpuSeconds), ("redis", redis.CpuSeconds)], user: "u");
         foreach (var (key, value) in f)
         {
@@ -131,7 +136,7 @@ foreach (var spec in servers)
     foreach (var presence in only == "presence" && server == "ori" && RedisProcess.IsAvailable ? [true, false] : Array.Empty<bool>())
     {
         using var redis = await RedisProcess.StartAsync(pin);
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, redis.Endpoint, presence, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener, inline: inline);
         var f = await Scenarios.PresenceAsync(process, redis, protocol, idle[0]);
         foreach (var (key, value) in f)
         {
@@ -143,7 +148,7 @@ foreach (var spec in servers)
 
     foreach (var count in only is null or "idle" ? idle : [])
     {
-        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener);
+        await using var process = await ServerProcess.StartAsync(server, pin, checkout, limits, recoverable: recoverable, telemetry: telemetry, native: native, listener: listener, inline: inline);
         var f = await Scenarios.IdleAsync(process, protocol, count);
         foreach (var (key, value) in f)
         {

@@ -30,7 +30,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>Starts the load server in <paramref name="mode"/>; from another checkout's Release build when <paramref name="checkout"/> is given.</summary>
-    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true, bool recoverable = false, string? telemetry = null, bool native = false, bool listener = false)
+    public static async Task<ServerProcess> StartAsync(string mode, bool pin, string? checkout = null, bool limits = false, string? redis = null, bool presence = true, bool recoverable = false, string? telemetry = null, bool native = false, bool listener = false, bool inline = false)
     {
         var port = FreePort();
         var socketPort = listener ? FreePort() : port;
@@ -69,6 +69,13 @@ internal sealed class ServerProcess : IAsyncDisposable
         if (limits)
         {
             start.Environment["ORI_LOAD_RATE_LIMIT"] = "1";
+        }
+
+        if (inline)
+        {
+            // The event-loop mode: Kestrel's inline scheduling and the runtime's inline socket completions.
+            start.Environment["ORI_LOAD_INLINE"] = "1";
+            start.Environment["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1";
         }
 
         if (listener)

@@ -129,11 +129,16 @@ internal sealed class SocketListener
             }
         }
 #pragma warning disable CA1031 // Application code (authentication, the hook) failed: the request is answered 500, the server goes on.
-        catch (Exception ex) when (!connection.ConnectionClosed.IsCancellationRequested)
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
-            SocketLog.ListenerFailed(_logger, ex);
-            await WriteProblemAsync(output, StatusCodes.Status500InternalServerError, "The WebSocket handshake failed on the server.").ConfigureAwait(false);
+            if (!connection.ConnectionClosed.IsCancellationRequested)
+            {
+                // A failure because the peer left is no server error: nothing to log or answer.
+                SocketLog.ListenerFailed(_logger, ex);
+                await WriteProblemAsync(output, StatusCodes.Status500InternalServerError, "The WebSocket handshake failed on the server.").ConfigureAwait(false);
+            }
+
             return null;
         }
 
