@@ -230,20 +230,25 @@ internal static class Scenarios
     /// </summary>
     public static async Task<Dictionary<string, double>> IdleAsync(ServerProcess server, IProtocol protocol, int connections)
     {
-        // Warm-up: the connect path compiled and tiered up (a tenth of the connections, connected and closed), so that the
-        // CPU per connect is a steady server's.
-        foreach (var socket in await ConnectManyAsync(server, protocol, connections / 10, join: false))
+        // Warm-up: the connect path compiled and tiered up (twice a fifth of the connections, connected and closed, then
+        // until the JIT is done), so that the CPU per connect is a steady server's.
+        for (var round = 0; round < 2; round++)
         {
-            socket.Dispose();
+            foreach (var socket in await ConnectManyAsync(server, protocol, connections / 5, join: false))
+            {
+                socket.Dispose();
+            }
+
+            await Task.Delay(500);
         }
 
-        await Task.Delay(1000);
+        await server.SettleJitAsync(TimeSpan.FromSeconds(10));
         var before = server.RssBytes();
         var heapBefore = await server.CollectAsync();
         var collectedBefore = server.RssBytes();
-        var cpuBefore = server.CpuSeconds();
-        var sockets = await ConnectManyAsync(server, protocol, connections, join: false);
-        var connectCpu = server.CpuSeconds() - cpuBefore;
+        List<RawWebSocket> sockets = [];
+        var connect = await server.MeasureAsync($"connect-{connections}", async () => sockets = await ConnectManyAsync(server, protocol, connections, join: false));
+        var connectCpu = connect.ServerCpuSeconds;
         await Task.Delay(2000);
         var after = server.RssBytes();
         var heapAfter = await server.CollectAsync();

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using Ori.Sockets.Protocol;
 
 namespace Ori.Sockets.Connections;
@@ -35,7 +36,8 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     private static OutboundQueue? t_deferring;
 #pragma warning restore IDE1006
 
-    private readonly Stream _stream;
+    private readonly Stream? _stream;
+    private readonly PipeWriter? _pipe;
     private readonly long _limit;
     private readonly Action _transportFailed;
     private readonly OutboundBudget? _budget;
@@ -56,8 +58,17 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     /// <param name="transportFailed">Called once when a write fails: the caller tears the transport down.</param>
     /// <param name="budget">The process-wide budget every queue's bytes count against, or null.</param>
     public OutboundQueue(Stream stream, long limit, Action transportFailed, OutboundBudget? budget = null)
+        : this(limit, transportFailed, budget) => _stream = stream;
+
+    /// <param name="pipe">The transport's own pipe (a listener's connection): each batch is written into it, with no stream between.</param>
+    /// <param name="limit">The most bytes (frames with their headers) that may wait.</param>
+    /// <param name="transportFailed">Called once when a write fails: the caller tears the transport down.</param>
+    /// <param name="budget">The process-wide budget every queue's bytes count against, or null.</param>
+    public OutboundQueue(PipeWriter pipe, long limit, Action transportFailed, OutboundBudget? budget = null)
+        : this(limit, transportFailed, budget) => _pipe = pipe;
+
+    private OutboundQueue(long limit, Action transportFailed, OutboundBudget? budget)
     {
-        _stream = stream;
         _limit = limit;
         _transportFailed = transportFailed;
         _budget = budget;
@@ -333,13 +344,23 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
                 }
             }
 
-            if (single is not null)
+            if (_pipe is not null)
             {
-                await _stream.WriteAsync(single.Buffer).ConfigureAwait(false);
+                // One copy into the transport's pipe and one flush: no stream between, no write state machine.
+                _pipe.Write(single is not null ? single.Buffer : batch.AsSpan(0, length));
+                var flushed = await _pipe.FlushAsync().ConfigureAwait(false);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    throw new IOException("The transport no longer takes writes.");
+                }
+            }
+            else if (single is not null)
+            {
+                await _stream!.WriteAsync(single.Buffer).ConfigureAwait(false);
             }
             else
             {
-                await _stream.WriteAsync(batch.AsMemory(0, length)).ConfigureAwait(false);
+                await _stream!.WriteAsync(batch.AsMemory(0, length)).ConfigureAwait(false);
             }
 
             if (sentClose)

@@ -61,6 +61,27 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
     /// <param name="closeStarted">Told the socket's id, synchronously, when a close starts.</param>
     /// <param name="budget">The process-wide outbound budget its queue counts against, or null.</param>
     public SocketConnection(string id, PipeReader input, Stream output, ConnectionLimits limits, TimeProvider time, ILogger logger, Action abortTransport, Action<string> closeStarted, OutboundBudget? budget = null)
+        : this(id, input, limits, time, logger, abortTransport, closeStarted)
+    {
+        _outbound = new OutboundQueue(output, limits.OutboundQueueLimit, Abort, budget);
+    }
+
+    /// <param name="id">The socket's id.</param>
+    /// <param name="input">The transport's input pipe.</param>
+    /// <param name="output">The transport's output pipe: frames are written straight into it.</param>
+    /// <param name="limits">Receive and send bounds, close time-out.</param>
+    /// <param name="time">The clock for activity stamps and time limits.</param>
+    /// <param name="logger">Where protocol faults and closes are logged.</param>
+    /// <param name="abortTransport">Tears the transport down (the peer vanished or overstayed its close).</param>
+    /// <param name="closeStarted">Told the socket's id, synchronously, when a close starts.</param>
+    /// <param name="budget">The process-wide outbound budget its queue counts against, or null.</param>
+    public SocketConnection(string id, PipeReader input, PipeWriter output, ConnectionLimits limits, TimeProvider time, ILogger logger, Action abortTransport, Action<string> closeStarted, OutboundBudget? budget = null)
+        : this(id, input, limits, time, logger, abortTransport, closeStarted)
+    {
+        _outbound = new OutboundQueue(output, limits.OutboundQueueLimit, Abort, budget);
+    }
+
+    private SocketConnection(string id, PipeReader input, ConnectionLimits limits, TimeProvider time, ILogger logger, Action abortTransport, Action<string> closeStarted)
     {
         Id = id;
         _reader = input;
@@ -69,7 +90,7 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
         _logger = logger;
         _abortTransport = abortTransport;
         _closeStarted = closeStarted;
-        _outbound = new OutboundQueue(output, limits.OutboundQueueLimit, Abort, budget);
+        _outbound = null!;
         Touch();
     }
 

@@ -67,7 +67,7 @@ internal sealed class ConnectionLifecycle
 
     /// <summary>Runs a connection of <paramref name="endpoint"/> whose handshake was answered, until it has ended.</summary>
     public Task RunAsync(HttpContext http, Stream stream, object? upgradeData, ISocketEndpoint endpoint) =>
-        RunAsync(http, new UpgradedTransport(null, stream, http.Abort, null), upgradeData, endpoint);
+        RunAsync(http, new UpgradedTransport(SocketConnection.ReaderOf(stream), stream, null, http.Abort, null), upgradeData, endpoint);
 
     /// <summary>
     /// Runs a connection whose handshake was answered on <paramref name="transport"/>, until it has ended. A transport
@@ -75,8 +75,9 @@ internal sealed class ConnectionLifecycle
     /// </summary>
     public async Task RunAsync(HttpContext? http, UpgradedTransport transport, object? upgradeData, ISocketEndpoint endpoint)
     {
-        var input = transport.Input ?? SocketConnection.ReaderOf(transport.Output);
-        using var connection = new SocketConnection(SocketIds.NewId(), input, transport.Output, _limits, _time, _logger, transport.Abort, _leaveHub, _outbound);
+        using var connection = transport.OutputPipe is { } pipe
+            ? new SocketConnection(SocketIds.NewId(), transport.Input, pipe, _limits, _time, _logger, transport.Abort, _leaveHub, _outbound)
+            : new SocketConnection(SocketIds.NewId(), transport.Input, transport.Output!, _limits, _time, _logger, transport.Abort, _leaveHub, _outbound);
         var context = new SocketContext(connection.Id, http!, transport.Services, upgradeData, _dependencies, connection.Closing);
         var session = new Session(_pipeline, endpoint, context, connection, _options.MaxJsonDepth, _logger);
         _registry.Track(connection);
@@ -232,8 +233,9 @@ internal sealed class ConnectionLifecycle
 }
 
 /// <summary>An upgraded connection's transport.</summary>
-/// <param name="Input">Where frames are read; null: a reader over <paramref name="Output"/>, the upgraded stream.</param>
-/// <param name="Output">Where frames are written.</param>
+/// <param name="Input">Where frames are read.</param>
+/// <param name="Output">Where frames are written: the upgraded stream; or null, with <paramref name="OutputPipe"/>.</param>
+/// <param name="OutputPipe">The transport's output pipe (a listener's connection), written without a stream between.</param>
 /// <param name="Abort">Cuts the transport.</param>
 /// <param name="Services">The connection's own services (a listener's), or null: the request's.</param>
-internal readonly record struct UpgradedTransport(PipeReader? Input, Stream Output, Action Abort, IServiceProvidersFeature? Services);
+internal readonly record struct UpgradedTransport(PipeReader Input, Stream? Output, PipeWriter? OutputPipe, Action Abort, IServiceProvidersFeature? Services);

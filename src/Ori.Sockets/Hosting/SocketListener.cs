@@ -65,8 +65,7 @@ internal sealed class SocketListener
                 return;
             }
 
-            var output = connection.Transport.Output.AsStream(leaveOpen: true);
-            var transport = new UpgradedTransport(connection.Transport.Input, output, connection.Abort, services);
+            var transport = new UpgradedTransport(connection.Transport.Input, null, connection.Transport.Output, connection.Abort, services);
             var running = _lifecycle.RunAsync(http.Value.Context, transport, http.Value.Data, _endpoint);
 
             // The lifecycle lets the request go once the guards have run; this method must not hold it either.

@@ -199,6 +199,40 @@ public sealed class ListenerTests : IAsyncLifetime
         await client.DisposeAsync();
     }
 
+    [Fact]
+    public async Task A_listeners_slow_consumer_is_closed_with_4008_while_a_fast_one_gets_everything()
+    {
+        await using var slow = await ConnectAsync(PlainPort, "/ws");
+        await using var fast = await ConnectAsync(PlainPort, "/ws");
+        await slow.RequestAsync("subscribe", new { text = "firehose" }, "s");
+        await fast.RequestAsync("subscribe", new { text = "firehose" }, "s");
+        slow.StopReading();
+        var received = 0;
+        var reader = Task.Run(async () =>
+        {
+            while (await fast.ReceiveAsync(TimeSpan.FromSeconds(20)) is { } text && text != "end")
+            {
+                Interlocked.Increment(ref received);
+            }
+        }, TestContext.Current.CancellationToken);
+
+        // 24 MiB for each subscriber (16 KiB frames): past the kernel's socket buffers, Kestrel's pipe and the 1 MiB queue.
+        var emitter = _app.Services.GetRequiredService<ISocketEmitter>();
+        var payload = SocketFrame.Text(new string('p', 16 * 1024));
+        const int Messages = 1500;
+        for (var i = 0; i < Messages; i++)
+        {
+            await emitter.PublishAsync("firehose", payload, cancellationToken: TestContext.Current.CancellationToken);
+            var sent = i + 1;
+            await Eventually.TrueAsync(() => Volatile.Read(ref received) >= sent - 4, TimeSpan.FromSeconds(20));
+        }
+
+        Assert.Equal((WebSocketCloseStatus)SocketCloseCodes.SlowConsumer, await slow.WaitForCloseAsync(TimeSpan.FromSeconds(20)));
+        await emitter.PublishAsync("firehose", "end", cancellationToken: TestContext.Current.CancellationToken);
+        await reader.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        Assert.Equal(Messages, received);
+    }
+
     private static async Task<TestClient> ConnectAsync(int port, string pathAndQuery)
     {
         var client = await TestClient.ConnectAsync(new Uri($"ws://127.0.0.1:{port}{pathAndQuery}"));
