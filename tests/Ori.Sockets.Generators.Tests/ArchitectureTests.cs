@@ -14,7 +14,8 @@ public sealed class ArchitectureTests
     /// <summary>Bottom to top. Telemetry (log messages) is usable from every layer.</summary>
     private static readonly string[] s_layers = ["Telemetry", "Protocol", "Connections", "PubSub", "Routing", "Hosting"];
 
-    private static readonly string[] s_registrationNamespaces = ["Microsoft.Extensions.DependencyInjection", "Microsoft.AspNetCore.Builder"];
+    // Microsoft.AspNetCore.Hosting: where Kestrel's own ListenOptions extensions (UseHttps) are.
+    private static readonly string[] s_registrationNamespaces = ["Microsoft.Extensions.DependencyInjection", "Microsoft.AspNetCore.Builder", "Microsoft.AspNetCore.Hosting"];
 
     private static readonly Lazy<(CSharpCompilation Compilation, string Root)> s_runtime = new(() =>
     {
