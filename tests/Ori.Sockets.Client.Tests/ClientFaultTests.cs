@@ -73,7 +73,10 @@ public sealed class ClientFaultTests : IAsyncLifetime
                 break;
         }
 
-        await Eventually.TrueAsync(() => Volatile.Read(ref armed) == 0 && client.State == OriSocketClientState.Connected && states.Contains(OriSocketClientState.Reconnecting) && _server.Provider.GetSubscriberCount("room:a") == 1);
+        // The state is set before its event is raised: wait for the event too, or the last one seen may still be the
+        // Reconnecting that came before (the race this test lost once on a loaded machine).
+        await Eventually.TrueAsync(() => Volatile.Read(ref armed) == 0 && client.State == OriSocketClientState.Connected && states.Contains(OriSocketClientState.Reconnecting)
+            && states.LastOrDefault() == OriSocketClientState.Connected && _server.Provider.GetSubscriberCount("room:a") == 1);
         Assert.Equal(OriSocketClientState.Connected, states.Last());
         if (buffered is not null)
         {
