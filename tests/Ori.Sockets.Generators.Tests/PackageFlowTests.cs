@@ -52,7 +52,7 @@ public sealed class PackageFlowTests : IDisposable
         }
 
         CopySources(Path.Combine(repository, "src"), Path.Combine(copy, "src"));
-        foreach (var project in new[] { "Ori.Sockets.Abstractions", "Ori.Sockets" })
+        foreach (var project in new[] { "Ori.Sockets.Abstractions", "Ori.Sockets", "Ori.Sockets.Client", "Ori.Sockets.Testing" })
         {
             await RunAsync(copy, "pack", $"src/{project}", "-c", "Release", "-o", feed, $"-p:Version={version}", "--disable-build-servers");
         }
@@ -149,6 +149,33 @@ public sealed class PackageFlowTests : IDisposable
                 await server.WaitForExitAsync();
             }
         }
+
+        // The test kit from the feed: the app's own router, run in memory by OriSocketsTestHost, answered through the
+        // typed client the kit hands out (packages Ori.Sockets.Testing and Ori.Sockets.Client restored as a user would).
+        await RunAsync(app, "add", "package", "Ori.Sockets.Testing", "--version", version);
+        await File.WriteAllTextAsync(Path.Combine(app, "SelfTest.cs"), """
+            using Ori.Sockets;
+            using Ori.Sockets.Testing;
+
+            public static class SelfTest
+            {
+                public static async Task<int> RunAsync()
+                {
+                    await using var host = await OriSocketsTestHost.StartAsync(b => b.Services.AddOriSockets().AddSocketRouters(), app => app.MapOriSockets("/ws"));
+                    var client = await host.ConnectAsync("/ws");
+                    var reply = await client.RequestAsync(new Greet("Ada"));
+                    Console.WriteLine("in memory: " + reply.Text);
+                    return reply.Text == "Hello, Ada!" ? 0 : 1;
+                }
+            }
+            """);
+        var withSelfTest = (await File.ReadAllTextAsync(Path.Combine(app, "Program.cs"))).Replace(
+            "using Ori.Sockets;\n", "using Ori.Sockets;\n\nif (args is [\"--self-test\"]) { Environment.Exit(await SelfTest.RunAsync()); }\n", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), withSelfTest);
+        await RunAsync(app, "build", "-c", "Release", "--disable-build-servers");
+        var (selfTestExit, selfTestOutput) = await RunRawAsync(app, "bin/Release/net10.0/FlowApp.dll", "--self-test");
+        Assert.True(selfTestExit == 0, selfTestOutput);
+        Assert.Contains("in memory: Hello, Ada!", selfTestOutput, StringComparison.Ordinal);
 
         // A server that also references the contracts package directly gets the generator from both
         // packages: it must still run once (a second run would declare every generated member twice).
