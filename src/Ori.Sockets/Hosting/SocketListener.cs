@@ -131,9 +131,9 @@ internal sealed class SocketListener
         catch (Exception ex)
 #pragma warning restore CA1031
         {
+            // A failure because the peer left is no server error: nothing to log or answer then.
             if (!connection.ConnectionClosed.IsCancellationRequested)
             {
-                // A failure because the peer left is no server error: nothing to log or answer.
                 SocketLog.ListenerFailed(_logger, ex);
                 await WriteProblemAsync(output, StatusCodes.Status500InternalServerError, "The WebSocket handshake failed on the server.").ConfigureAwait(false);
             }
