@@ -174,6 +174,11 @@ internal sealed class ConnectionLifecycle
             _registry.Untrack(connection);
             _metrics.Closed(connection.CloseCode ?? 1006); // 1006: ended without a close handshake (RFC 6455, never sent)
             SocketLog.Disconnected(_logger, connection.Id);
+            if (transport.Services is { } services)
+            {
+                // A listener's connection services end with the connection.
+                await services.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -237,5 +242,5 @@ internal sealed class ConnectionLifecycle
 /// <param name="Output">Where frames are written: the upgraded stream; or null, with <paramref name="OutputPipe"/>.</param>
 /// <param name="OutputPipe">The transport's output pipe (a listener's connection), written without a stream between.</param>
 /// <param name="Abort">Cuts the transport.</param>
-/// <param name="Services">The connection's own services (a listener's), or null: the request's.</param>
-internal readonly record struct UpgradedTransport(PipeReader Input, Stream? Output, PipeWriter? OutputPipe, Action Abort, IServiceProvidersFeature? Services);
+/// <param name="Services">The connection's own services (a listener's, disposed when it ends), or null: the request's.</param>
+internal readonly record struct UpgradedTransport(PipeReader Input, Stream? Output, PipeWriter? OutputPipe, Action Abort, ConnectionServices? Services);

@@ -53,29 +53,35 @@ internal sealed class SocketListener
         _logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(SocketLog.Category);
     }
 
-    /// <summary>Serves one accepted connection until it ends.</summary>
-    public async Task RunAsync(ConnectionContext connection)
+    /// <summary>
+    /// Serves one accepted connection until it ends. The task is the lifecycle's own (unwrapped): no state machine of this
+    /// class stays alive for an idle socket.
+    /// </summary>
+    public Task RunAsync(ConnectionContext connection) => StartAsync(connection).Unwrap();
+
+    /// <summary>The handshake; then the connection's lifecycle, started and returned (it disposes the connection's services).</summary>
+    private async Task<Task> StartAsync(ConnectionContext connection)
     {
         var services = new ConnectionServices(_scopes);
+        (HttpContext Context, object? Data)? http;
         try
         {
-            var http = await HandshakeAsync(connection, services).ConfigureAwait(false);
-            if (http is null)
-            {
-                return;
-            }
-
-            var transport = new UpgradedTransport(connection.Transport.Input, null, connection.Transport.Output, connection.Abort, services);
-            var running = _lifecycle.RunAsync(http.Value.Context, transport, http.Value.Data, _endpoint);
-
-            // The lifecycle lets the request go once the guards have run; this method must not hold it either.
-            http = null;
-            await running.ConfigureAwait(false);
+            http = await HandshakeAsync(connection, services).ConfigureAwait(false);
         }
-        finally
+        catch
         {
             await services.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
+
+        if (http is not { } accepted)
+        {
+            await services.DisposeAsync().ConfigureAwait(false);
+            return Task.CompletedTask;
+        }
+
+        var transport = new UpgradedTransport(connection.Transport.Input, null, connection.Transport.Output, connection.Abort, services);
+        return _lifecycle.RunAsync(accepted.Context, transport, accepted.Data, _endpoint);
     }
 
     /// <summary>Reads and answers the upgrade request: the request and the hook's data when it was answered 101, else null.</summary>
