@@ -13,11 +13,14 @@ public sealed class UserTests
     public async Task A_send_to_a_user_reaches_each_of_their_sockets_once_and_leaves_out_the_excluded_ones()
     {
         await using var server = await TestServer.StartAsync(connectionGuards: [typeof(UserFromQueryGuard)]);
+
+        // One after the other, each ready before the next connects: a user's sockets are listed in the order they joined,
+        // and two guards running at once may finish in either order.
         await using var phone = await server.ConnectAsync("user=alice");
-        await using var laptop = await server.ConnectAsync("user=alice");
-        await using var bob = await server.ConnectAsync("user=bob");
         var phoneId = await phone.ReadyAsync();
+        await using var laptop = await server.ConnectAsync("user=alice");
         await laptop.ReadyAsync();
+        await using var bob = await server.ConnectAsync("user=bob");
         await bob.ReadyAsync();
 
         // Handlers see who the socket is.
