@@ -17,8 +17,8 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
     public async Task HandleAsync(HttpContext http, ISocketEndpoint endpoint)
     {
         var upgrade = http.Features.Get<IHttpUpgradeFeature>();
-        var accepted = upgrade is { IsUpgradableRequest: true } ? await AcceptAsync(http).ConfigureAwait(false) : await RefuseAsync(http).ConfigureAwait(false);
-        if (accepted is not { } handshake)
+        var (accepted, upgradeData) = upgrade is { IsUpgradableRequest: true } ? await AcceptAsync(http).ConfigureAwait(false) : await RefuseAsync(http).ConfigureAwait(false);
+        if (!accepted)
         {
             return;
         }
@@ -29,18 +29,16 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
             bodySize.MaxRequestBodySize = null;
         }
 
-        http.Response.Headers.Connection = HeaderNames.Upgrade;
-        http.Response.Headers.Upgrade = "websocket";
-        http.Response.Headers.SecWebSocketAccept = handshake.Accept;
         var stream = await upgrade!.UpgradeAsync().ConfigureAwait(false);
-        await lifecycle.RunAsync(http, stream, handshake.Data, endpoint).ConfigureAwait(false);
+        await lifecycle.RunAsync(http, stream, upgradeData, endpoint).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Decides an upgrade request, from the WebSocket headers to the upgrade hook: the <c>Sec-WebSocket-Accept</c> value
-    /// and what the hook attached, or null when it is refused (the response's status, headers and body say why).
+    /// Decides an upgrade request, from the WebSocket headers to the upgrade hook. Accepted: the response carries the
+    /// upgrade's headers (<c>Connection</c>, <c>Upgrade</c>, <c>Sec-WebSocket-Accept</c>) and the result what the hook
+    /// attached; refused: the response's status, headers and body say why.
     /// </summary>
-    public async ValueTask<(string Accept, object? Data)?> AcceptAsync(HttpContext http)
+    public async ValueTask<(bool Accepted, object? Data)> AcceptAsync(HttpContext http)
     {
         var request = http.Request;
         if (!WebSocketHandshake.IsWebSocketRequest(request))
@@ -54,25 +52,25 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
             http.Response.StatusCode = StatusCodes.Status400BadRequest;
             http.Response.Headers.SecWebSocketVersion = "13";
             await http.Response.WriteAsync("A WebSocket upgrade needs Sec-WebSocket-Version 13 and a valid Sec-WebSocket-Key.").ConfigureAwait(false);
-            return null;
+            return default;
         }
 
         if (!IsOriginAllowed(request))
         {
             SocketLog.OriginRefused(_logger, SocketLog.ClientText(request.Headers.Origin.ToString()));
             http.Response.StatusCode = StatusCodes.Status403Forbidden;
-            return null;
+            return default;
         }
 
         if (registry.IsStopping)
         {
             http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            return null;
+            return default;
         }
 
         if (!await attempts.TryAcquireAsync(http).ConfigureAwait(false))
         {
-            return null;
+            return default;
         }
 
         object? upgradeData = null;
@@ -90,29 +88,32 @@ internal sealed class SocketEndpointHandler(IOptions<OriSocketsOptions> options,
             {
                 SocketLog.UpgradeTimedOut(_logger);
                 http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-                return null;
+                return default;
             }
 
             if (!allowed)
             {
                 SocketLog.UpgradeRefused(_logger);
                 http.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                return null;
+                return default;
             }
 
             upgradeData = context.Data;
         }
 
-        return (accept, upgradeData);
+        http.Response.Headers.Connection = HeaderNames.Upgrade;
+        http.Response.Headers.Upgrade = "websocket";
+        http.Response.Headers.SecWebSocketAccept = accept;
+        return (true, upgradeData);
     }
 
     /// <summary>Answers a request that is not a WebSocket upgrade: 426.</summary>
-    private static async ValueTask<(string Accept, object? Data)?> RefuseAsync(HttpContext http)
+    private static async ValueTask<(bool Accepted, object? Data)> RefuseAsync(HttpContext http)
     {
         http.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
         http.Response.Headers.Upgrade = "websocket";
         await http.Response.WriteAsync("This endpoint accepts WebSocket connections only.").ConfigureAwait(false);
-        return null;
+        return default;
     }
 
     private bool IsOriginAllowed(HttpRequest request)

@@ -31,20 +31,18 @@ internal sealed class SocketListener
     private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
 
     private readonly ISocketEndpoint _endpoint;
-    private readonly IAuthorizeData[] _authorization;
+    private readonly SocketAuthorization? _authorization;
     private readonly OriSocketsListenerOptions _options;
     private readonly SocketEndpointHandler _handler;
     private readonly ConnectionLifecycle _lifecycle;
     private readonly IServiceScopeFactory _scopes;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private AuthorizationPolicy? _policy;
-    private bool _policyCombined;
 
     public SocketListener(IServiceProvider services, ISocketEndpoint endpoint, IAuthorizeData[] authorization, OriSocketsListenerOptions options)
     {
         _endpoint = endpoint;
-        _authorization = authorization;
+        _authorization = authorization.Length == 0 ? null : new SocketAuthorization(authorization);
         _options = options;
         _handler = services.GetRequiredService<SocketEndpointHandler>();
         _lifecycle = services.GetRequiredService<ConnectionLifecycle>();
@@ -122,15 +120,12 @@ internal sealed class SocketListener
         var http = CreateContext(connection, head, handshakeServices, body);
         try
         {
-            if (await AuthorizeAsync(http).ConfigureAwait(false) && await _handler.AcceptAsync(http).ConfigureAwait(false) is { } accepted)
+            if (await AuthorizeAsync(http).ConfigureAwait(false) && await _handler.AcceptAsync(http).ConfigureAwait(false) is (true, var upgradeData))
             {
                 http.Response.StatusCode = StatusCodes.Status101SwitchingProtocols;
-                http.Response.Headers.Connection = HeaderNames.Upgrade;
-                http.Response.Headers.Upgrade = "websocket";
-                http.Response.Headers.SecWebSocketAccept = accepted.Accept;
                 await WriteResponseAsync(output, http.Response, body, upgrade: true).ConfigureAwait(false);
                 http.Features.Set<IServiceProvidersFeature>(services);
-                return (http, accepted.Data);
+                return (http, upgradeData);
             }
         }
 #pragma warning disable CA1031 // Application code (authentication, the hook) failed: the request is answered 500, the server goes on.
@@ -173,12 +168,12 @@ internal sealed class SocketListener
             }
         }
 
-        var policy = await PolicyAsync(http.RequestServices).ConfigureAwait(false);
-        if (policy is null)
+        if (_authorization is null)
         {
             return true;
         }
 
+        var policy = await _authorization.PolicyAsync(http.RequestServices, "The socket endpoint").ConfigureAwait(false);
         var evaluator = http.RequestServices.GetRequiredService<IPolicyEvaluator>();
         var authentication = await evaluator.AuthenticateAsync(policy, http).ConfigureAwait(false);
         var authorization = await evaluator.AuthorizeAsync(policy, authentication, http, http).ConfigureAwait(false);
@@ -199,32 +194,6 @@ internal sealed class SocketListener
         }
 
         return false;
-    }
-
-    /// <summary>The endpoint class's <c>[Authorize]</c> combined into one policy (null: none, or <c>[AllowAnonymous]</c>).</summary>
-    private async ValueTask<AuthorizationPolicy?> PolicyAsync(IServiceProvider services)
-    {
-        if (_policyCombined)
-        {
-            return _policy;
-        }
-
-        if (_authorization.Length == 0)
-        {
-            _policyCombined = true;
-            return null;
-        }
-
-        var provider = services.GetService<IAuthorizationPolicyProvider>()
-            ?? throw new InvalidOperationException("The socket endpoint has [Authorize]: call builder.Services.AddAuthorization() (and the policies it names).");
-        var policy = await AuthorizationPolicy.CombineAsync(provider, _authorization).ConfigureAwait(false);
-        if (provider.AllowsCachingPolicies)
-        {
-            _policy = policy;
-            _policyCombined = true;
-        }
-
-        return policy;
     }
 
     /// <summary>An <see cref="HttpContext"/> for the request: its response is kept in memory until it is written.</summary>

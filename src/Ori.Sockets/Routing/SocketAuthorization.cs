@@ -28,20 +28,33 @@ public sealed class SocketAuthorization
     {
         ArgumentNullException.ThrowIfNull(context);
         var services = context.Services;
-        var policy = _policy;
-        if (policy is null)
-        {
-            var provider = services.GetService<IAuthorizationPolicyProvider>()
-                ?? throw new InvalidOperationException("A route has [Authorize]: call builder.Services.AddAuthorization() (and the policies it names).");
-            policy = await AuthorizationPolicy.CombineAsync(provider, _data).ConfigureAwait(false)
-                ?? throw new InvalidOperationException("The route's [Authorize] attributes combine to no policy.");
-            if (provider.AllowsCachingPolicies)
-            {
-                _policy = policy;
-            }
-        }
-
+        var policy = await PolicyAsync(services, "A route").ConfigureAwait(false);
         var result = await services.GetRequiredService<IAuthorizationService>().AuthorizeAsync(context.User, context, policy).ConfigureAwait(false);
         return result.Succeeded;
+    }
+
+    /// <summary>
+    /// The attributes combined into one policy with the application's <see cref="IAuthorizationPolicyProvider"/>, cached
+    /// when the provider allows it. Also what a listener evaluates for an endpoint class's <c>[Authorize]</c>.
+    /// </summary>
+    /// <param name="services">Where the policy provider is resolved.</param>
+    /// <param name="owner">What carries the attributes, for the error ("A route", "The socket endpoint").</param>
+    internal async ValueTask<AuthorizationPolicy> PolicyAsync(IServiceProvider services, string owner)
+    {
+        if (_policy is { } cached)
+        {
+            return cached;
+        }
+
+        var provider = services.GetService<IAuthorizationPolicyProvider>()
+            ?? throw new InvalidOperationException($"{owner} has [Authorize]: call builder.Services.AddAuthorization() (and the policies it names).");
+        var policy = await AuthorizationPolicy.CombineAsync(provider, _data).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"{owner}'s [Authorize] attributes combine to no policy.");
+        if (provider.AllowsCachingPolicies)
+        {
+            _policy = policy;
+        }
+
+        return policy;
     }
 }

@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Ori.Sockets.PubSub;
 
 namespace Ori.Sockets;
@@ -12,7 +11,7 @@ namespace Ori.Sockets;
 public sealed class SocketContext
 {
     private readonly DependencyBound _dependencies;
-    private readonly IServiceProvidersFeature? _services;
+    private readonly IServiceProvider? _services;
     private HttpContext? _http;
     private ClaimsPrincipal? _user;
 
@@ -22,7 +21,7 @@ public sealed class SocketContext
     /// <param name="upgradeData">What the upgrade hook attached.</param>
     /// <param name="dependencies">The emitter and subscriptions, bounded.</param>
     /// <param name="aborted">Canceled when the socket starts closing.</param>
-    internal SocketContext(string socketId, HttpContext httpContext, IServiceProvidersFeature? services, object? upgradeData, DependencyBound dependencies, CancellationToken aborted)
+    internal SocketContext(string socketId, HttpContext httpContext, IServiceProvider? services, object? upgradeData, DependencyBound dependencies, CancellationToken aborted)
     {
         SocketId = socketId;
         _http = httpContext;
@@ -60,7 +59,7 @@ public sealed class SocketContext
     public object? State { get; set; }
 
     /// <summary>The connection's services (a scope that lives as long as the connection).</summary>
-    public IServiceProvider Services => _services as IServiceProvider ?? _services?.RequestServices ?? _http!.RequestServices;
+    public IServiceProvider Services => _services ?? _http!.RequestServices;
 
     /// <summary>
     /// Lets the upgraded request go (a listener's connection, once its guards have run): the user is kept (unless it is
