@@ -42,7 +42,8 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     private readonly Action _transportFailed;
     private readonly OutboundBudget? _budget;
     private readonly Lock _sync = new();
-    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Made when FinishAsync has to wait for the writer (under the lock): an idle socket holds none.
+    private TaskCompletionSource? _stopped;
 
     // Guarded by _sync.
     private Queue<SocketFrame>? _queue;
@@ -99,7 +100,16 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     }
 
     /// <summary>Completes when the writer has stopped (after a close frame, a failure, or <see cref="FinishAsync"/>).</summary>
-    public Task Stopped => _stopped.Task;
+    public Task Stopped
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _writerStopped ? Task.CompletedTask : (_stopped ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+    }
 
     /// <summary>Queues a frame for the writer.</summary>
     public EnqueueResult TryEnqueue(SocketFrame frame)
@@ -217,27 +227,30 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     /// </summary>
     public async Task<bool> FinishAsync(TimeSpan timeout, TimeProvider time)
     {
-        bool idle;
+        TaskCompletionSource? stopped = null;
         lock (_sync)
         {
             _closeQueued = true;
             _finishing = true;
-            idle = !_writerScheduled;
-            if (idle)
+            if (_writerScheduled)
+            {
+                // The writer is under way: whatever stops it sets this (it reads the field under this lock, or after it).
+                stopped = _stopped ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            else
             {
                 StopLocked();
             }
         }
 
-        if (idle)
+        if (stopped is null)
         {
-            _stopped.TrySetResult();
             return true;
         }
 
         try
         {
-            await _stopped.Task.WaitAsync(timeout, time).ConfigureAwait(false);
+            await stopped.Task.WaitAsync(timeout, time).ConfigureAwait(false);
             return true;
         }
         catch (TimeoutException)
@@ -309,7 +322,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
                     if (_finishing)
                     {
                         StopLocked();
-                        _stopped.TrySetResult();
+                        _stopped?.TrySetResult();
                     }
 
                     return;
@@ -346,9 +359,8 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
 
             if (_pipe is not null)
             {
-                // One copy into the transport's pipe and one flush: no stream between, no write state machine.
-                _pipe.Write(single is not null ? single.Buffer : batch.AsSpan(0, length));
-                var flushed = await _pipe.FlushAsync().ConfigureAwait(false);
+                // One write: Kestrel's pipe copies it and flushes; the listeners' own transport sends it from this memory.
+                var flushed = await _pipe.WriteAsync(single is not null ? single.Buffer : batch.AsMemory(0, length)).ConfigureAwait(false);
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {
                     throw new IOException("The transport no longer takes writes.");
@@ -378,7 +390,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
                     if (_finishing)
                     {
                         StopLocked();
-                        _stopped.TrySetResult();
+                        _stopped?.TrySetResult();
                     }
 
                     return;
@@ -398,7 +410,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
             }
 
             _transportFailed();
-            _stopped.TrySetResult();
+            _stopped?.TrySetResult();
         }
         finally
         {
@@ -416,7 +428,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
             StopLocked();
         }
 
-        _stopped.TrySetResult();
+        _stopped?.TrySetResult();
     }
 
     private void StopLocked()

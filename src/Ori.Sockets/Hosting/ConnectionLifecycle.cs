@@ -73,113 +73,137 @@ internal sealed class ConnectionLifecycle
     /// Runs a connection whose handshake was answered on <paramref name="transport"/>, until it has ended. A transport
     /// with services of its own is a listener's: the request is let go once the guards have run.
     /// </summary>
-    public async Task RunAsync(HttpContext? http, UpgradedTransport transport, object? upgradeData, ISocketEndpoint endpoint)
+    public Task RunAsync(HttpContext? http, UpgradedTransport transport, object? upgradeData, ISocketEndpoint endpoint)
     {
-        using var connection = transport.OutputPipe is { } pipe
+        var connection = transport.OutputPipe is { } pipe
             ? new SocketConnection(SocketIds.NewId(), transport.Input, pipe, _limits, _time, _logger, transport.Abort, _leaveHub, _outbound)
             : new SocketConnection(SocketIds.NewId(), transport.Input, transport.Output!, _limits, _time, _logger, transport.Abort, _leaveHub, _outbound);
         var context = new SocketContext(connection.Id, http!, transport.Services, upgradeData, _dependencies, connection.Closing);
-        var session = new Session(_pipeline, endpoint, context, connection, _options.MaxJsonDepth, _logger);
-        _registry.Track(connection);
-        _metrics.Opened();
-        var joinedHub = false;
-        IDisposable? expiry = null;
-        ISocketConnectionHandler[] handlers = [];
-        try
+
+        // The connection's own state machine lives as long as the socket: it holds the session and little else (the
+        // transport, the hook's data and the guards' state stay out of it).
+        return RunAsync(http, new Session(_pipeline, endpoint, context, connection, _options.MaxJsonDepth, _logger), transport.Services);
+    }
+
+    private async Task RunAsync(HttpContext? http, Session session, ConnectionServices? services)
+    {
+        var connection = session.Connection;
+        using (connection)
         {
-            var (verdict, guardExpiry) = await ConnectionGuardRunner.RunAsync(endpoint, context, _options.GuardTimeout, _time, _logger).ConfigureAwait(false);
-            if (verdict == GuardVerdict.Passed && !TryResolveUser(context, http!))
+            _registry.Track(connection);
+            _metrics.Opened();
+            try
             {
-                verdict = GuardVerdict.Failed;
-            }
-
-            if (verdict == GuardVerdict.Passed)
-            {
-                // Credentials that expire close the socket at that moment (4001): the client reconnects with fresh ones.
-                expiry = CredentialsExpiry.Watch(guardExpiry ?? CredentialsExpiry.Of(http!), connection, _time, _logger);
-            }
-
-            if (transport.Services is not null)
-            {
-                // A listener's connection keeps no HTTP objects from here on (this method's own reference included).
-                context.ReleaseHttpContext();
+                await AdmitAsync(http, session, releaseRequest: services is not null).ConfigureAwait(false);
                 http = null;
+                await connection.ReceiveAsync(session).ConfigureAwait(false);
             }
-
-            if (verdict == GuardVerdict.Passed)
+            finally
             {
-                // ori.ready is queued before the socket joins the hub so that it is the first frame out.
-                connection.TryEnqueue(EnvelopeFrames.Ready(connection.Id, _time.GetUtcNow().ToUnixTimeMilliseconds()));
-                connection.IsReady = true;
-                _hub.Add(connection, context.UserId);
-                joinedHub = true;
-
-                if (connection.IsClosing)
+                await EndAsync(session).ConfigureAwait(false);
+                if (services is not null)
                 {
-                    // Closed while its guards ran (shutdown, say): it must not stay in the hub.
-                    _hub.Remove(connection.Id);
-                }
-
-                SocketLog.Connected(_logger, connection.Id);
-                if (_hasConnectionHandlers)
-                {
-                    handlers = [.. context.Services.GetServices<ISocketConnectionHandler>()];
-                }
-                foreach (var handler in handlers)
-                {
-                    if (!await TryRunHandlerAsync(handler, context, connected: true).ConfigureAwait(false))
-                    {
-                        connection.Close(SocketCloseCodes.InternalError, "Connection handler failed");
-                        break;
-                    }
+                    // A listener's connection services end with the connection.
+                    await services.DisposeAsync().ConfigureAwait(false);
                 }
             }
-            else
-            {
-                var (code, reason) = verdict == GuardVerdict.Refused
-                    ? (SocketCloseCodes.PolicyViolation, "Connection rejected by guard")
-                    : (SocketCloseCodes.InternalError, "Connection guard failed");
-                connection.Close(code, reason);
-            }
-
-            await connection.ReceiveAsync(session).ConfigureAwait(false);
         }
-        finally
+    }
+
+    /// <summary>
+    /// Runs the guards; a socket they pass gets <c>ori.ready</c>, joins the hub and its connection handlers run, one
+    /// they refuse is closed. What it took on is kept on the session, for <see cref="EndAsync"/>.
+    /// </summary>
+    private async Task AdmitAsync(HttpContext? http, Session session, bool releaseRequest)
+    {
+        var (connection, context, endpoint) = (session.Connection, session.Context, session.Endpoint);
+        var (verdict, guardExpiry) = await ConnectionGuardRunner.RunAsync(endpoint, context, _options.GuardTimeout, _time, _logger).ConfigureAwait(false);
+        if (verdict == GuardVerdict.Passed && !TryResolveUser(context, http!))
         {
-            connection.StopWork();
-            session.Dispose();
-            expiry?.Dispose();
-            if (joinedHub)
-            {
-                _hub.Remove(connection.Id);
-                try
-                {
-                    await _provider.ReleaseAsync(connection.Id).ConfigureAwait(false);
-                }
-#pragma warning disable CA1031 // A provider failure must not keep the connection from ending.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    SocketLog.ProviderReleaseFailed(_logger, connection.Id, ex);
-                }
+            verdict = GuardVerdict.Failed;
+        }
 
-                _hub.Forget(connection.Id);
-                foreach (var handler in handlers)
-                {
-                    await TryRunHandlerAsync(handler, context, connected: false).ConfigureAwait(false);
-                }
-            }
+        if (verdict == GuardVerdict.Passed)
+        {
+            // Credentials that expire close the socket at that moment (4001): the client reconnects with fresh ones.
+            session.Expiry = CredentialsExpiry.Watch(guardExpiry ?? CredentialsExpiry.Of(http!), connection, _time, _logger);
+        }
 
-            await connection.EndAsync().ConfigureAwait(false);
-            _registry.Untrack(connection);
-            _metrics.Closed(connection.CloseCode ?? 1006); // 1006: ended without a close handshake (RFC 6455, never sent)
-            SocketLog.Disconnected(_logger, connection.Id);
-            if (transport.Services is { } services)
+        if (releaseRequest)
+        {
+            // A listener's connection keeps no HTTP objects from here on.
+            context.ReleaseHttpContext();
+        }
+
+        if (verdict != GuardVerdict.Passed)
+        {
+            var (code, reason) = verdict == GuardVerdict.Refused
+                ? (SocketCloseCodes.PolicyViolation, "Connection rejected by guard")
+                : (SocketCloseCodes.InternalError, "Connection guard failed");
+            connection.Close(code, reason);
+            return;
+        }
+
+        // ori.ready is queued before the socket joins the hub so that it is the first frame out.
+        connection.TryEnqueue(EnvelopeFrames.Ready(connection.Id, _time.GetUtcNow().ToUnixTimeMilliseconds()));
+        connection.IsReady = true;
+        _hub.Add(connection, context.UserId);
+        session.JoinedHub = true;
+
+        if (connection.IsClosing)
+        {
+            // Closed while its guards ran (shutdown, say): it must not stay in the hub.
+            _hub.Remove(connection.Id);
+        }
+
+        SocketLog.Connected(_logger, connection.Id);
+        if (_hasConnectionHandlers)
+        {
+            session.Handlers = [.. context.Services.GetServices<ISocketConnectionHandler>()];
+        }
+
+        foreach (var handler in session.Handlers)
+        {
+            if (!await TryRunHandlerAsync(handler, context, connected: true).ConfigureAwait(false))
             {
-                // A listener's connection services end with the connection.
-                await services.DisposeAsync().ConfigureAwait(false);
+                connection.Close(SocketCloseCodes.InternalError, "Connection handler failed");
+                break;
             }
         }
+    }
+
+    /// <summary>Undoes what the admission took on (hub, provider, handlers), then ends the connection.</summary>
+    private async Task EndAsync(Session session)
+    {
+        var connection = session.Connection;
+        connection.StopWork();
+        session.Dispose();
+        session.Expiry?.Dispose();
+        if (session.JoinedHub)
+        {
+            _hub.Remove(connection.Id);
+            try
+            {
+                await _provider.ReleaseAsync(connection.Id).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // A provider failure must not keep the connection from ending.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                SocketLog.ProviderReleaseFailed(_logger, connection.Id, ex);
+            }
+
+            _hub.Forget(connection.Id);
+            foreach (var handler in session.Handlers)
+            {
+                await TryRunHandlerAsync(handler, session.Context, connected: false).ConfigureAwait(false);
+            }
+        }
+
+        await connection.EndAsync().ConfigureAwait(false);
+        _registry.Untrack(connection);
+        _metrics.Closed(connection.CloseCode ?? 1006); // 1006: ended without a close handshake (RFC 6455, never sent)
+        SocketLog.Disconnected(_logger, connection.Id);
     }
 
     /// <summary>The socket's user id: the one a guard set, else the claims rule's; false (logged) when it is not valid.</summary>
@@ -221,12 +245,28 @@ internal sealed class ConnectionLifecycle
 
     /// <summary>
     /// Hands a connection's messages to the pipeline with its endpoint and invocation; the invocation (its buffers and
-    /// validation state) is made for the first message, so that an idle connection holds none.
+    /// validation state) is made for the first message, so that an idle connection holds none. It also keeps what the
+    /// admission took on, for the connection's end.
     /// </summary>
     private sealed class Session(MessagePipeline pipeline, ISocketEndpoint endpoint, SocketContext context, SocketConnection connection, int maxJsonDepth, ILogger logger)
         : IInboundHandler, IDisposable
     {
         private SocketInvocation? _invocation;
+
+        public SocketConnection Connection => connection;
+
+        public SocketContext Context => context;
+
+        public ISocketEndpoint Endpoint => endpoint;
+
+        /// <summary>Whether the socket joined the hub (it passed its guards).</summary>
+        public bool JoinedHub { get; set; }
+
+        /// <summary>The watch on the credentials' expiry, if any.</summary>
+        public IDisposable? Expiry { get; set; }
+
+        /// <summary>The connection handlers that ran for the connect and run again for the disconnect.</summary>
+        public ISocketConnectionHandler[] Handlers { get; set; } = [];
 
         public ValueTask OnMessageAsync(ReadOnlyMemory<byte> message) =>
             pipeline.ProcessAsync(endpoint, _invocation ??= new SocketInvocation(context, connection, maxJsonDepth, logger), message);

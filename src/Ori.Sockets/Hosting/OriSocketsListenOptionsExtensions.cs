@@ -64,6 +64,12 @@ public static class OriSocketsListenOptionsExtensions
                 throw new InvalidOperationException("Ori.Sockets is not registered: call builder.Services.AddOriSockets() before UseOriSockets().");
             }
 
+            if (options.OwnTransport)
+            {
+                // Kestrel binds this very endpoint object right after it builds the pipeline: the transport takes it.
+                services.GetRequiredService<SocketTransport>().Claim(listenOptions.EndPoint);
+            }
+
             var listener = new SocketListener(services, endpoint(services), authorization, options);
             return listener.RunAsync;
         });

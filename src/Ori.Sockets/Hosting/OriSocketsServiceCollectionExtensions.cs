@@ -63,6 +63,10 @@ public static class OriSocketsServiceCollectionExtensions
         services.TryAddSingleton<UpgradeRateLimiter>();
         services.TryAddSingleton<SocketEndpointHandler>();
         services.TryAddSingleton<DefaultSocketEndpoint>();
+
+        // The listeners' own transport (UseOriSockets): asked first by Kestrel, it binds only the endpoints they claim.
+        services.TryAddSingleton<SocketTransport>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, SocketTransport>(static sp => sp.GetRequiredService<SocketTransport>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, OriSocketsHostedService>());
         return new OriSocketsBuilder(services);
     }

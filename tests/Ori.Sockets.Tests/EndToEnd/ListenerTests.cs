@@ -29,6 +29,8 @@ public sealed class ListenerTests : IAsyncLifetime
     private ListenOptions _shop = null!;
     private ListenOptions _members = null!;
     private ListenOptions _http = null!;
+    private ListenOptions _kestrelTransport = null!;
+    private readonly ConcurrentDictionary<int, string> _connectionIds = new();
 
     private int PlainPort => _plain.IPEndPoint!.Port;
 
@@ -43,6 +45,7 @@ public sealed class ListenerTests : IAsyncLifetime
             k.Listen(IPAddress.Loopback, 0, l => _plain = l.UseOriSockets(o => o.RequestHeadersTimeout = TimeSpan.FromSeconds(1)));
             k.Listen(IPAddress.Loopback, 0, l => _shop = l.UseOriSockets<ShopSocket>());
             k.Listen(IPAddress.Loopback, 0, l => _members = l.UseOriSockets<MembersSocket>(o => o.Path = "/members"));
+            k.Listen(IPAddress.Loopback, 0, l => _kestrelTransport = l.UseOriSockets(o => o.OwnTransport = false));
         });
         builder.Services.AddOriSockets(o =>
         {
@@ -50,6 +53,7 @@ public sealed class ListenerTests : IAsyncLifetime
             o.OnUpgrade = ctx =>
             {
                 _upgrades.Enqueue(new WeakReference(ctx.HttpContext));
+                _connectionIds[ctx.HttpContext.Connection.LocalPort] = ctx.HttpContext.Connection.Id;
                 ctx.Data = ctx.HttpContext.Request.Query["data"].ToString();
                 return new(ctx.HttpContext.Request.Query["refuse"].Count == 0);
             };
@@ -70,10 +74,20 @@ public sealed class ListenerTests : IAsyncLifetime
         await _app.DisposeAsync();
     }
 
-    [Fact]
-    public async Task A_listener_serves_the_protocol_replies_pushes_and_the_hooks_data()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_listener_serves_the_protocol_replies_pushes_and_the_hooks_data(bool ownTransport)
     {
-        await using var client = await ConnectAsync(PlainPort, "/ws?data=attached");
+        var port = ownTransport ? PlainPort : _kestrelTransport.IPEndPoint!.Port;
+        await using var client = await ConnectAsync(port, "/ws?data=attached");
+
+        // Which transport served it: the own transport's connection ids are its own ("ori-" and a counter), Kestrel's
+        // are not; the ordinary HTTP endpoint stays on Kestrel's transport.
+        await using var mapped = await ConnectAsync(_http.IPEndPoint!.Port, "/ws");
+        Assert.Equal(ownTransport, _connectionIds[port].StartsWith("ori-", StringComparison.Ordinal));
+        Assert.False(_connectionIds[_http.IPEndPoint!.Port].StartsWith("ori-", StringComparison.Ordinal));
+
         var echo = await client.RequestAsync("echo", new { text = "hi" });
         Assert.Equal("hi", echo.GetProperty("data").GetProperty("text").GetString());
         Assert.Equal("attached", (await client.RequestAsync("whoami", null, "w")).GetProperty("data").GetProperty("upgradeData").GetString());
@@ -176,6 +190,36 @@ public sealed class ListenerTests : IAsyncLifetime
         var response = await ExchangeAsync(PlainPort, "GET /ws HTTP/1.1\r\nHost: x\r\n"u8.ToArray());
         Assert.StartsWith("HTTP/1.1 408 ", response, StringComparison.Ordinal);
         Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(8));
+    }
+
+    [Fact]
+    public async Task Messages_larger_than_a_read_buffer_and_split_or_pipelined_writes_arrive_whole_and_in_order()
+    {
+        // The own transport reads into a 4 KiB array that it compacts and doubles: a 60 KB message (an ignored pad, then
+        // the text) written in 1,000-byte pieces with pauses, then 150 small requests in one write (the message rate
+        // limit allows 200 at once), must all come back whole and in order.
+        await using var raw = await RawSocket.ConnectAsync(PlainPort, "/ws");
+        Assert.Contains("ori.ready", await raw.ReadTextAsync(), StringComparison.Ordinal);
+        var text = string.Concat(Enumerable.Range(0, 6_000).Select(i => (i % 10).ToString(System.Globalization.CultureInfo.InvariantCulture) + "abcdefghi"));
+        var large = RawSocket.Text($$$"""{"type":"echo","correlationId":"big","data":{"pad":"{{{text}}}","text":"after the pad"}}""");
+        for (var at = 0; at < large.Length; at += 1_000)
+        {
+            await raw.SendAsync(large[at..Math.Min(large.Length, at + 1_000)]);
+            await Task.Delay(at % 10_000 == 0 ? 20 : 0, TestContext.Current.CancellationToken);
+        }
+
+        var reply = await raw.ReadTextAsync();
+        Assert.Contains("\"big\"", reply, StringComparison.Ordinal);
+        Assert.Contains("after the pad", reply, StringComparison.Ordinal);
+
+        var pipelined = Enumerable.Range(0, 150)
+            .SelectMany(i => RawSocket.Text($$$"""{"type":"echo","correlationId":"p{{{i}}}","data":{"text":"n{{{i}}}"}}"""))
+            .ToArray();
+        await raw.SendAsync(pipelined);
+        for (var i = 0; i < 150; i++)
+        {
+            Assert.Contains($"\"n{i}\"", await raw.ReadTextAsync(), StringComparison.Ordinal);
+        }
     }
 
     [Fact]
