@@ -140,6 +140,26 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
     }
 
     /// <summary>
+    /// Queues a frame and writes it on this thread (the writer's turn taken here, not handed to the thread pool): for a
+    /// frame the caller's own work is waiting on anyway, <c>ori.ready</c>. Completes when the write was handed to the
+    /// transport, or at once when the transport pushes back (the writer then finishes on its own).
+    /// </summary>
+    public ValueTask SendNowAsync(SocketFrame frame)
+    {
+        _outbound.BeginDeferring();
+        try
+        {
+            TryEnqueue(frame);
+        }
+        finally
+        {
+            OutboundQueue.EndDeferring();
+        }
+
+        return _outbound.FlushDeferredAsync(inline: true);
+    }
+
+    /// <summary>
     /// Closes the socket as a slow consumer (4008), dropping what waits for it: the process-wide outbound budget is
     /// spent and this socket holds the most.
     /// </summary>
