@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Authentication;
@@ -30,6 +32,9 @@ public sealed class ListenerTests : IAsyncLifetime
     private ListenOptions _members = null!;
     private ListenOptions _http = null!;
     private ListenOptions _kestrelTransport = null!;
+    private ListenOptions _tls = null!;
+    private readonly X509Certificate2 _certificate = SelfSignedCertificate();
+    private readonly ConcurrentDictionary<int, string> _schemes = new();
     private readonly ConcurrentDictionary<int, string> _connectionIds = new();
 
     private int PlainPort => _plain.IPEndPoint!.Port;
@@ -46,6 +51,7 @@ public sealed class ListenerTests : IAsyncLifetime
             k.Listen(IPAddress.Loopback, 0, l => _shop = l.UseOriSockets<ShopSocket>());
             k.Listen(IPAddress.Loopback, 0, l => _members = l.UseOriSockets<MembersSocket>(o => o.Path = "/members"));
             k.Listen(IPAddress.Loopback, 0, l => _kestrelTransport = l.UseOriSockets(o => o.OwnTransport = false));
+            k.Listen(IPAddress.Loopback, 0, l => _tls = l.UseHttps(_certificate).UseOriSockets());
         });
         builder.Services.AddOriSockets(o =>
         {
@@ -54,6 +60,7 @@ public sealed class ListenerTests : IAsyncLifetime
             {
                 _upgrades.Enqueue(new WeakReference(ctx.HttpContext));
                 _connectionIds[ctx.HttpContext.Connection.LocalPort] = ctx.HttpContext.Connection.Id;
+                _schemes[ctx.HttpContext.Connection.LocalPort] = ctx.HttpContext.Request.Scheme;
                 ctx.Data = ctx.HttpContext.Request.Query["data"].ToString();
                 return new(ctx.HttpContext.Request.Query["refuse"].Count == 0);
             };
@@ -72,6 +79,7 @@ public sealed class ListenerTests : IAsyncLifetime
     {
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
+        _certificate.Dispose();
     }
 
     [Theory]
@@ -190,6 +198,37 @@ public sealed class ListenerTests : IAsyncLifetime
         var response = await ExchangeAsync(PlainPort, "GET /ws HTTP/1.1\r\nHost: x\r\n"u8.ToArray());
         Assert.StartsWith("HTTP/1.1 408 ", response, StringComparison.Ordinal);
         Assert.InRange(started.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(8));
+    }
+
+    [Fact]
+    public async Task A_listener_behind_tls_serves_wss_on_its_own_transport()
+    {
+        // UseHttps wraps the own transport's connection as it wraps Kestrel's: the handshake sees https, the protocol
+        // runs through TLS, a 60 KB message included.
+        var port = _tls.IPEndPoint!.Port;
+        await using var client = await TestClient.ConnectAsync(
+            new Uri($"wss://127.0.0.1:{port}/ws?data=sealed"),
+            configure: o => o.RemoteCertificateValidationCallback = (_, presented, _, _) =>
+                presented is not null && presented.GetCertHashString() == _certificate.GetCertHashString());
+        await client.ReadyAsync();
+        Assert.Equal("sealed", (await client.RequestAsync("whoami", null, "w")).GetProperty("data").GetProperty("upgradeData").GetString());
+        Assert.Equal("https", _schemes[port]);
+        Assert.StartsWith("ori-", _connectionIds[port], StringComparison.Ordinal);
+
+        var pad = new string('x', 60_000);
+        var reply = await client.RequestAsync("echo", new { pad, text = "through tls" });
+        Assert.Equal("through tls", reply.GetProperty("data").GetProperty("text").GetString());
+    }
+
+    private static X509Certificate2 SelfSignedCertificate()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pfx), null);
     }
 
     [Fact]

@@ -22,9 +22,10 @@ internal sealed class TestClient : IAsyncDisposable
 
     public string? CloseDescription => Socket.CloseStatusDescription;
 
-    public static async Task<TestClient> ConnectAsync(Uri uri, string? origin = null)
+    public static async Task<TestClient> ConnectAsync(Uri uri, string? origin = null, Action<ClientWebSocketOptions>? configure = null)
     {
         var socket = CreateSocket(origin);
+        configure?.Invoke(socket.Options);
         using var timeout = new CancellationTokenSource(DefaultTimeout);
         await socket.ConnectAsync(uri, timeout.Token);
         return new TestClient(socket);
