@@ -34,6 +34,12 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
 #pragma warning disable IDE1006 // t_ marks a thread static, as in the .NET runtime.
     [ThreadStatic]
     private static OutboundQueue? t_deferring;
+
+    // Other sockets' queues that got frames while a receive loop's batch ran on this thread (a publish to a topic, a
+    // send to a user): their writers run here when the batch ends, one write each for all the batch gave them, as an
+    // event loop corks a socket until its iteration ends, instead of a thread-pool turn per socket.
+    [ThreadStatic]
+    private static List<OutboundQueue>? t_corked;
 #pragma warning restore IDE1006
 
     private readonly Stream? _stream;
@@ -115,6 +121,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     public EnqueueResult TryEnqueue(SocketFrame frame)
     {
         var schedule = false;
+        var corked = false;
         EnqueueResult result;
         lock (_sync)
         {
@@ -133,9 +140,12 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
             {
                 (_queue ??= new Queue<SocketFrame>()).Enqueue(frame);
                 Account(frame.Length);
-                if (t_deferring == this && !_writerScheduled && !_writerStopped)
+                if (t_deferring is { } deferring && !_writerScheduled && !_writerStopped)
                 {
-                    // Written by the receive loop at the end of its batch: no thread hop per reply.
+                    // Written at the end of the batch a receive loop runs on this thread: the loop's own replies by
+                    // the loop, other sockets' frames by EndDeferring (unless another batch already corked this queue:
+                    // that one writes them). No thread hop, one write per socket per batch.
+                    corked = deferring != this && !_flushDeferred;
                     _flushDeferred = true;
                 }
                 else
@@ -150,6 +160,10 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
         if (schedule)
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+        else if (corked)
+        {
+            (t_corked ??= []).Add(this);
         }
 
         return result;
@@ -179,8 +193,31 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     /// <summary>From now on, frames queued on this thread wait for <see cref="FlushDeferredAsync"/> instead of a writer turn.</summary>
     public void BeginDeferring() => t_deferring = this;
 
-    /// <summary>Frames queued on this thread go to the writer again.</summary>
-    public static void EndDeferring() => t_deferring = null;
+    /// <summary>
+    /// Frames queued on this thread go to the writer again; the other sockets' queues corked during the batch are written
+    /// now, on this thread (a queue whose transport pushes back finishes its turn on its own).
+    /// </summary>
+    public static void EndDeferring()
+    {
+        t_deferring = null;
+        WriteCorked();
+    }
+
+    /// <summary>Writes the other sockets' queues corked on this thread so far (the receive loop calls it after each message).</summary>
+    public static void WriteCorked()
+    {
+        if (t_corked is not { Count: > 0 } corked)
+        {
+            return;
+        }
+
+        foreach (var queue in corked)
+        {
+            queue.WriteTurn();
+        }
+
+        corked.Clear();
+    }
 
     /// <summary>Writes what was queued while deferring: on this thread when <paramref name="inline"/>, else by a writer turn.</summary>
     public async ValueTask FlushDeferredAsync(bool inline)
@@ -260,6 +297,26 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     }
 
     void IThreadPoolWorkItem.Execute() => _ = DrainAsync();
+
+    /// <summary>Takes the writer's turn on this thread for what a batch corked (see <see cref="EndDeferring"/>).</summary>
+    private void WriteTurn()
+    {
+        lock (_sync)
+        {
+            if (!_flushDeferred)
+            {
+                return;
+            }
+
+            _flushDeferred = false;
+            if (!ScheduleLocked())
+            {
+                return;
+            }
+        }
+
+        _ = DrainAsync();
+    }
 
     private bool CloseLocked(int code, string reason, bool dropQueued, ref bool schedule)
     {

@@ -274,6 +274,9 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
                             case FrameEvent.Message:
                                 Volatile.Write(ref _messageStartedAt, 0);
                                 full = turns.Take(frames);
+
+                                // What the message sent other sockets goes out before the next message is handled.
+                                OutboundQueue.WriteCorked();
                                 break;
                             case FrameEvent.Close:
                                 // The peer's answer to our close completes the handshake; otherwise answer it.
