@@ -19,7 +19,8 @@ internal enum EnqueueResult
 
 /// <summary>
 /// One socket's bounded outbound queue and its writer. Frames are queued without waiting; the writer,
-/// scheduled on the thread pool when the first frame arrives on an idle queue, copies queued frames into
+/// scheduled on the thread pool when the first frame arrives on an idle queue (or run by a receive loop that
+/// queued it while handling a message: see <see cref="EndDeferring"/>), copies queued frames into
 /// one pooled buffer of up to <see cref="WriteBatchSize"/> bytes and makes one transport write per turn,
 /// then queues itself again behind other sockets' writers. Past the bound, what is queued is dropped and a
 /// 4008 close frame goes out instead. A close frame is the last frame written.
