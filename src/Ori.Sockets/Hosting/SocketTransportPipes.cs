@@ -20,6 +20,10 @@ internal sealed class SocketReader : PipeReader, IDisposable
     private const int BlockSize = 4096;
     private const int MinimumSpace = 512;
 
+    // _state's flags: a receive is under way (it writes into the array); the reader is disposed.
+    private const int Receiving = 1;
+    private const int Disposed = 2;
+
     private readonly SocketTransportConnection _connection;
     private readonly Receiver _receiver;
     private byte[]? _buffer;
@@ -28,8 +32,6 @@ internal sealed class SocketReader : PipeReader, IDisposable
     private bool _examined = true;
     private bool _ended;
     private bool _cancelNext;
-    private const int Receiving = 1;
-    private const int Disposed = 2;
     private int _state;
     private Task<ReadResult>? _abandoned;
 
@@ -105,6 +107,7 @@ internal sealed class SocketReader : PipeReader, IDisposable
         }
     }
 
+    /// <summary>Makes the next read return cancelled; a read already waiting is not cancelled (nothing here needs it to be).</summary>
     public override void CancelPendingRead() => _cancelNext = true;
 
     public override void Complete(Exception? exception = null) => Release();
