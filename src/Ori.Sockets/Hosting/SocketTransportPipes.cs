@@ -12,8 +12,9 @@ namespace Ori.Sockets.Hosting;
 /// The reading side of a <see cref="SocketTransportConnection"/>: one pooled array for what is received and not yet
 /// consumed, none while the socket is idle (a read first waits for data with a zero-byte receive, as Kestrel's
 /// transport does, and the array goes back to the pool when everything in it is consumed). One read at a time, as a
-/// pipe reader allows; a read that its token cancels ends reading (the transport's only cancelled reads are a
-/// handshake's deadline, after which the connection is refused and closed).
+/// pipe reader allows. A read's token is honoured with a registration (no task per read: Kestrel's TLS adapter passes
+/// a token with every read); a read that its token cancels ends reading, as the tokens given here are cancelled only
+/// when the connection ends (a handshake's deadline, after which it is refused and closed; the TLS adapter's disposal).
 /// </summary>
 internal sealed class SocketReader : PipeReader, IDisposable
 {
@@ -33,7 +34,7 @@ internal sealed class SocketReader : PipeReader, IDisposable
     private bool _ended;
     private bool _cancelNext;
     private int _state;
-    private Task<ReadResult>? _abandoned;
+    private volatile bool _abandoned;
 
     public SocketReader(SocketTransportConnection connection, Socket socket)
     {
@@ -49,7 +50,7 @@ internal sealed class SocketReader : PipeReader, IDisposable
             return new ValueTask<ReadResult>(new ReadResult(Buffered(), isCanceled: true, isCompleted: _ended));
         }
 
-        if (_abandoned is not null)
+        if (_abandoned)
         {
             return new ValueTask<ReadResult>(new ReadResult(default, isCanceled: false, isCompleted: true));
         }
@@ -59,13 +60,19 @@ internal sealed class SocketReader : PipeReader, IDisposable
             return new ValueTask<ReadResult>(result);
         }
 
-        var read = _receiver.ReceiveAsync();
-        if (read.IsCompleted || !cancellationToken.CanBeCanceled)
+        if (cancellationToken.IsCancellationRequested)
         {
-            return read;
+            return ValueTask.FromCanceled<ReadResult>(cancellationToken);
         }
 
-        return new ValueTask<ReadResult>(WaitAsync(read.AsTask(), cancellationToken));
+        var read = _receiver.ReceiveAsync();
+        if (!read.IsCompleted && cancellationToken.CanBeCanceled)
+        {
+            // TLS reads (Kestrel's adapter passes its own token) and the handshake's deadline: a registration, no task.
+            _receiver.CancelWith(cancellationToken);
+        }
+
+        return read;
     }
 
     public override bool TryRead(out ReadResult result)
@@ -138,20 +145,6 @@ internal sealed class SocketReader : PipeReader, IDisposable
 
     private ReadOnlySequence<byte> Buffered() => _buffer is null ? default : new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
 
-    private async Task<ReadResult> WaitAsync(Task<ReadResult> read, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await read.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!read.IsCompleted)
-        {
-            // The receive goes on until the socket closes; nothing more is read from this connection.
-            _abandoned = read;
-            throw;
-        }
-    }
-
     /// <summary>
     /// The free part of the array, made room for: an array with less than <see cref="MinimumSpace"/> free is compacted
     /// and, when it is still short, doubled (a message larger than the array is read into a larger one).
@@ -206,6 +199,11 @@ internal sealed class SocketReader : PipeReader, IDisposable
         private ManualResetValueTaskSourceCore<ReadResult> _source;
         private bool _waiting;
 
+        // 1 while a read waits for its result: whoever takes it (the completion or the token) completes the read.
+        private int _outstanding;
+        private CancellationToken _token;
+        private CancellationTokenRegistration _registration;
+
         public Receiver(SocketReader reader, Socket socket)
             : base(unsafeSuppressExecutionContextFlow: true)
         {
@@ -218,15 +216,39 @@ internal sealed class SocketReader : PipeReader, IDisposable
             _source.Reset();
             Interlocked.Or(ref _reader._state, Receiving);
             _waiting = _reader._buffer is null;
+            Volatile.Write(ref _outstanding, 1);
             if (Issue())
             {
+                Volatile.Write(ref _outstanding, 0);
                 return new ValueTask<ReadResult>(Finish());
             }
 
             return new ValueTask<ReadResult>(this, _source.Version);
         }
 
-        public ReadResult GetResult(short token) => _source.GetResult(token);
+        /// <summary>
+        /// Lets <paramref name="token"/> cancel the pending read. A cancelled read ends reading: the receive stays under way
+        /// until the socket closes, and later reads return completed.
+        /// </summary>
+        public void CancelWith(CancellationToken token)
+        {
+            _token = token;
+            _registration = token.UnsafeRegister(static receiver => ((Receiver)receiver!).Cancel(), this);
+        }
+
+        public ReadResult GetResult(short token)
+        {
+            try
+            {
+                return _source.GetResult(token);
+            }
+            finally
+            {
+                // The consumer has the result: the token may no longer cancel anything (a no-op when none was given).
+                _registration.Dispose();
+                _registration = default;
+            }
+        }
 
         public ValueTaskSourceStatus GetStatus(short token) => _source.GetStatus(token);
 
@@ -239,13 +261,30 @@ internal sealed class SocketReader : PipeReader, IDisposable
             {
                 // The connection is gone while a receive was under way (an abandoned read): finish it, nothing more.
                 _reader.End();
-                _source.SetResult(Finish());
+                Complete(Finish());
                 return;
             }
 
             if (TakeOutcome() || Issue())
             {
-                _source.SetResult(Finish());
+                Complete(Finish());
+            }
+        }
+
+        private void Complete(ReadResult result)
+        {
+            if (Interlocked.Exchange(ref _outstanding, 0) == 1)
+            {
+                _source.SetResult(result);
+            }
+        }
+
+        private void Cancel()
+        {
+            if (Interlocked.Exchange(ref _outstanding, 0) == 1)
+            {
+                _reader._abandoned = true;
+                _source.SetException(new OperationCanceledException(_token));
             }
         }
 
