@@ -212,9 +212,11 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
             return;
         }
 
-        foreach (var queue in corked)
+        // By index: a turn that fails ends its connection, and what that sends (a presence leave) may cork more queues
+        // on this thread while the list is walked; they are written in the same walk.
+        for (var i = 0; i < corked.Count; i++)
         {
-            queue.WriteTurn();
+            corked[i].WriteTurn();
         }
 
         corked.Clear();
