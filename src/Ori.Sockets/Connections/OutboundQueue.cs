@@ -225,19 +225,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     /// <summary>Writes what was queued while deferring: on this thread when <paramref name="inline"/>, else by a writer turn.</summary>
     public async ValueTask FlushDeferredAsync(bool inline)
     {
-        bool run;
-        lock (_sync)
-        {
-            if (!_flushDeferred)
-            {
-                return;
-            }
-
-            _flushDeferred = false;
-            run = ScheduleLocked();
-        }
-
-        if (!run)
+        if (!TakeDeferredTurn())
         {
             return;
         }
@@ -304,21 +292,25 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     /// <summary>Takes the writer's turn on this thread for what a batch corked (see <see cref="EndDeferring"/>).</summary>
     private void WriteTurn()
     {
+        if (TakeDeferredTurn())
+        {
+            _ = DrainAsync();
+        }
+    }
+
+    /// <summary>True when frames wait for a deferred write and the writer's turn was taken for it (the caller drains).</summary>
+    private bool TakeDeferredTurn()
+    {
         lock (_sync)
         {
             if (!_flushDeferred)
             {
-                return;
+                return false;
             }
 
             _flushDeferred = false;
-            if (!ScheduleLocked())
-            {
-                return;
-            }
+            return ScheduleLocked();
         }
-
-        _ = DrainAsync();
     }
 
     private bool CloseLocked(int code, string reason, bool dropQueued, ref bool schedule)

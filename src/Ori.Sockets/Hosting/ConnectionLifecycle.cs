@@ -82,10 +82,10 @@ internal sealed class ConnectionLifecycle
 
         // The connection's own state machine lives as long as the socket: it holds the session and little else (the
         // transport, the hook's data and the guards' state stay out of it).
-        return RunAsync(http, new Session(_pipeline, endpoint, context, connection, _options.MaxJsonDepth, _logger), transport.Services);
+        return RunAsync(new Session(_pipeline, endpoint, context, connection, _options.MaxJsonDepth, _logger), transport.Services);
     }
 
-    private async Task RunAsync(HttpContext? http, Session session, ConnectionServices? services)
+    private async Task RunAsync(Session session, ConnectionServices? services)
     {
         var connection = session.Connection;
         using (connection)
@@ -94,8 +94,7 @@ internal sealed class ConnectionLifecycle
             _metrics.Opened();
             try
             {
-                await AdmitAsync(http, session, releaseRequest: services is not null).ConfigureAwait(false);
-                http = null;
+                await AdmitAsync(session, releaseRequest: services is not null).ConfigureAwait(false);
                 await connection.ReceiveAsync(session).ConfigureAwait(false);
             }
             finally
@@ -114,11 +113,11 @@ internal sealed class ConnectionLifecycle
     /// Runs the guards; a socket they pass gets <c>ori.ready</c>, joins the hub and its connection handlers run, one
     /// they refuse is closed. What it took on is kept on the session, for <see cref="EndAsync"/>.
     /// </summary>
-    private async Task AdmitAsync(HttpContext? http, Session session, bool releaseRequest)
+    private async Task AdmitAsync(Session session, bool releaseRequest)
     {
         var (connection, context, endpoint) = (session.Connection, session.Context, session.Endpoint);
         var (verdict, guardExpiry) = await ConnectionGuardRunner.RunAsync(endpoint, context, _options.GuardTimeout, _time, _logger).ConfigureAwait(false);
-        if (verdict == GuardVerdict.Passed && !TryResolveUser(context, http!))
+        if (verdict == GuardVerdict.Passed && !TryResolveUser(context, context.HttpContext!))
         {
             verdict = GuardVerdict.Failed;
         }
@@ -126,7 +125,7 @@ internal sealed class ConnectionLifecycle
         if (verdict == GuardVerdict.Passed)
         {
             // Credentials that expire close the socket at that moment (4001): the client reconnects with fresh ones.
-            session.Expiry = CredentialsExpiry.Watch(guardExpiry ?? CredentialsExpiry.Of(http!), connection, _time, _logger);
+            session.Expiry = CredentialsExpiry.Watch(guardExpiry ?? CredentialsExpiry.Of(context.HttpContext!), connection, _time, _logger);
         }
 
         if (releaseRequest)
