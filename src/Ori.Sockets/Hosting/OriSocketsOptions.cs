@@ -91,9 +91,9 @@ public sealed class OriSocketsOptions
     /// <summary>
     /// The most topics one socket may be subscribed to, joined by the client (<c>room.join</c>) or subscribed by the
     /// server: past it a join is answered <c>rate_limited</c> (a server-side subscribe throws
-    /// <see cref="SocketLimitExceededException"/>) and the socket keeps the rooms it has. Default 100.
+    /// <see cref="SocketLimitExceededException"/>) and the socket keeps the rooms it has. Default 1,000 (protocol section 9).
     /// </summary>
-    public int MaxRoomsPerSocket { get; set; } = 100;
+    public int MaxRoomsPerSocket { get; set; } = 1000;
 
     /// <summary>
     /// The messages one connection may send per second, sustained (every text message but the heartbeat <c>2</c>);

@@ -107,6 +107,34 @@ public sealed class AdversarialTests
     }
 
     [Fact]
+    public async Task By_default_a_socket_may_be_in_the_protocols_thousand_rooms_and_no_more()
+    {
+        // Protocol section 9: rooms joined per socket, default 1,000; past it rate_limited.
+        await using var server = await TestServer.StartAsync(
+            options: o => o.MessagesPerSecond = 0, // 1,001 joins at once: this case is about rooms, not the message budget
+            sockets: s => s.AddRoomRule((_, _) => true));
+        await using var client = await server.ConnectAsync();
+        await client.ReadyAsync();
+        for (var start = 0; start < 1_000; start += 250)
+        {
+            for (var i = start; i < start + 250; i++)
+            {
+                await client.SendJsonAsync(new { type = "room.join", data = new { room = $"r:{i}" } });
+            }
+
+            for (var i = start; i < start + 250; i++)
+            {
+                Assert.True((await client.ReceiveJsonAsync()).GetProperty("data").GetProperty("joined").GetBoolean());
+            }
+        }
+
+        var refused = await client.RequestAsync("room.join", new { room = "r:1000" }, "over");
+        Assert.Equal("rate_limited", refused.GetProperty("error").GetString());
+        Assert.Equal(1, server.Provider.GetSubscriberCount("r:999"));
+        Assert.Equal(0, server.Provider.GetSubscriberCount("r:1000"));
+    }
+
+    [Fact]
     public async Task Rooms_past_the_bound_are_refused_and_ten_thousand_joins_and_leaves_leave_nothing_behind()
     {
         await using var server = await TestServer.StartAsync(
