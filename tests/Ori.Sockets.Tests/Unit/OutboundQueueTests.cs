@@ -47,6 +47,16 @@ public sealed class OutboundQueueTests
         await Eventually.TrueAsync(() => Texts(stream.Written).Count == 101);
         Assert.All(stream.WriteSizes.Skip(1), size => Assert.InRange(size, 1, OutboundQueue.WriteBatchSize));
         Assert.InRange(stream.WriteCount, 1 + (100 * 1004 / OutboundQueue.WriteBatchSize), 1 + 100);
+
+        // The ring that backlog grew is let go once written; the next frames make a new one and keep their order.
+        for (var i = 0; i < 10; i++)
+        {
+            queue.TryEnqueue(SocketFrame.Text($"after{i}"));
+        }
+
+        await Eventually.TrueAsync(() => Texts(stream.Written).Count == 111);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"after{i}"), Texts(stream.Written).Skip(101));
+        Assert.Equal(0, queue.QueuedBytes);
     }
 
     [Fact]
