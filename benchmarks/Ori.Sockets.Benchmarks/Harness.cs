@@ -17,7 +17,11 @@ internal sealed class Harness : IDisposable
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
         services.AddLogging();
-        services.AddOriSockets(o => o.OutboundQueueLimit = 64 * 1024 * 1024).AddSocketRouters();
+        services.AddOriSockets(o =>
+        {
+            o.OutboundQueueLimit = 64 * 1024 * 1024;
+            o.OutboundBudget = 1024L * 1024 * 1024; // at least the queue limit (the options require it), and on, as by default
+        }).AddSocketRouters();
         _services = services.BuildServiceProvider();
         _scope = _services.CreateScope();
         Provider = _services.GetRequiredService<ISocketProvider>();

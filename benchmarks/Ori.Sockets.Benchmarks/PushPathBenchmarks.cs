@@ -13,7 +13,7 @@ public class PushPathBenchmarks
     private Harness _harness = null!;
     private readonly List<SocketConnection> _connections = [];
 
-    [Params(1, 1000)]
+    [Params(1, 1000, 5000)]
     public int Subscribers { get; set; }
 
     [GlobalSetup]
