@@ -18,6 +18,8 @@
 // on one redis-server of the tool's own: subscribers on B, pushes published on A; Ori.Sockets' Redis provider against
 // SignalR's Redis backplane; CPU of both instances and redis-server; Bun has no backplane and skips it). The server runs in its own
 // process pinned to core 0, the tool on core 1; server CPU from /proc/PID/stat, memory from VmRSS.
+// Send syscalls are counted with perf's syscall tracepoints when tracefs is mounted (as root:
+// mount -t tracefs nodev /sys/kernel/tracing; else they print -1); --profile samples at 999 Hz, ORI_LOAD_PROFILE_HZ=N changes it.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;

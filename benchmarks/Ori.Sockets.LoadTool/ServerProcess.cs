@@ -189,7 +189,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             ? Start("/usr/bin/perf", ["stat", "-x", ",", "-o", statFile, "-e", string.Join(',', s_sendSyscalls.Select(c => "syscalls:sys_enter_" + c)), .. target])
             : null;
         using var record = Environment.GetEnvironmentVariable("ORI_LOAD_PROFILE") is { Length: > 0 } folder && File.Exists("/usr/bin/perf")
-            ? Start("/usr/bin/perf", ["record", "-g", "-F", "999", "-o", Path.Combine(folder, $"{_mode}-{name}.perf.data"), .. target])
+            ? Start("/usr/bin/perf", ["record", "-g", "-F", Environment.GetEnvironmentVariable("ORI_LOAD_PROFILE_HZ") ?? "999", "-o", Path.Combine(folder, $"{_mode}-{name}.perf.data"), .. target])
             : null;
         if (stat is not null || record is not null)
         {
