@@ -135,6 +135,15 @@ else
   failures=$((failures + 1))
 fi
 
+# 3c. Every micro-benchmark runs once (BenchmarkDotNet's dry job, in this process): a harness that no longer starts
+#     fails here instead of on the next person to measure.
+log "micro-benchmarks: each runs once"
+if ! dotnet run -c Release --no-build --project benchmarks/Ori.Sockets.Benchmarks -- --filter '*' --job dry --inProcess >"$work/benchmarks.log" 2>&1; then
+  grep -E 'Exception|NA \|' "$work/benchmarks.log" | head -20 >&2
+  log "a micro-benchmark did not run (log: $work/benchmarks.log)"
+  failures=$((failures + 1))
+fi
+
 # 4. The browser client: the checked-in module and typings must be what its TypeScript source compiles
 #    to, and its unit tests run under Node's test runner (counted with the .NET tests).
 node_passed=0
