@@ -52,9 +52,32 @@ internal sealed class RedisServer : IAsyncDisposable
     {
         var binary = FindBinary();
         var folder = Directory.CreateTempSubdirectory("ori-redis-").FullName;
-        var server = new RedisServer(port ?? TestEnvironment.FreePort(), folder);
+        var server = new RedisServer(port ?? StoppablePort(), folder);
         await server.StartAgainAsync();
         return server;
+    }
+
+    /// <summary>
+    /// A free port below the kernel's ephemeral range (32768 and up here): a port that <c>bind(0)</c> hands out could be
+    /// given to another test's server or listener while this one is stopped, and the server "started again" would then
+    /// be someone else's (measured: two fault tests failed in one CI run, one of them seeing Redis answer while it was
+    /// stopped). Ports here are only ever chosen explicitly, and checked free.
+    /// </summary>
+    private static int StoppablePort()
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var port = Random.Shared.Next(20_000, 32_000);
+            try
+            {
+                using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+                probe.Start();
+                return port;
+            }
+            catch (SocketException) when (attempt < 100)
+            {
+            }
+        }
     }
 
     /// <summary>Starts the server (again) on its port.</summary>
@@ -86,6 +109,13 @@ internal sealed class RedisServer : IAsyncDisposable
             {
                 if (await RespClient.CommandAsync(Endpoint, "PING") is "PONG")
                 {
+                    // Ours, not another test's that took the port while this one was stopped.
+                    var info = await RespClient.CommandAsync(Endpoint, "INFO", "server") as string ?? string.Empty;
+                    if (!info.Contains("process_id:" + _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\r\n", StringComparison.Ordinal))
+                    {
+                        throw new InvalidOperationException($"Port {Port} answers for another redis-server: this one could not listen on it again.");
+                    }
+
                     return;
                 }
             }
