@@ -140,16 +140,20 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
     }
 
     /// <summary>
-    /// Queues a frame and writes it on this thread (the writer's turn taken here, not handed to the thread pool): for a
-    /// frame the caller's own work is waiting on anyway, <c>ori.ready</c>. Completes when the write was handed to the
-    /// transport, or at once when the transport pushes back (the writer then finishes on its own).
+    /// Queues <c>ori.ready</c>, marks the socket ready (<see cref="IsReady"/>) before it can be written, and writes it on
+    /// this thread (the writer's turn taken here, not handed to the thread pool). Marked in between: whatever the drain
+    /// queues once it sees the mark follows <c>ori.ready</c>, and a client that has read <c>ori.ready</c> is always seen
+    /// as ready (marked after the write, a shutdown the client started on reading it could close the socket as one still
+    /// in its guards, with no <c>ori.draining</c>). Completes when the write was handed to the transport, or at once
+    /// when the transport pushes back (the writer then finishes on its own).
     /// </summary>
-    public ValueTask SendNowAsync(SocketFrame frame)
+    public ValueTask SendReadyAsync(SocketFrame ready)
     {
         _outbound.BeginDeferring();
         try
         {
-            TryEnqueue(frame);
+            TryEnqueue(ready);
+            IsReady = true;
         }
         finally
         {

@@ -145,8 +145,7 @@ internal sealed class ConnectionLifecycle
 
         // ori.ready is queued before the socket joins the hub so that it is the first frame out, and written on this
         // thread (one thread-pool hop less per connect).
-        await connection.SendNowAsync(EnvelopeFrames.Ready(connection.Id, _time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
-        connection.IsReady = true;
+        await connection.SendReadyAsync(EnvelopeFrames.Ready(connection.Id, _time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
         _hub.Add(connection, context.UserId);
         session.JoinedHub = true;
 
