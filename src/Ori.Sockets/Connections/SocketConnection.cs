@@ -105,11 +105,7 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
     public CancellationToken Closing => _closing.Token;
 
     /// <summary>Whether <c>ori.ready</c> has been queued: from then on pushes may follow it.</summary>
-    public bool IsReady
-    {
-        get => Volatile.Read(ref _ready);
-        set => Volatile.Write(ref _ready, value);
-    }
+    public bool IsReady => Volatile.Read(ref _ready);
 
     /// <summary>Whether a close has started.</summary>
     public bool IsClosing => _outbound.IsClosing;
@@ -153,7 +149,7 @@ internal sealed class SocketConnection : IOutboundSocket, IDisposable
         try
         {
             TryEnqueue(ready);
-            IsReady = true;
+            Volatile.Write(ref _ready, true);
         }
         finally
         {
