@@ -20,7 +20,12 @@ internal sealed class RedisBus : IAsyncDisposable
     private IConnectionMultiplexer? _multiplexer;
     private readonly Queue<Backlogged> _backlog = new();
     private Task? _drainer;
-    private long _restoredAt;
+    // The readiness gate: every lost connection starts a generation; publishes go out when the current one's gate is open
+    // (the other instances have subscribed again). _opening is the generation whose gate an OpenAsync works on.
+    private int _generation;
+    private int _open;
+    private int _opening;
+    private long _listeners;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _probes = new(StringComparer.Ordinal);
 
     public RedisBus(OriSocketsRedisOptions options, IConnectionMultiplexer? multiplexer, ILogger logger, RedisCounters counters, TimeProvider time)
@@ -37,6 +42,7 @@ internal sealed class RedisBus : IAsyncDisposable
                 return _backlog.Count;
             }
         };
+        counters.Listeners = () => Volatile.Read(ref _listeners);
         Prefix = options.ChannelPrefix + ":";
         ControlChannel = RedisChannel.Literal(Prefix + "#control");
         Sharded = options.PubSub == RedisPubSubMode.Sharded;
@@ -68,6 +74,9 @@ internal sealed class RedisBus : IAsyncDisposable
     public IConnectionMultiplexer? Multiplexer => _multiplexer;
 
     public bool IsConnected => _multiplexer?.IsConnected == true;
+
+    /// <summary>The processes last counted on the control channel (this one included; 0 before a count): the gate after a reconnect waits for as many.</summary>
+    public long Listeners => Volatile.Read(ref _listeners);
 
     public TimeProvider TimeProvider => _time;
 
@@ -134,6 +143,7 @@ internal sealed class RedisBus : IAsyncDisposable
             if (multiplexer.IsConnected)
             {
                 RedisLog.Connected(_logger, _options.ChannelPrefix, Sharded ? "sharded" : "classic");
+                await CountListenersAsync().ConfigureAwait(false);
             }
             else
             {
@@ -427,12 +437,112 @@ internal sealed class RedisBus : IAsyncDisposable
         return _multiplexer is not null;
     }
 
-    /// <summary>Connected, and not within the grace after a reconnect in which other instances subscribe again.</summary>
-    private bool IsReady(IConnectionMultiplexer multiplexer) =>
-        multiplexer.IsConnected && (Volatile.Read(ref _restoredAt) is var restored && (restored == 0 || _time.GetElapsedTime(restored) >= ReconnectGrace));
+    /// <summary>
+    /// Connected, and past the gate after a reconnect: publishes made before the other instances have subscribed again
+    /// would reach none of them (Redis pub/sub keeps nothing). The first call that finds Redis back starts the gate's opening.
+    /// </summary>
+    private bool IsReady(IConnectionMultiplexer multiplexer)
+    {
+        if (!multiplexer.IsConnected)
+        {
+            return false;
+        }
 
-    /// <summary>How long publishes wait after a reconnect, so that other instances have subscribed again: a fifth of the operation time-out, at most 1 s.</summary>
+        var generation = Volatile.Read(ref _generation);
+        if (Volatile.Read(ref _open) == generation)
+        {
+            return true;
+        }
+
+        if (Interlocked.Exchange(ref _opening, generation) != generation)
+        {
+            _ = OpenAsync(multiplexer, generation);
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Opens the gate of a generation after <see cref="ReconnectGrace"/>, and once the instances counted before the outage
+    /// listen on the control channel again (and a moment more, for the rest of their subscriptions, which the client
+    /// library makes in the same go); instances that did not come back are waited for until <see cref="ListenerWait"/>.
+    /// </summary>
+    private async Task OpenAsync(IConnectionMultiplexer multiplexer, int generation)
+    {
+        var started = _time.GetTimestamp();
+        var expected = Volatile.Read(ref _listeners);
+
+        // Never sooner than the grace: an instance started since the last count is not in it.
+        await Task.Delay(ReconnectGrace, _time).ConfigureAwait(false);
+        if (expected > 0)
+        {
+            long? seen = null;
+            while (Volatile.Read(ref _generation) == generation)
+            {
+                seen = await CountAsync(multiplexer).ConfigureAwait(false);
+                if (seen >= expected)
+                {
+                    await Task.Delay(ResubscribeSettle, _time).ConfigureAwait(false);
+                    break;
+                }
+
+                if (_time.GetElapsedTime(started) >= ListenerWait)
+                {
+                    RedisLog.ListenersMissing(_logger, expected - seen.GetValueOrDefault(), ListenerWait.TotalSeconds);
+                    break;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(50), _time).ConfigureAwait(false);
+            }
+        }
+
+        if (Volatile.Read(ref _generation) == generation)
+        {
+            // Counted again: instances that are gone stop being waited for; new ones are waited for next time.
+            if (await CountAsync(multiplexer).ConfigureAwait(false) is > 0 and var now)
+            {
+                Volatile.Write(ref _listeners, now);
+            }
+
+            Volatile.Write(ref _open, generation);
+        }
+    }
+
+    /// <summary>
+    /// Counts the processes listening on the control channel (every instance of this prefix, this one included), for the
+    /// gate after the next reconnect. Called at start, after the instance's own control subscription, and by the liveness check.
+    /// </summary>
+    public async Task CountListenersAsync()
+    {
+        if (_multiplexer is { IsConnected: true } multiplexer && await CountAsync(multiplexer).ConfigureAwait(false) is > 0 and var count)
+        {
+            Volatile.Write(ref _listeners, count);
+        }
+    }
+
+    /// <summary><c>PUBSUB NUMSUB</c> (or <c>SHARDNUMSUB</c>) of the control channel, on the node that holds its slot; null when Redis did not answer.</summary>
+    private async Task<long?> CountAsync(IConnectionMultiplexer multiplexer)
+    {
+        try
+        {
+            var reply = await multiplexer.GetDatabase().ExecuteAsync("PUBSUB", Sharded ? "SHARDNUMSUB" : "NUMSUB", (RedisKey)(string?)ControlChannel)
+                .WaitAsync(_options.OperationTimeout, _time).ConfigureAwait(false);
+            return reply.Resp2Type == ResultType.Array && reply.Length == 2 ? (long)reply[1] : null;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidCastException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>How long publishes wait after a reconnect at least: a fifth of the operation time-out, at most 1 s.</summary>
     private TimeSpan ReconnectGrace => _options.OperationTimeout / 5 < TimeSpan.FromSeconds(1) ? _options.OperationTimeout / 5 : TimeSpan.FromSeconds(1);
+
+    /// <summary>How long publishes wait after a reconnect for instances that have not subscribed again: half the operation time-out, at least the grace.</summary>
+    private TimeSpan ListenerWait => _options.OperationTimeout / 2;
+
+    /// <summary>After the control channel's count is back, the rest of the instances' subscriptions (sent in the same go) are given this long.</summary>
+    private static TimeSpan ResubscribeSettle => TimeSpan.FromMilliseconds(100);
 
     /// <summary>A message that waits for Redis, and its caller's answer.</summary>
     private sealed class Backlogged(RedisChannel channel, byte[] bytes, long deadline)
@@ -565,13 +675,22 @@ internal sealed class RedisBus : IAsyncDisposable
         _connectGate.Dispose();
     }
 
-    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        // The gate closes: when Redis is back, publishes wait for the other instances to subscribe again.
+        Interlocked.Increment(ref _generation);
         RedisLog.ConnectionLost(_logger, e.ConnectionType.ToString(), e.FailureType.ToString(), e.Exception);
+    }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        Volatile.Write(ref _restoredAt, _time.GetTimestamp());
         Counters.Reconnected();
+        if (_multiplexer is { } multiplexer)
+        {
+            // Starts the gate's opening without waiting for a publish.
+            _ = IsReady(multiplexer);
+        }
+
         RedisLog.ConnectionRestored(_logger, e.ConnectionType.ToString());
     }
 }
@@ -636,6 +755,7 @@ internal sealed class RedisCounters : IDisposable
     {
         _meter.CreateObservableCounter("ori.sockets.redis.reconnects", () => Volatile.Read(ref _reconnects), "{reconnect}", "Connections to Redis restored after a failure (each of the interactive and subscription connections).");
         _meter.CreateObservableGauge("ori.sockets.redis.backlog", () => Backlog?.Invoke() ?? 0, "{message}", "Publishes waiting for Redis to come back (bounded by BacklogLimit).");
+        _meter.CreateObservableGauge("ori.sockets.redis.instances", () => Listeners?.Invoke() ?? 0, "{instance}", "Processes of this prefix listening on Redis, as last counted (publishes after a reconnect wait for as many).");
         _lag = _meter.CreateHistogram<double>(
             "ori.sockets.redis.lag",
             "s",
@@ -678,6 +798,9 @@ internal sealed class RedisCounters : IDisposable
 
     /// <summary>How many publishes wait for Redis now (set by the bus).</summary>
     public Func<int>? Backlog { get; set; }
+
+    /// <summary>Reads the processes last counted on the control channel (set by the bus).</summary>
+    public Func<long>? Listeners { get; set; }
 
     public long ReconnectCount => Volatile.Read(ref _reconnects);
 
@@ -749,4 +872,7 @@ internal static partial class RedisLog
 
     [LoggerMessage(108, LogLevel.Information, "Redis is back: sent {Sent} publishes that waited for it ({Abandoned} had run out of time or were given up and were not sent).")]
     public static partial void Released(ILogger logger, int sent, int abandoned);
+
+    [LoggerMessage(114, LogLevel.Warning, "Redis is back, and {Missing} of the instances that listened before have not subscribed again after {Seconds} s: taken as gone, publishes go on.")]
+    public static partial void ListenersMissing(ILogger logger, long missing, double seconds);
 }

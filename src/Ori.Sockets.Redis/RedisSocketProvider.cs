@@ -522,6 +522,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
         }
 
         _ = control.ContinueWith(static (t, state) => ((RedisSocketProvider)state!).OnSubscriptionFailed(t), this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        // Counted with this instance: the gate after a reconnect waits for as many listeners.
+        _ = control.ContinueWith(static (_, bus) => ((RedisBus)bus!).CountListenersAsync(), _bus, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
     }
 
     /// <summary>
@@ -542,6 +545,9 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
                 if (await _bus.ProbeAsync().ConfigureAwait(false) != false)
                 {
                     _deaf = false;
+
+                    // Instances come and go: the gate after the next reconnect waits for those listening now.
+                    await _bus.CountListenersAsync().ConfigureAwait(false);
                     return;
                 }
             }

@@ -92,6 +92,7 @@ public sealed class FaultTests
             listener.RecordObservableInstruments();
             Assert.True(observed["a:ori.sockets.redis.reconnects"] >= 1, "a reconnect was counted");
             Assert.Equal(0, observed["a:ori.sockets.redis.backlog"]);
+            Assert.InRange(observed["a:ori.sockets.redis.instances"], 1, 2); // B is counted once a count follows its return
             Assert.True(observed["a:ori.sockets.redis.publish_failed"] >= 1);
             TestContext.Current.TestOutputHelper?.WriteLine($"delivery resumed {restarted.Elapsed.TotalMilliseconds:F0} ms after redis-server started again");
             Assert.Contains(a.Logs.Entries, e => e.EventId == 103);

@@ -85,11 +85,7 @@ public sealed class PromiseTests
         }
     }
 
-    // Quarantined on 2026-12-02: failed in three of five fresh-clone runs that day (passes alone): all 50 backlogged
-    // publishes completed after Redis came back and the other instance received none. The same shape as the Dashboard's
-    // RedisOutageTests delivery part (quarantined the same day): publishes after a restart can be lost when the other
-    // instance's subscription comes back later than the provider's reconnect grace. First item of the next session.
-    [Fact(Skip = "Known bug, under investigation: publishes right after a Redis restart can miss another instance whose subscription is not back yet (see the comment)")]
+    [Fact]
     public async Task Publishes_made_while_redis_is_down_wait_for_it_and_arrive_once_in_order_when_it_is_back()
     {
         await using var redis = await RedisServer.StartAsync();
@@ -128,6 +124,75 @@ public sealed class PromiseTests
             Assert.Contains(a.Logs.Entries, e => e.EventId == 107);
             Assert.Contains(a.Logs.Entries, e => e.EventId == 108);
         }
+    }
+
+    [Fact]
+    public async Task Publishes_after_a_restart_wait_for_an_instance_that_comes_back_later_than_the_grace()
+    {
+        // B reaches Redis through a proxy that keeps it away for two seconds after Redis is back: longer than the 1 s
+        // grace. A counted two listeners before the outage, so its publishes wait for B's subscriptions.
+        await using var redis = await RedisServer.StartAsync();
+        await using var proxy = new FreezingProxy(redis.Endpoint);
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix, o =>
+        {
+            o.OperationTimeout = TimeSpan.FromSeconds(10);
+            o.LivenessInterval = TimeSpan.FromMilliseconds(300);
+        });
+        await using var b = await Instance.StartAsync(proxy.Endpoint, _prefix);
+        var (onB, _) = await b.JoinAsync("late");
+        await using (onB)
+        {
+            await Eventually.TrueAsync(() => a.Provider.Bus.Listeners == 2);
+            await redis.StopAsync();
+            proxy.Refusing = true;
+            await Eventually.TrueAsync(() => !a.Provider.Bus.IsConnected && !b.Provider.Bus.IsConnected);
+            var publishes = Enumerable.Range(0, 10).Select(i => a.Emitter.PublishAsync("late", Notes.Push($"m{i}")).AsTask()).ToList();
+
+            await redis.StartAgainAsync();
+            await Eventually.TrueAsync(() => a.Provider.Bus.IsConnected);
+            await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
+            Assert.All(publishes, p => Assert.False(p.IsCompleted, "a publish went out before the other instance was back"));
+            proxy.Refusing = false;
+            await Task.WhenAll(publishes);
+
+            var received = new List<string>();
+            for (var i = 0; i < 10; i++)
+            {
+                received.Add(await Notes.TextAsync(onB));
+            }
+
+            Assert.Equal(Enumerable.Range(0, 10).Select(i => $"m{i}"), received);
+            Assert.DoesNotContain(a.Logs.Entries, e => e.EventId == 114);
+        }
+    }
+
+    [Fact]
+    public async Task Publishes_after_a_restart_wait_for_an_instance_that_is_gone_only_half_the_operation_timeout()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix, o =>
+        {
+            o.OperationTimeout = TimeSpan.FromSeconds(4);
+            o.LivenessInterval = TimeSpan.FromMilliseconds(300);
+        });
+        var b = await Instance.StartAsync(redis.Endpoint, _prefix, o => o.OperationTimeout = TimeSpan.FromSeconds(1));
+        await Eventually.TrueAsync(() => a.Provider.Bus.Listeners == 2);
+
+        // B stops while Redis is down: A waits for it after the restart, two seconds at most, then publishes.
+        await redis.StopAsync();
+        await Eventually.TrueAsync(() => !a.Provider.Bus.IsConnected);
+        await b.DisposeAsync();
+        await redis.StartAgainAsync();
+
+        var (onA, _) = await a.JoinAsync("gone");
+        await using (onA)
+        {
+            await a.Emitter.PublishAsync("gone", Notes.Push("after"));
+            Assert.Equal("after", await Notes.TextAsync(onA));
+        }
+
+        Assert.Contains(a.Logs.Entries, e => e.EventId == 114);
+        await Eventually.TrueAsync(() => a.Provider.Bus.Listeners == 1);
     }
 
     [Fact]

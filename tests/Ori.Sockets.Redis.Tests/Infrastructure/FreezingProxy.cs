@@ -8,7 +8,7 @@ namespace Ori.Sockets.Redis.Tests.Infrastructure;
 /// A TCP proxy in front of a redis-server that can make the subscription connections passing through it deaf: they
 /// stay connected, their commands still reach Redis, but nothing Redis sends them arrives (a half-dead path, as a
 /// broken middlebox leaves it). Connections made afterwards are not affected. When Redis closes a connection, the
-/// proxy closes the client's side too.
+/// proxy closes the client's side too. It can also refuse new connections for a while.
 /// </summary>
 internal sealed class FreezingProxy : IAsyncDisposable
 {
@@ -16,6 +16,7 @@ internal sealed class FreezingProxy : IAsyncDisposable
     private readonly string _target;
     private readonly List<Link> _links = [];
     private readonly CancellationTokenSource _stop = new();
+    private bool _refusing;
 
     public FreezingProxy(string target)
     {
@@ -25,6 +26,13 @@ internal sealed class FreezingProxy : IAsyncDisposable
     }
 
     public string Endpoint => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+
+    /// <summary>While set, connections made to the proxy are closed at once (a client that cannot get back to Redis yet).</summary>
+    public bool Refusing
+    {
+        get => Volatile.Read(ref _refusing);
+        set => Volatile.Write(ref _refusing, value);
+    }
 
     /// <summary>Makes every subscription connection open now deaf.</summary>
     public int FreezeSubscribers()
@@ -69,6 +77,12 @@ internal sealed class FreezingProxy : IAsyncDisposable
             catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
             {
                 return;
+            }
+
+            if (Refusing)
+            {
+                client.Dispose();
+                continue;
             }
 
             var server = new TcpClient();
