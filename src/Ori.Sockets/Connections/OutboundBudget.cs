@@ -5,18 +5,31 @@ namespace Ori.Sockets.Connections;
 /// per socket it waits for). Past <see cref="Limit"/> a publisher waits until the writers have brought the total back
 /// to half of it, so that a burst cannot run ahead of the sockets by its whole backlog; a publisher that has waited
 /// <see cref="MaxWait"/> sheds the sockets that hold the most (4008, the slow-consumer close), so that a few readers that
-/// never catch up cannot stall every publisher. 0 turns the budget off.
+/// never catch up cannot stall every publisher. 0 turns the budget off. With <c>perConnection</c> the budget is at least
+/// that many bytes per open connection: with many sockets each one's share stays large enough for a write to carry
+/// several frames (under fan-out a frame shared by every subscriber counts once per socket, and the share, not memory,
+/// is what bounds a write's batch).
 /// </summary>
 /// <param name="limit">The most bytes that may wait in all queues before publishers wait; 0: no budget.</param>
 /// <param name="maxWait">How long a publisher waits before the slowest consumers are shed.</param>
-internal sealed class OutboundBudget(long limit, TimeSpan maxWait)
+/// <param name="perConnection">The budget grows to this many bytes per open connection when that is more than <paramref name="limit"/>; 0: fixed.</param>
+internal sealed class OutboundBudget(long limit, TimeSpan maxWait, long perConnection = 0)
 {
     private readonly Lock _sync = new();
     private long _queued;
+    private long _connections;
+    private readonly long _base = limit;
+    private long _limit = limit;
     private TaskCompletionSource? _belowHalf;
 
-    /// <summary>The most bytes that may wait before publishers wait; 0 when the budget is off.</summary>
-    public long Limit => limit;
+    /// <summary>The most bytes that may wait before publishers wait now; 0 when the budget is off.</summary>
+    public long Limit => Volatile.Read(ref _limit);
+
+    /// <summary>A connection opened: the budget may grow (see the per-connection share).</summary>
+    public void Opened() => Resize(Interlocked.Increment(ref _connections));
+
+    /// <summary>A connection ended: the budget may shrink back.</summary>
+    public void Closed() => Resize(Interlocked.Decrement(ref _connections));
 
     /// <summary>How long a publisher waits before the slowest consumers are shed.</summary>
     public TimeSpan MaxWait => maxWait;
@@ -25,7 +38,7 @@ internal sealed class OutboundBudget(long limit, TimeSpan maxWait)
     public long Queued => Volatile.Read(ref _queued);
 
     /// <summary>Whether publishers must wait now.</summary>
-    public bool IsOver => limit > 0 && Volatile.Read(ref _queued) > limit;
+    public bool IsOver => _base > 0 && Volatile.Read(ref _queued) > Limit;
 
     /// <summary>
     /// Closes the sockets holding the most until at most the given number of bytes wait (set by the host: it knows
@@ -37,7 +50,7 @@ internal sealed class OutboundBudget(long limit, TimeSpan maxWait)
     public void Change(long delta)
     {
         var now = Interlocked.Add(ref _queued, delta);
-        if (delta < 0 && now <= limit / 2 && Volatile.Read(ref _belowHalf) is not null)
+        if (delta < 0 && now <= Limit / 2 && Volatile.Read(ref _belowHalf) is not null)
         {
             Release();
         }
@@ -61,7 +74,7 @@ internal sealed class OutboundBudget(long limit, TimeSpan maxWait)
             }
 
             // A release between the check and the registration is not missed: the total is read again after it.
-            if (Volatile.Read(ref _queued) <= limit / 2)
+            if (Volatile.Read(ref _queued) <= Limit / 2)
             {
                 Release();
                 return;
@@ -81,13 +94,29 @@ internal sealed class OutboundBudget(long limit, TimeSpan maxWait)
             catch (TimeoutException)
             {
                 // The writers are not catching up: the consumers that hold the most go, as a slow consumer would.
-                Shed?.Invoke(limit / 2);
+                Shed?.Invoke(Limit / 2);
                 started = time.GetTimestamp();
-                if (Volatile.Read(ref _queued) <= limit)
+                if (Volatile.Read(ref _queued) <= Limit)
                 {
                     return;
                 }
             }
+        }
+    }
+
+    private void Resize(long connections)
+    {
+        if (_base == 0 || perConnection == 0)
+        {
+            return;
+        }
+
+        // Opens and closes that race may leave it one connection's share off until the next: harmless.
+        var resized = Math.Max(_base, connections * perConnection);
+        Volatile.Write(ref _limit, resized);
+        if (Volatile.Read(ref _queued) <= resized / 2 && Volatile.Read(ref _belowHalf) is not null)
+        {
+            Release();
         }
     }
 

@@ -92,6 +92,7 @@ internal sealed class ConnectionLifecycle
         {
             _registry.Track(connection);
             _metrics.Opened();
+            _outbound.Opened();
             try
             {
                 await AdmitAsync(session, releaseRequest: services is not null).ConfigureAwait(false);
@@ -99,6 +100,7 @@ internal sealed class ConnectionLifecycle
             }
             finally
             {
+                _outbound.Closed();
                 await EndAsync(session).ConfigureAwait(false);
                 if (services is not null)
                 {

@@ -133,6 +133,14 @@ public sealed class OriSocketsOptions
     public long OutboundBudget { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
+    /// The <see cref="OutboundBudget"/> is at least this many bytes per open connection (from 2,048 connections on with
+    /// the defaults), so that each socket's share stays large enough for one write to carry several frames: at 5,000
+    /// subscribers a fixed 16 MiB left 3.3 KB each, and every write a socket made carried about 30 pushes instead of 55
+    /// to 90 (fewer writes, less CPU per delivery). Default 8 KiB; 0 keeps the budget fixed.
+    /// </summary>
+    public long OutboundBudgetPerConnection { get; set; } = 8 * 1024;
+
+    /// <summary>
     /// Inspects the HTTP request before the upgrade. Return <see langword="false"/> to refuse it with
     /// HTTP 401; set <see cref="SocketUpgradeContext.Data"/> to attach data to the connection.
     /// </summary>

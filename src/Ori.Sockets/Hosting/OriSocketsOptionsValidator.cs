@@ -56,6 +56,11 @@ internal sealed class OriSocketsOptionsValidator : IValidateOptions<OriSocketsOp
             failures.Add($"Ori:Sockets:OutboundBudget must be 0 (off) or at least OutboundQueueLimit ({options.OutboundQueueLimit} bytes); it is {options.OutboundBudget}.");
         }
 
+        if (options.OutboundBudgetPerConnection < 0)
+        {
+            failures.Add($"Ori:Sockets:OutboundBudgetPerConnection must be 0 (a fixed budget) or more; it is {options.OutboundBudgetPerConnection}.");
+        }
+
         if (options.OutboundQueueLimit < 1024)
         {
             failures.Add($"Ori:Sockets:OutboundQueueLimit must be at least 1024 bytes (it is {options.OutboundQueueLimit}).");

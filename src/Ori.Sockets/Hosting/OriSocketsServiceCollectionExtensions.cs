@@ -28,7 +28,11 @@ public static class OriSocketsServiceCollectionExtensions
 
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OriSocketsOptions>, OriSocketsOptionsValidator>());
-        services.TryAddSingleton(sp => new Ori.Sockets.Connections.OutboundBudget(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value.OutboundBudget, TimeSpan.FromSeconds(5)));
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value;
+            return new Ori.Sockets.Connections.OutboundBudget(options.OutboundBudget, TimeSpan.FromSeconds(5), options.OutboundBudgetPerConnection);
+        });
         services.TryAddSingleton(sp => new SocketHub(sp.GetRequiredService<IOptions<OriSocketsOptions>>().Value.MaxRoomsPerSocket, sp.GetService<TimeProvider>())
         {
             Budget = sp.GetRequiredService<Ori.Sockets.Connections.OutboundBudget>(),

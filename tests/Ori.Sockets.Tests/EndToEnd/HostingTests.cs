@@ -22,12 +22,14 @@ public sealed class HostingTests
         Assert.Contains("AddOriSockets()", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Invalid_options_stop_the_host_at_start_with_a_sentence()
+    [Theory]
+    [InlineData("Ori:Sockets:ReceiveLimit", "4")]
+    [InlineData("Ori:Sockets:OutboundBudgetPerConnection", "-1")]
+    public async Task Invalid_options_stop_the_host_at_start_with_a_sentence(string key, string value)
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() =>
-            TestServer.StartAsync(builder: b => b.Configuration["Ori:Sockets:ReceiveLimit"] = "4"));
-        Assert.Contains("Ori:Sockets:ReceiveLimit", error.Message, StringComparison.Ordinal);
+            TestServer.StartAsync(builder: b => b.Configuration[key] = value));
+        Assert.Contains(key, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Ori.Sockets.Connections;
@@ -29,6 +30,86 @@ public sealed class OutboundBudgetTests
     }
 
     private static bool IsImmediate(ValueTask wait) => wait.IsCompletedSuccessfully;
+
+    [Fact]
+    public async Task The_budget_grows_to_each_connections_share_lets_a_waiting_publisher_go_and_shrinks_back()
+    {
+        var time = new FakeTimeProvider();
+        var budget = new OutboundBudget(1000, TimeSpan.FromSeconds(5), perConnection: 400);
+        budget.Change(1500);
+        var waiting = budget.WaitAsync(time, TestContext.Current.CancellationToken).AsTask();
+        for (var i = 0; i < 3; i++)
+        {
+            budget.Opened();
+        }
+
+        // 3 × 400 = 1,200: grown, and still over.
+        Assert.Equal(1200, budget.Limit);
+        await Task.Delay(100, TestContext.Current.CancellationToken);
+        Assert.False(waiting.IsCompleted, "1,500 bytes wait against a budget of 1,200: the publisher still waits");
+
+        for (var i = 0; i < 5; i++)
+        {
+            budget.Opened();
+        }
+
+        // 8 × 400 = 3,200: 1,500 is under half of it, the publisher goes on.
+        Assert.Equal(3200, budget.Limit);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+
+        for (var i = 0; i < 8; i++)
+        {
+            budget.Closed();
+        }
+
+        Assert.Equal(1000, budget.Limit);
+        Assert.True(budget.IsOver);
+    }
+
+    [Fact]
+    public void Without_a_share_per_connection_or_without_a_budget_connections_change_nothing()
+    {
+        var fixedBudget = new OutboundBudget(1000, TimeSpan.FromSeconds(5));
+        var off = new OutboundBudget(0, TimeSpan.FromSeconds(5), perConnection: 400);
+        for (var i = 0; i < 10; i++)
+        {
+            fixedBudget.Opened();
+            off.Opened();
+        }
+
+        Assert.Equal(1000, fixedBudget.Limit);
+        Assert.Equal(0, off.Limit);
+        off.Change(1_000_000);
+        Assert.False(off.IsOver);
+    }
+
+    [Fact]
+    public async Task Every_open_socket_on_a_server_adds_its_share_and_a_closed_one_takes_it_back()
+    {
+        await using var server = await TestServer.StartAsync(options: o =>
+        {
+            o.OutboundBudget = 1024 * 1024;
+            o.OutboundBudgetPerConnection = 512 * 1024;
+        });
+        var budget = server.Services.GetRequiredService<OutboundBudget>();
+        Assert.Equal(1024 * 1024, budget.Limit);
+
+        var clients = new List<TestClient>();
+        for (var i = 0; i < 3; i++)
+        {
+            var client = await server.ConnectAsync();
+            await client.ReadyAsync();
+            clients.Add(client);
+        }
+
+        Assert.Equal(3 * 512 * 1024, budget.Limit);
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        await Eventually.TrueAsync(() => budget.Limit == 1024 * 1024);
+    }
 
     [Fact]
     public void Under_the_budget_a_publish_allocates_nothing_for_it()
