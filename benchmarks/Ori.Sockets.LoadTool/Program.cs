@@ -17,7 +17,8 @@
 // connections in closed loops), idle connections (memory per connection) and cross-instance fan-out (two instances
 // on one redis-server of the tool's own: subscribers on B, pushes published on A; Ori.Sockets' Redis provider against
 // SignalR's Redis backplane; CPU of both instances and redis-server; Bun has no backplane and skips it). The server runs in its own
-// process pinned to core 0, the tool on core 1; server CPU from /proc/PID/stat, memory from VmRSS.
+// process pinned to core 0, the tool on core 1; server CPU from /proc/PID/stat, memory from VmRSS and, for the fan-out
+// burst, also its dirty pages (smaps_rollup: what the process wrote, without the clean pages of the files it maps).
 // Send syscalls are counted with perf's syscall tracepoints when tracefs is mounted (as root:
 // mount -t tracefs nodev /sys/kernel/tracing; else they print -1); --profile samples at 999 Hz, ORI_LOAD_PROFILE_HZ=N changes it.
 using System.Diagnostics;

@@ -112,6 +112,7 @@ internal static class Scenarios
             }
         });
         var rss = server.RssBytes();
+        var dirty = server.DirtyBytes();
         var measured = Interlocked.Read(ref delivered) - warmDelivered;
 
         // The paced phase.
@@ -151,6 +152,7 @@ internal static class Scenarios
             ["burst_latency_p50_ms"] = Percentile(burst, 0.50),
             ["burst_latency_p99_ms"] = Percentile(burst, 0.99),
             ["server_rss_mb"] = rss / 1048576.0,
+            ["server_dirty_mb"] = dirty / 1048576.0,
             ["tool_cpu_seconds"] = m.ToolCpuSeconds,
             ["send_syscalls"] = m.SendSyscalls,
             ["deliveries_per_send_syscall"] = m.SendSyscalls > 0 ? measured / (double)m.SendSyscalls : 0,

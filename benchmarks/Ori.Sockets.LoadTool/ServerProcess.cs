@@ -175,6 +175,25 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>
+    /// Dirty memory in bytes (private and shared, from <c>smaps_rollup</c>): what the process has written — heaps, stacks,
+    /// JIT code, relocated data. Resident memory also counts the clean pages of the files it maps (a runtime's libraries
+    /// and ready-to-run images, Bun's binary), which the kernel can drop and read again and which other processes share.
+    /// </summary>
+    public long DirtyBytes()
+    {
+        long total = 0;
+        foreach (var line in File.ReadLines($"/proc/{Pid}/smaps_rollup"))
+        {
+            if (line.StartsWith("Private_Dirty:", StringComparison.Ordinal) || line.StartsWith("Shared_Dirty:", StringComparison.Ordinal))
+            {
+                total += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>
     /// Runs <paramref name="work"/> as a measured phase: wall time, the server's CPU and the tool's own CPU,
     /// the bytes the server allocated and its collections, and, while <c>perf</c> watches the server, its send
     /// syscalls (write, writev, sendmsg, sendto) counted from the kernel's tracepoints with <c>perf stat</c>,
