@@ -34,6 +34,13 @@ public sealed class ClusterTests : IAsyncLifetime
     {
         var (a, b, c) = (_instances[0], _instances[1], _instances[2]);
         Assert.All(_instances, i => Assert.True(i.Provider.Bus.Sharded, "an instance on a cluster did not choose sharded pub/sub"));
+
+        // The count the gate after a reconnect waits for: SHARDNUMSUB of the control channel, on the node of its slot.
+        await Eventually.TrueAsync(async () =>
+        {
+            await c.Provider.Bus.CountListenersAsync();
+            return c.Provider.Bus.Listeners == 3;
+        });
         var (onB, idB) = await b.JoinAsync("orders");
         var (onC, idC) = await c.JoinAsync("orders");
         await using (onB)
