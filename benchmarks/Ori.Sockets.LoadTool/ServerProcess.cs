@@ -10,15 +10,15 @@ internal sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private readonly string _mode;
+    private readonly string _label;
     private readonly bool _pinned;
 
-    private ServerProcess(Process process, int port, int socketPort, string mode, bool pinned)
+    private ServerProcess(Process process, int port, int socketPort, string label, bool pinned)
     {
         _process = process;
         Port = port;
         SocketPort = socketPort;
-        _mode = mode;
+        _label = label;
         _pinned = pinned;
     }
 
@@ -112,7 +112,9 @@ internal sealed class ServerProcess : IAsyncDisposable
             try
             {
                 await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/ready"));
-                return new ServerProcess(process, port, socketPort, mode, pin && File.Exists("/usr/bin/taskset"));
+                // Named by every choice that changes the server, so that one run's profiles do not overwrite each other.
+                var label = mode + (listener ? "-listener" : "") + (inline ? "-inline" : "") + (native ? "-native" : "") + (checkout is not null ? "-" + Path.GetFileName(Path.TrimEndingDirectorySeparator(checkout)) : "");
+                return new ServerProcess(process, port, socketPort, label, pin && File.Exists("/usr/bin/taskset"));
             }
             catch (HttpRequestException)
             {
@@ -198,7 +200,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// the bytes the server allocated and its collections, and, while <c>perf</c> watches the server, its send
     /// syscalls (write, writev, sendmsg, sendto) counted from the kernel's tracepoints with <c>perf stat</c>,
     /// which costs the server nothing measurable (unlike strace); with --profile DIR also a sampled profile of the
-    /// server's core (<c>perf record -g</c>) written to DIR/<paramref name="name"/>.perf.data.
+    /// server's core (<c>perf record -g</c>) written to DIR/SERVER-<paramref name="name"/>.perf.data (SERVER: the kind and its modifiers, e.g. ori-listener-inline-native).
     /// </summary>
     public async Task<Measurement> MeasureAsync(string name, Func<Task> work)
     {
@@ -208,7 +210,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             ? Start("/usr/bin/perf", ["stat", "-x", ",", "-o", statFile, "-e", string.Join(',', s_sendSyscalls.Select(c => "syscalls:sys_enter_" + c)), .. target])
             : null;
         using var record = Environment.GetEnvironmentVariable("ORI_LOAD_PROFILE") is { Length: > 0 } folder && File.Exists("/usr/bin/perf")
-            ? Start("/usr/bin/perf", ["record", "-g", "-F", Environment.GetEnvironmentVariable("ORI_LOAD_PROFILE_HZ") ?? "999", "-o", Path.Combine(folder, $"{_mode}-{name}.perf.data"), .. target])
+            ? Start("/usr/bin/perf", ["record", "-g", "-F", Environment.GetEnvironmentVariable("ORI_LOAD_PROFILE_HZ") ?? "999", "-o", Path.Combine(folder, $"{_label}-{name}.perf.data"), .. target])
             : null;
         if (stat is not null || record is not null)
         {
