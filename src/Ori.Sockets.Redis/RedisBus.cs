@@ -28,6 +28,10 @@ internal sealed class RedisBus : IAsyncDisposable
     private long _listeners;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _probes = new(StringComparer.Ordinal);
 
+    // Other instances' origins heard on the control channel (from their probes), at most MaxPeers.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _peers = new(StringComparer.Ordinal);
+    private const int MaxPeers = 1024;
+
     public RedisBus(OriSocketsRedisOptions options, IConnectionMultiplexer? multiplexer, ILogger logger, RedisCounters counters, TimeProvider time)
     {
         _options = options;
@@ -607,13 +611,43 @@ internal sealed class RedisBus : IAsyncDisposable
         }
     }
 
-    /// <summary>A probe came back (only this process's own probes complete anything).</summary>
+    /// <summary>
+    /// A probe came back: this process's own completes its wait; another's, from an instance not heard before (each
+    /// probes once when it starts listening: <see cref="AnnounceAsync"/>), has the listeners counted again, so that the
+    /// gate after the next reconnect waits for it without waiting for a liveness check.
+    /// </summary>
     public void ProbeReturned(string origin, string id)
     {
-        if (origin == Origin && _probes.TryGetValue(id, out var probe))
+        if (origin == Origin)
         {
-            probe.TrySetResult();
+            if (_probes.TryGetValue(id, out var probe))
+            {
+                probe.TrySetResult();
+            }
+
+            return;
         }
+
+        if (_peers.Count >= MaxPeers)
+        {
+            // Instances that restart leave origins behind: forgotten now and then (a forgotten one is counted again).
+            _peers.Clear();
+        }
+
+        if (_peers.TryAdd(origin, 0))
+        {
+            _ = CountListenersAsync();
+        }
+    }
+
+    /// <summary>
+    /// Called when this instance's control subscription is made: counts the listeners, and probes, so that the other
+    /// instances count this one now.
+    /// </summary>
+    public async Task AnnounceAsync()
+    {
+        await CountListenersAsync().ConfigureAwait(false);
+        await ProbeAsync().ConfigureAwait(false);
     }
 
     /// <summary>

@@ -523,8 +523,8 @@ internal sealed class RedisSocketProvider : ISocketProvider, IRecoveringProvider
 
         _ = control.ContinueWith(static (t, state) => ((RedisSocketProvider)state!).OnSubscriptionFailed(t), this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
-        // Counted with this instance: the gate after a reconnect waits for as many listeners.
-        _ = control.ContinueWith(static (_, bus) => ((RedisBus)bus!).CountListenersAsync(), _bus, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        // Counted with this instance, here and (from its probe) on the others: the gate after a reconnect waits for as many listeners.
+        _ = control.ContinueWith(static (_, bus) => ((RedisBus)bus!).AnnounceAsync(), _bus, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
     }
 
     /// <summary>

@@ -167,6 +167,18 @@ public sealed class PromiseTests
     }
 
     [Fact]
+    public async Task An_instance_that_starts_is_counted_by_the_others_at_once_not_at_their_next_liveness_check()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await Instance.StartAsync(redis.Endpoint, _prefix, o => o.LivenessInterval = TimeSpan.FromMinutes(5));
+        await Eventually.TrueAsync(() => a.Provider.Bus.Listeners == 1);
+        await using var b = await Instance.StartAsync(redis.Endpoint, _prefix, o => o.LivenessInterval = TimeSpan.FromMinutes(5));
+
+        // B probes once it listens; A hears an origin it did not know and counts again.
+        await Eventually.TrueAsync(() => a.Provider.Bus.Listeners == 2 && b.Provider.Bus.Listeners == 2, TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public async Task Publishes_after_a_restart_wait_for_an_instance_that_is_gone_only_half_the_operation_timeout()
     {
         await using var redis = await RedisServer.StartAsync();
