@@ -63,7 +63,13 @@ public sealed class PresenceTests
         const int crowd = 5000;
         await using var server = await TestServer.StartAsync(
             sockets: s => s.AddRoomRule((_, _) => true),
-            options: o => o.PresenceEvents = topic => topic.StartsWith("live", StringComparison.Ordinal),
+            options: o =>
+            {
+                o.PresenceEvents = topic => topic.StartsWith("live", StringComparison.Ordinal);
+
+                // The observer only reads while 5,000 sockets come and go, which takes tens of seconds on a loaded machine.
+                o.IdleTimeout = TimeSpan.FromMinutes(5);
+            },
             connectionGuards: [typeof(UserFromQueryGuard)]);
         await using var observer = await server.ConnectAsync("user=observer");
         await observer.ReadyAsync();
