@@ -46,7 +46,7 @@ internal sealed class RedisBus : IAsyncDisposable
                 return _backlog.Count;
             }
         };
-        counters.Listeners = () => Volatile.Read(ref _listeners);
+        counters.Listeners = () => Listeners;
         Prefix = options.ChannelPrefix + ":";
         ControlChannel = RedisChannel.Literal(Prefix + "#control");
         Sharded = options.PubSub == RedisPubSubMode.Sharded;
@@ -514,7 +514,8 @@ internal sealed class RedisBus : IAsyncDisposable
 
     /// <summary>
     /// Counts the processes listening on the control channel (every instance of this prefix, this one included), for the
-    /// gate after the next reconnect. Called at start, after the instance's own control subscription, and by the liveness check.
+    /// gate after the next reconnect. Called at start, after the instance's own control subscription, by the liveness
+    /// check, and when another instance's first probe is heard (a gate that opens counts again by itself).
     /// </summary>
     public async Task CountListenersAsync()
     {

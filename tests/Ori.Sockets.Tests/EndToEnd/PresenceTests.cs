@@ -104,7 +104,7 @@ public sealed class PresenceTests
         // Batched: the joins arrive over a few seconds (5,000 real connections, longer on a loaded machine), one push per
         // 200 ms window at most: never one push per member. The pushes were all made while the test watched.
         var joinTime = joining.Elapsed;
-        AssertBatched(joinPushes, joinTime, "joins");
+        AssertBatched(joinPushes, crowd, joinTime, "joins");
 
         var leaving = System.Diagnostics.Stopwatch.StartNew();
         foreach (var client in clients)
@@ -115,7 +115,7 @@ public sealed class PresenceTests
         var (left, leavePushes) = await CollectAsync(observer, "left", crowd);
         Assert.Equal(joined, left);
         var leaveTime = leaving.Elapsed;
-        AssertBatched(leavePushes, leaveTime, "leaves");
+        AssertBatched(leavePushes, crowd, leaveTime, "leaves");
         TestContext.Current.TestOutputHelper?.WriteLine($"{crowd} joins: {joinPushes} pushes in {joinTime.TotalSeconds:F1} s; {crowd} leaves: {leavePushes} pushes in {leaveTime.TotalSeconds:F1} s");
 
         // A topic without presence events gets none.
@@ -125,10 +125,10 @@ public sealed class PresenceTests
         await observer.AssertSilentAsync(TimeSpan.FromMilliseconds(600));
     }
 
-    private static void AssertBatched(int pushes, TimeSpan during, string what)
+    private static void AssertBatched(int pushes, int members, TimeSpan during, string what)
     {
-        var windows = (int)(during / TimeSpan.FromMilliseconds(200)) + 1;
-        Assert.True(pushes <= windows && pushes <= 500, $"{what} made {pushes} pushes in {during.TotalSeconds:F1} s ({windows} windows)");
+        var windows = (int)(during / new OriSocketsOptions().PresenceEventsWindow) + 1;
+        Assert.True(pushes <= windows && pushes <= members / 10, $"{members} {what} made {pushes} pushes in {during.TotalSeconds:F1} s ({windows} windows)");
     }
 
     private static async Task<JsonElement> NextPresenceAsync(TestClient client)
