@@ -286,6 +286,7 @@ internal static class Scenarios
             ["bytes_per_connection_collected"] = (collectedAfter - collectedBefore) / (double)connections,
             ["heap_bytes_per_connection"] = (heapAfter - heapBefore) / (double)connections,
             ["server_cpu_microseconds_per_connect"] = connectCpu * 1e6 / connections,
+            ["server_bytes_allocated_per_connect"] = connect.AllocatedBytes / (double)connections,
         };
     }
 

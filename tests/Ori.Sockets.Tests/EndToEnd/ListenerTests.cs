@@ -192,6 +192,17 @@ public sealed class ListenerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_head_of_more_than_100_header_lines_is_answered_431_and_one_of_100_is_read()
+    {
+        // 100 header lines (Host and 99 more) are read: the request is a plain GET, answered 426; one more line is 431.
+        static byte[] Head(int lines) => Encoding.ASCII.GetBytes("GET /ws HTTP/1.1\r\nHost: x\r\n" + string.Concat(Enumerable.Range(1, lines - 1).Select(i => $"X-H{i}: \t v \r\n")) + "\r\n");
+        Assert.StartsWith("HTTP/1.1 426 ", await ExchangeAsync(PlainPort, Head(100)), StringComparison.Ordinal);
+        var response = await ExchangeAsync(PlainPort, Head(101));
+        Assert.StartsWith("HTTP/1.1 431 ", response, StringComparison.Ordinal);
+        Assert.Contains("more than 100 header lines", response, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_head_that_does_not_arrive_in_time_is_answered_408_after_the_limit_not_before()
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
