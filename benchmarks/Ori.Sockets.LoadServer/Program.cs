@@ -41,8 +41,14 @@ builder.WebHost.UseKestrel(k =>
 
 // "?user=u" stands for authentication: the request's user is u (name identifier claim), which both servers take as the
 // connection's user (Ori.Sockets' UserIdFromClaims, SignalR's IUserIdProvider). A scheme, so that a listener's
-// handshake authenticates it too.
-builder.Services.AddAuthentication(QueryUser.Name).AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, QueryUser>(QueryUser.Name, null);
+// handshake authenticates it too. ORI_LOAD_AUTH=0 registers none (Bun's server authenticates nothing: what a connect
+// costs like for like; the user scenarios need it).
+var authenticate = Environment.GetEnvironmentVariable("ORI_LOAD_AUTH") != "0";
+if (authenticate)
+{
+    builder.Services.AddAuthentication(QueryUser.Name).AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, QueryUser>(QueryUser.Name, null);
+}
+
 // ORI_LOAD_REDIS=host:port: the instance scales out through Redis (Ori.Sockets' provider, or SignalR's backplane).
 var redis = Environment.GetEnvironmentVariable("ORI_LOAD_REDIS");
 if (mode == "signalr")
@@ -109,7 +115,10 @@ else
 
 var app = builder.Build();
 
-app.UseAuthentication();
+if (authenticate)
+{
+    app.UseAuthentication();
+}
 app.MapGet("/ready", () => Results.Text(mode));
 
 // Methods compiled so far (every tier): the tool warms a scenario up until this stops growing.

@@ -40,6 +40,7 @@ internal sealed class SocketListener
     private readonly IServiceScopeFactory _scopes;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly bool _hasAuthentication;
 
     public SocketListener(IServiceProvider services, ISocketEndpoint endpoint, IAuthorizeData[] authorization, OriSocketsListenerOptions options)
     {
@@ -51,6 +52,9 @@ internal sealed class SocketListener
         _scopes = services.GetRequiredService<IServiceScopeFactory>();
         _time = services.GetRequiredService<TimeProvider>();
         _logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(SocketLog.Category);
+
+        // Without authentication registered a handshake needs no service scope (none is made unless the hook asks for one).
+        _hasAuthentication = services.GetService<IServiceProviderIsService>()?.IsService(typeof(IAuthenticationSchemeProvider)) ?? true;
     }
 
     /// <summary>
@@ -157,7 +161,8 @@ internal sealed class SocketListener
     /// </summary>
     private async Task<bool> AuthorizeAsync(HttpContext http)
     {
-        if (http.RequestServices.GetService<IAuthenticationSchemeProvider>() is { } schemes
+        if (_hasAuthentication
+            && http.RequestServices.GetService<IAuthenticationSchemeProvider>() is { } schemes
             && await schemes.GetDefaultAuthenticateSchemeAsync().ConfigureAwait(false) is { } scheme)
         {
             var result = await http.AuthenticateAsync(scheme.Name).ConfigureAwait(false);
