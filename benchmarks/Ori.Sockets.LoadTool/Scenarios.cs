@@ -95,8 +95,22 @@ internal static class Scenarios
 
         var warmDelivered = Interlocked.Read(ref delivered);
 
-        // The measured burst.
+        // The measured burst, its memory sampled every 10 ms meanwhile: the server's resident memory and the kernel's TCP
+        // buffers (all sockets of the machine: the backlog a server hands the kernel at once waits there, not in its RSS).
         var othersCpu = new double[others.Count];
+        using var sampling = new CancellationTokenSource();
+        var peaks = Task.Run(async () =>
+        {
+            var (rss, tcp, both) = (0L, 0L, 0L);
+            while (!sampling.IsCancellationRequested)
+            {
+                var (r, t) = (server.RssBytes(), KernelTcpBytes());
+                (rss, tcp, both) = (Math.Max(rss, r), Math.Max(tcp, t), Math.Max(both, r + t));
+                await Task.Delay(10);
+            }
+
+            return (Rss: rss, Tcp: tcp, Both: both);
+        });
         var m = await server.MeasureAsync($"fanout-{subscribers}", async () =>
         {
             for (var o = 0; o < others.Count; o++)
@@ -113,6 +127,8 @@ internal static class Scenarios
         });
         var rss = server.RssBytes();
         var dirty = server.DirtyBytes();
+        await sampling.CancelAsync();
+        var peak = await peaks;
         var measured = Interlocked.Read(ref delivered) - warmDelivered;
 
         // The paced phase.
@@ -153,6 +169,9 @@ internal static class Scenarios
             ["burst_latency_p99_ms"] = Percentile(burst, 0.99),
             ["server_rss_mb"] = rss / 1048576.0,
             ["server_dirty_mb"] = dirty / 1048576.0,
+            ["server_rss_peak_mb"] = peak.Rss / 1048576.0,
+            ["kernel_tcp_peak_mb"] = peak.Tcp / 1048576.0,
+            ["server_rss_and_kernel_tcp_peak_mb"] = peak.Both / 1048576.0,
             ["tool_cpu_seconds"] = m.ToolCpuSeconds,
             ["send_syscalls"] = m.SendSyscalls,
             ["deliveries_per_send_syscall"] = m.SendSyscalls > 0 ? measured / (double)m.SendSyscalls : 0,
@@ -354,6 +373,22 @@ internal static class Scenarios
             }
         }));
         return [.. sockets];
+    }
+
+    /// <summary>Memory of every TCP socket's buffers on this machine, both ends of loopback (<c>/proc/net/sockstat</c>, pages).</summary>
+    private static long KernelTcpBytes()
+    {
+        foreach (var line in File.ReadLines("/proc/net/sockstat"))
+        {
+            if (line.StartsWith("TCP:", StringComparison.Ordinal))
+            {
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var mem = Array.IndexOf(fields, "mem");
+                return mem > 0 ? long.Parse(fields[mem + 1], System.Globalization.CultureInfo.InvariantCulture) * Environment.SystemPageSize : 0;
+            }
+        }
+
+        return 0;
     }
 
     private static double Percentile(List<double> sorted, double p) =>
