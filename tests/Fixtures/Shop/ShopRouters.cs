@@ -11,7 +11,16 @@ public sealed class ShopperGuard : ConnectionGuard<Shopper>
     protected override ValueTask<Shopper?> AuthenticateAsync(ConnectionGuardContext context)
     {
         var name = context.HttpContext.Request.Query["shopper"].ToString();
-        return new(name.Length > 0 ? new Shopper(name) : null);
+        var shopper = name.Length > 0 ? new Shopper(name) : null;
+
+        // ?holdMs=N: a guard that takes its time (an I/O-bound check), for the tests of what a client sees meanwhile.
+        return int.TryParse(context.HttpContext.Request.Query["holdMs"], out var hold) ? HoldAsync(shopper, hold, context.CancellationToken) : new(shopper);
+    }
+
+    private static async ValueTask<Shopper?> HoldAsync(Shopper? shopper, int milliseconds, CancellationToken cancellationToken)
+    {
+        await Task.Delay(milliseconds, cancellationToken).ConfigureAwait(false);
+        return shopper;
     }
 }
 

@@ -192,6 +192,32 @@ public sealed class ListenerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_101_leaves_with_ori_ready_once_the_guards_have_run_not_before()
+    {
+        // The guard holds 800 ms. Before, the 101 was sent at once and ori.ready after the guard; now both leave in one
+        // write when the guard is done: for 500 ms nothing arrives, then the 101 and ori.ready.
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, _shop.IPEndPoint!.Port, TestContext.Current.CancellationToken);
+        var stream = tcp.GetStream();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await stream.WriteAsync("GET /ws?shopper=ann&holdMs=800 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"u8.ToArray(), TestContext.Current.CancellationToken);
+        Assert.False(tcp.Client.Poll(TimeSpan.FromMilliseconds(500), SelectMode.SelectRead), "something arrived while the guard ran");
+        var buffer = new byte[4096];
+
+        var received = new StringBuilder();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!received.ToString().Contains("ori.ready", StringComparison.Ordinal))
+        {
+            var read = await stream.ReadAsync(buffer, timeout.Token);
+            Assert.NotEqual(0, read);
+            received.Append(Encoding.Latin1.GetString(buffer, 0, read));
+        }
+
+        Assert.StartsWith("HTTP/1.1 101 ", received.ToString(), StringComparison.Ordinal);
+        Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(750), $"ori.ready after {started.Elapsed.TotalMilliseconds} ms");
+    }
+
+    [Fact]
     public async Task A_head_of_more_than_100_header_lines_is_answered_431_and_one_of_100_is_read()
     {
         // 100 header lines (Host and 99 more) are read: the request is a plain GET, answered 426; one more line is 431.
