@@ -473,6 +473,26 @@ internal sealed class RedisBus : IAsyncDisposable
     /// </summary>
     private async Task OpenAsync(IConnectionMultiplexer multiplexer, int generation)
     {
+        try
+        {
+            await WaitForListenersAsync(multiplexer, generation).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Nothing is expected here (the count catches Redis's own failures); whatever it is, the gate must not stay shut.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            RedisLog.GateWaitFailed(_logger, ex);
+        }
+
+        if (Volatile.Read(ref _generation) == generation)
+        {
+            Volatile.Write(ref _open, generation);
+        }
+    }
+
+    /// <summary>The waiting of <see cref="OpenAsync"/>: the grace, the count of listeners back, the settle; then counted again.</summary>
+    private async Task WaitForListenersAsync(IConnectionMultiplexer multiplexer, int generation)
+    {
         var started = _time.GetTimestamp();
         var expected = Volatile.Read(ref _listeners);
 
@@ -500,15 +520,10 @@ internal sealed class RedisBus : IAsyncDisposable
             }
         }
 
-        if (Volatile.Read(ref _generation) == generation)
+        // Counted again: instances that are gone stop being waited for; new ones are waited for next time.
+        if (Volatile.Read(ref _generation) == generation && await CountAsync(multiplexer).ConfigureAwait(false) is > 0 and var now)
         {
-            // Counted again: instances that are gone stop being waited for; new ones are waited for next time.
-            if (await CountAsync(multiplexer).ConfigureAwait(false) is > 0 and var now)
-            {
-                Volatile.Write(ref _listeners, now);
-            }
-
-            Volatile.Write(ref _open, generation);
+            Volatile.Write(ref _listeners, now);
         }
     }
 
@@ -907,6 +922,9 @@ internal static partial class RedisLog
 
     [LoggerMessage(108, LogLevel.Information, "Redis is back: sent {Sent} publishes that waited for it ({Abandoned} had run out of time or were given up and were not sent).")]
     public static partial void Released(ILogger logger, int sent, int abandoned);
+
+    [LoggerMessage(115, LogLevel.Error, "Waiting for the other instances after Redis came back failed; publishes go on without waiting.")]
+    public static partial void GateWaitFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(114, LogLevel.Warning, "Redis is back, and {Missing} of the instances that listened before have not subscribed again after {Seconds} s: taken as gone, publishes go on.")]
     public static partial void ListenersMissing(ILogger logger, long missing, double seconds);
