@@ -50,9 +50,9 @@ internal sealed class OutboundBudget(long limit, TimeSpan maxWait, long perConne
     public void Change(long delta)
     {
         var now = Interlocked.Add(ref _queued, delta);
-        if (delta < 0 && now <= Limit / 2 && Volatile.Read(ref _belowHalf) is not null)
+        if (delta < 0)
         {
-            Release();
+            ReleaseIfBelowHalf(now);
         }
     }
 
@@ -112,9 +112,14 @@ internal sealed class OutboundBudget(long limit, TimeSpan maxWait, long perConne
         }
 
         // Opens and closes that race may leave it one connection's share off until the next: harmless.
-        var resized = Math.Max(_base, connections * perConnection);
-        Volatile.Write(ref _limit, resized);
-        if (Volatile.Read(ref _queued) <= resized / 2 && Volatile.Read(ref _belowHalf) is not null)
+        Volatile.Write(ref _limit, Math.Max(_base, connections * perConnection));
+        ReleaseIfBelowHalf(Volatile.Read(ref _queued));
+    }
+
+    /// <summary>Lets waiting publishers go when <paramref name="queued"/> is at most half the budget.</summary>
+    private void ReleaseIfBelowHalf(long queued)
+    {
+        if (queued <= Limit / 2 && Volatile.Read(ref _belowHalf) is not null)
         {
             Release();
         }
