@@ -154,6 +154,30 @@ internal sealed class ServerProcess : IAsyncDisposable
         return nanoseconds / 1e9;
     }
 
+    private static readonly bool s_threads = Environment.GetEnvironmentVariable("ORI_LOAD_THREADS") == "1";
+
+    /// <summary>CPU nanoseconds and times switched in, by thread name (threads of one name summed), from schedstat.</summary>
+    private static Dictionary<string, (long Nanoseconds, long Switches)> CpuByThread(int pid)
+    {
+        var byName = new Dictionary<string, (long Nanoseconds, long Switches)>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
+                var (nanoseconds, switches) = byName.GetValueOrDefault(name);
+                byName[name] = (nanoseconds + long.Parse(fields[0], CultureInfo.InvariantCulture), switches + long.Parse(fields[2], CultureInfo.InvariantCulture));
+            }
+            catch (IOException)
+            {
+                // The thread ended meanwhile.
+            }
+        }
+
+        return byName;
+    }
+
     /// <summary>A full collection on the server (POST /collect); returns its heap's bytes after it.</summary>
     public async Task<long> CollectAsync()
     {
@@ -218,6 +242,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         var gc0 = await GcAsync();
+        var threads0 = s_threads ? CpuByThread(Pid) : null;
         var toolCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var cpu0 = CpuSeconds();
         var watch = Stopwatch.StartNew();
@@ -225,6 +250,20 @@ internal sealed class ServerProcess : IAsyncDisposable
         watch.Stop();
         var cpu = CpuSeconds() - cpu0;
         var toolCpu = (Process.GetCurrentProcess().TotalProcessorTime - toolCpu0).TotalSeconds;
+        if (threads0 is not null)
+        {
+            // ORI_LOAD_THREADS=1: where the server's CPU went, by thread name (threads of one name summed), and how
+            // often those threads were switched in.
+            foreach (var (thread, (nanoseconds, switches)) in CpuByThread(Pid).OrderByDescending(t => t.Value.Nanoseconds))
+            {
+                var (before, switchesBefore) = threads0.GetValueOrDefault(thread);
+                if (nanoseconds > before)
+                {
+                    Console.Error.WriteLine($"    {_label} {name}: {thread,-18} {(nanoseconds - before) / 1e6,9:F1} ms CPU {switches - switchesBefore,9} switches in");
+                }
+            }
+        }
+
         var gc1 = await GcAsync();
         var measurement = new Measurement(watch.Elapsed.TotalSeconds, cpu, toolCpu, -1, gc1[0] - gc0[0], gc1[1] - gc0[1], gc1[3] - gc0[3]);
         foreach (var perf in new[] { stat, record })

@@ -67,7 +67,7 @@ public static class OriSocketsListenOptionsExtensions
             if (options.OwnTransport)
             {
                 // Kestrel binds this very endpoint object right after it builds the pipeline: the transport takes it.
-                services.GetRequiredService<SocketTransport>().Claim(listenOptions.EndPoint);
+                services.GetRequiredService<SocketTransport>().Claim(listenOptions);
             }
 
             var listener = new SocketListener(services, endpoint(services), authorization, options);

@@ -42,6 +42,12 @@ internal sealed class SocketTransportConnection : ConnectionContext, IDuplexPipe
         _transport = this;
     }
 
+    /// <summary>The previous connection in the list of a directly served listener (under its lock).</summary>
+    public SocketTransportConnection? Previous { get; set; }
+
+    /// <summary>The next connection in the list of a directly served listener (under its lock).</summary>
+    public SocketTransportConnection? Next { get; set; }
+
     /// <summary>Whether the connection has ended (the peer left, or it was aborted or disposed).</summary>
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 

@@ -124,4 +124,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(42, LogLevel.Error, "A socket listener's handshake failed; the connection was answered 500 and closed.")]
     public static partial void ListenerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(43, LogLevel.Error, "A connection served directly by a socket listener ended with an unexpected error; it was closed.")]
+    public static partial void ListenerConnectionFailed(ILogger logger, Exception exception);
 }

@@ -238,6 +238,77 @@ public sealed class ListenerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_plain_listener_serves_its_connections_itself_and_kestrel_still_dispatches_those_behind_tls()
+    {
+        // Kestrel counts the connections it dispatches (kestrel.active_connections, tagged with the port). A listener
+        // whose pipeline is Ori.Sockets alone accepts and serves its sockets on the accepting thread: Kestrel never sees
+        // them. Behind UseHttps the TLS middleware must run, so Kestrel dispatches as before.
+        var opened = new ConcurrentDictionary<int, int>();
+        using var meters = new System.Diagnostics.Metrics.MeterListener();
+        meters.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == "Microsoft.AspNetCore.Server.Kestrel" && instrument.Name == "kestrel.active_connections")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meters.SetMeasurementEventCallback<long>((_, change, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "server.port" && change > 0)
+                {
+                    opened.AddOrUpdate(Convert.ToInt32(tag.Value, System.Globalization.CultureInfo.InvariantCulture), 1, (_, n) => n + 1);
+                }
+            }
+        });
+        meters.Start();
+
+        await using (var plain = await ConnectAsync(PlainPort, "/ws"))
+        {
+            Assert.Equal("whoami", (await plain.RequestAsync("whoami", null, "w")).GetProperty("type").GetString());
+        }
+
+        var tlsPort = _tls.IPEndPoint!.Port;
+        await using (var tls = await TestClient.ConnectAsync(
+            new Uri($"wss://127.0.0.1:{tlsPort}/ws"),
+            configure: o => o.RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == _certificate.GetCertHashString()))
+        {
+            await tls.ReadyAsync();
+        }
+
+        Assert.Equal(1, opened.GetValueOrDefault(tlsPort));
+        Assert.Equal(0, opened.GetValueOrDefault(PlainPort));
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_closes_a_directly_served_connection_that_is_still_sending_its_head()
+    {
+        // The shop listener waits 10 s for a head. Kestrel does not know the connection, so it does not hold the stop
+        // for it; the listener's own accept loop aborts it when Kestrel disposes the listener.
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, _shop.IPEndPoint!.Port, TestContext.Current.CancellationToken);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("GET /ws HTTP/1.1\r\nHost: x\r\n"u8.ToArray(), TestContext.Current.CancellationToken);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await _app.StopAsync(TestContext.Current.CancellationToken);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(8));
+        var buffer = new byte[1024];
+        int read;
+        try
+        {
+            read = await stream.ReadAsync(buffer, timeout.Token);
+        }
+        catch (IOException)
+        {
+            read = 0; // reset
+        }
+
+        Assert.Equal(0, read);
+        Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(6));
+    }
+
+    [Fact]
     public async Task A_listener_behind_tls_serves_wss_on_its_own_transport()
     {
         // UseHttps wraps the own transport's connection as it wraps Kestrel's: the handshake sees https, the protocol
