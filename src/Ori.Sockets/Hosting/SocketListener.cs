@@ -219,7 +219,7 @@ internal sealed class SocketListener
             RawTarget = head.Target,
             Headers = head.Headers,
         };
-        var features = new FeatureCollection();
+        var features = new FeatureCollection(initialCapacity: 12); // the six here, the context's own and authentication's
         features.Set<IHttpRequestFeature>(request);
         features.Set<IHttpResponseFeature>(new HttpResponseFeature());
         features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(body));
@@ -294,7 +294,22 @@ internal sealed class SocketListener
     /// <summary>Parses an HTTP/1.1 request head (RFC 9112 sections 3 and 5), strictly: anything unusual is a 400.</summary>
     private static Head Parse(ReadOnlySequence<byte> bytes)
     {
-        var text = Encoding.Latin1.GetString(bytes);
+        // Decoded into a pooled buffer: only what is kept becomes a string.
+        var length = (int)bytes.Length;
+        var chars = ArrayPool<char>.Shared.Rent(length);
+        try
+        {
+            Encoding.Latin1.GetChars(bytes, chars);
+            return Parse(chars.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(chars);
+        }
+    }
+
+    private static Head Parse(ReadOnlySpan<char> text)
+    {
         foreach (var c in text)
         {
             if (c > '\x7e' || (c < ' ' && c is not '\r' and not '\n' and not '\t'))
@@ -304,7 +319,7 @@ internal sealed class SocketListener
         }
 
         // The request line, then one header per line: only what is kept becomes a string (a header's name and value).
-        var rest = text.AsSpan();
+        var rest = text;
         var end = rest.IndexOf("\r\n");
         var requestLine = end < 0 ? rest : rest[..end];
         rest = end < 0 ? [] : rest[(end + 2)..];
@@ -319,12 +334,13 @@ internal sealed class SocketListener
             return Head.Refuse(StatusCodes.Status505HttpVersionNotsupported, "A WebSocket upgrade needs HTTP/1.1.");
         }
 
-        if (rest.Count("\r\n") + (rest.IsEmpty ? 0 : 1) > MaxHeaderCount)
+        var lines = rest.Count("\r\n") + (rest.IsEmpty ? 0 : 1);
+        if (lines > MaxHeaderCount)
         {
             return Head.Refuse(StatusCodes.Status431RequestHeaderFieldsTooLarge, $"The request has more than {MaxHeaderCount} header lines.");
         }
 
-        IHeaderDictionary headers = new HeaderDictionary();
+        IHeaderDictionary headers = new HeaderDictionary(lines);
         while (!rest.IsEmpty)
         {
             end = rest.IndexOf("\r\n");
@@ -337,8 +353,8 @@ internal sealed class SocketListener
                 return Head.Refuse(StatusCodes.Status400BadRequest, "A header line is malformed.");
             }
 
-            var name = line[..colon].ToString();
-            var value = line[(colon + 1)..].Trim(" \t").ToString();
+            var name = KnownName(line[..colon]);
+            var value = KnownValue(line[(colon + 1)..].Trim(" \t"));
             headers[name] = headers.TryGetValue(name, out var existing) ? StringValues.Concat(existing, value) : value;
         }
 
@@ -364,8 +380,31 @@ internal sealed class SocketListener
             return Head.Refuse(StatusCodes.Status400BadRequest, "The request's path is not a valid URI path.");
         }
 
-        return new Head(0, null, requestLine[parts[0]].ToString(), target, path, query < 0 ? string.Empty : target[query..], headers);
+        var method = requestLine[parts[0]] is "GET" ? HttpMethods.Get : requestLine[parts[0]].ToString();
+        return new Head(0, null, method, target, path, query < 0 ? string.Empty : target[query..], headers);
     }
+
+    /// <summary>The names every upgrade request has, as the framework's constants (names compare without case): no string per request.</summary>
+    private static string KnownName(ReadOnlySpan<char> name) => name.Length switch
+    {
+        4 when name.Equals(HeaderNames.Host, StringComparison.OrdinalIgnoreCase) => HeaderNames.Host,
+        6 when name.Equals(HeaderNames.Origin, StringComparison.OrdinalIgnoreCase) => HeaderNames.Origin,
+        7 when name.Equals(HeaderNames.Upgrade, StringComparison.OrdinalIgnoreCase) => HeaderNames.Upgrade,
+        10 when name.Equals(HeaderNames.Connection, StringComparison.OrdinalIgnoreCase) => HeaderNames.Connection,
+        10 when name.Equals(HeaderNames.UserAgent, StringComparison.OrdinalIgnoreCase) => HeaderNames.UserAgent,
+        17 when name.Equals(HeaderNames.SecWebSocketKey, StringComparison.OrdinalIgnoreCase) => HeaderNames.SecWebSocketKey,
+        21 when name.Equals(HeaderNames.SecWebSocketVersion, StringComparison.OrdinalIgnoreCase) => HeaderNames.SecWebSocketVersion,
+        _ => name.ToString(),
+    };
+
+    /// <summary>The values an upgrade request's headers usually have, as constants (values are compared as sent).</summary>
+    private static string KnownValue(ReadOnlySpan<char> value) => value switch
+    {
+        "websocket" => "websocket",
+        "Upgrade" => "Upgrade",
+        "13" => "13",
+        _ => value.ToString(),
+    };
 
     private static bool IsToken(ReadOnlySpan<char> text)
     {

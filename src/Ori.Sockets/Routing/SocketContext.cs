@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features.Authentication;
 using Ori.Sockets.PubSub;
 
 namespace Ori.Sockets;
@@ -69,8 +70,9 @@ public sealed class SocketContext
     {
         if (_http is { } http)
         {
-            var user = http.User;
-            _user = user.Identities.Any(i => i.IsAuthenticated || i.Claims.Any()) ? user : null;
+            // The user as authentication set it (HttpContext.User would make an anonymous one for nothing).
+            var user = http.Features.Get<IHttpAuthenticationFeature>()?.User;
+            _user = user is not null && user.Identities.Any(i => i.IsAuthenticated || i.Claims.Any()) ? user : null;
             _http = null;
         }
     }
