@@ -84,6 +84,11 @@ internal sealed class SocketListener
             return Task.CompletedTask;
         }
 
+        if (connection is SocketTransportConnection own)
+        {
+            own.Upgraded = true; // a stopping listener waits for it to drain instead of aborting it
+        }
+
         var transport = new UpgradedTransport(connection.Transport.Input, null, connection.Transport.Output, connection.Abort, services);
         return _lifecycle.RunAsync(accepted.Context, transport, accepted.Data, _endpoint);
     }

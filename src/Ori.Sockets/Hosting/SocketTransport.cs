@@ -19,8 +19,8 @@ namespace Ori.Sockets.Hosting;
 /// each socket to the listener on the thread that accepted it, as an event loop does. Kestrel's dispatch would queue
 /// every connection to the thread pool and wake a worker for it; measured on one core, that hop made a connect cost 39 %
 /// more CPU. Kestrel then never sees those connections: they are not in its connection logs and metrics (Ori.Sockets'
-/// own are), and the ones still open when Kestrel disposes the listener are aborted (the host's stop has drained them
-/// by then).
+/// own are). Its stop is Kestrel's for its own connections: the ones still in their handshake are aborted, the WebSockets
+/// waited for (the host's stop drains them) until the shutdown timeout, then aborted.
 /// </remarks>
 internal sealed class SocketTransport(ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
@@ -114,6 +114,7 @@ internal sealed class SocketTransport(ILoggerFactory loggers) : IConnectionListe
         private readonly TaskCompletionSource<ConnectionContext?> _unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Lock _sync = new();
         private SocketTransportConnection? _served;
+        private TaskCompletionSource? _allServed;
         private bool _direct;
 
         public EndPoint EndPoint { get; } = socket.LocalEndPoint!;
@@ -199,18 +200,56 @@ internal sealed class SocketTransport(ILoggerFactory loggers) : IConnectionListe
                 }
 
                 connection.Previous = connection.Next = null;
+                if (_served is null)
+                {
+                    _allServed?.TrySetResult();
+                }
             }
         }
 
-        /// <summary>Aborts the connections still served directly (the host's stop has drained the sockets by now).</summary>
-        private void AbortServed()
+        /// <summary>
+        /// A directly served listener's stop, as Kestrel's is for its own connections: the connections still in their
+        /// handshake are aborted (a stopping server would refuse them 503), the WebSockets are waited for — the host's
+        /// stop drains them with <c>ori.draining</c> and 1001 — until <paramref name="cancellationToken"/> (the host's
+        /// shutdown timeout), then aborted.
+        /// </summary>
+        private async Task StopServingAsync(CancellationToken cancellationToken)
+        {
+            Task allServed;
+            lock (_sync)
+            {
+                _allServed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (_served is null)
+                {
+                    _allServed.TrySetResult();
+                }
+
+                allServed = _allServed.Task;
+            }
+
+            AbortServed(handshakesOnly: true);
+            try
+            {
+                await allServed.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                AbortServed(handshakesOnly: false);
+            }
+        }
+
+        /// <summary>Aborts the connections still served directly (or only those still in their handshake).</summary>
+        private void AbortServed(bool handshakesOnly)
         {
             List<SocketTransportConnection> open = [];
             lock (_sync)
             {
                 for (var connection = _served; connection is not null; connection = connection.Next)
                 {
-                    open.Add(connection);
+                    if (!handshakesOnly || !connection.Upgraded)
+                    {
+                        open.Add(connection);
+                    }
                 }
             }
 
@@ -249,14 +288,14 @@ internal sealed class SocketTransport(ILoggerFactory loggers) : IConnectionListe
         {
             socket.Dispose();
             _unbound.TrySetResult(null);
-            return default;
+            return _direct ? new ValueTask(StopServingAsync(cancellationToken)) : default;
         }
 
         public ValueTask DisposeAsync()
         {
             socket.Dispose();
             _unbound.TrySetResult(null);
-            AbortServed();
+            AbortServed(handshakesOnly: false);
             return default;
         }
     }

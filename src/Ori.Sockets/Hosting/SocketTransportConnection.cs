@@ -48,6 +48,9 @@ internal sealed class SocketTransportConnection : ConnectionContext, IDuplexPipe
     /// <summary>The next connection in the list of a directly served listener (under its lock).</summary>
     public SocketTransportConnection? Next { get; set; }
 
+    /// <summary>Whether the listener answered 101 (set before the connection's lifecycle starts).</summary>
+    public bool Upgraded { get; set; }
+
     /// <summary>Whether the connection has ended (the peer left, or it was aborted or disposed).</summary>
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 

@@ -284,8 +284,9 @@ public sealed class ListenerTests : IAsyncLifetime
     [Fact]
     public async Task Stopping_the_host_closes_a_directly_served_connection_that_is_still_sending_its_head()
     {
-        // The shop listener waits 10 s for a head. Kestrel does not know the connection, so it does not hold the stop
-        // for it; the listener's own accept loop aborts it when Kestrel disposes the listener.
+        // The shop listener waits 10 s for a head, as long as the host's shutdown timeout. Its own accept loop aborts a
+        // connection still in its handshake when Kestrel unbinds it (a stopping server would refuse it 503); the
+        // WebSockets are drained instead (Stopping_the_host_drains_a_listeners_sockets_with_ori_draining_then_1001).
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, _shop.IPEndPoint!.Port, TestContext.Current.CancellationToken);
         var stream = tcp.GetStream();
