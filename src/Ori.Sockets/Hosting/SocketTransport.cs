@@ -17,8 +17,8 @@ namespace Ori.Sockets.Hosting;
 /// A listener whose connection pipeline is the Ori.Sockets listener alone (no <c>UseHttps</c> or other connection
 /// middleware in front) and that has no <c>MaxConcurrentConnections</c> is served directly: the accept loop hands
 /// each socket to the listener on the thread that accepted it, as an event loop does. Kestrel's dispatch would queue
-/// every connection to the thread pool and wake a worker for it; measured on one core, that hop made a connect cost 39 %
-/// more CPU. Kestrel then never sees those connections: they are not in its connection logs and metrics (Ori.Sockets'
+/// every connection to the thread pool and wake a worker for it; measured on one core, that hop was a fifth to a third
+/// of a connect's CPU (docs/performance.md, "The accept loop"). Kestrel then never sees those connections: they are not in its connection logs and metrics (Ori.Sockets'
 /// own are). Its stop is Kestrel's for its own connections: the ones still in their handshake are aborted, the WebSockets
 /// waited for (the host's stop drains them) until the shutdown timeout, then aborted.
 /// </remarks>
