@@ -113,7 +113,9 @@ internal sealed class SocketTransport(ILoggerFactory loggers) : IConnectionListe
     {
         private readonly TaskCompletionSource<ConnectionContext?> _unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Lock _sync = new();
+        private const int AcceptRetryMilliseconds = 50;
         private SocketTransportConnection? _served;
+        private long _lastAcceptFailure = long.MinValue / 2;
         private TaskCompletionSource? _allServed;
         private bool _direct;
 
@@ -277,9 +279,22 @@ internal sealed class SocketTransport(ILoggerFactory loggers) : IConnectionListe
                 {
                     return null;
                 }
-                catch (SocketException)
+                catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
                 {
                     // A peer that reset before it was accepted: accept the next.
+                }
+                catch (SocketException ex)
+                {
+                    // Out of file descriptors or buffers (EMFILE, ENFILE, ENOBUFS): the pending connection stays queued and
+                    // the next accept would fail at once, so wait instead of spinning, and say so once a second at most.
+                    var now = Environment.TickCount64;
+                    if (now - _lastAcceptFailure >= 1000)
+                    {
+                        _lastAcceptFailure = now;
+                        SocketLog.ListenerAcceptFailed(logger, ex.SocketErrorCode.ToString(), ex);
+                    }
+
+                    await Task.Delay(AcceptRetryMilliseconds, CancellationToken.None).ConfigureAwait(false);
                 }
             }
         }
