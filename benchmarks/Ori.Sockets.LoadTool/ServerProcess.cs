@@ -135,24 +135,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public double CpuSeconds() => CpuSecondsOf(Pid);
 
     /// <summary>CPU seconds of a process's live threads so far (see <see cref="CpuSeconds"/>).</summary>
-    public static double CpuSecondsOf(int pid)
-    {
-        long nanoseconds = 0;
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
-        {
-            try
-            {
-                var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
-                nanoseconds += long.Parse(fields[0], CultureInfo.InvariantCulture);
-            }
-            catch (IOException)
-            {
-                // The thread ended meanwhile.
-            }
-        }
-
-        return nanoseconds / 1e9;
-    }
+    public static double CpuSecondsOf(int pid) => CpuByThread(pid).Values.Sum(t => t.Nanoseconds) / 1e9;
 
     private static readonly bool s_threads = Environment.GetEnvironmentVariable("ORI_LOAD_THREADS") == "1";
 

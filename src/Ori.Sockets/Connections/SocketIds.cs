@@ -27,13 +27,12 @@ internal static class SocketIds
             s_used = 0;
         }
 
-        Span<byte> bytes = stackalloc byte[IdBytes];
-        var take = random.AsSpan(s_used, IdBytes);
-        take.CopyTo(bytes);
-        take.Clear(); // used once: nothing of an id stays behind it
+        var bytes = random.AsSpan(s_used, IdBytes);
         s_used += IdBytes;
         bytes[6] = (byte)((bytes[6] & 0x0F) | 0x40);
         bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
-        return new Guid(bytes, bigEndian: true).ToString();
+        var id = new Guid(bytes, bigEndian: true);
+        bytes.Clear(); // used once: nothing of an id stays behind it
+        return id.ToString();
     }
 }

@@ -270,12 +270,8 @@ public sealed class ListenerTests : IAsyncLifetime
         }
 
         var tlsPort = _tls.IPEndPoint!.Port;
-        await using (var tls = await TestClient.ConnectAsync(
-            new Uri($"wss://127.0.0.1:{tlsPort}/ws"),
-            configure: o => o.RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == _certificate.GetCertHashString()))
-        {
-            await tls.ReadyAsync();
-        }
+        var tls = await ConnectTlsAsync("/ws");
+        await tls.DisposeAsync();
 
         Assert.Equal(1, opened.GetValueOrDefault(tlsPort));
         Assert.Equal(0, opened.GetValueOrDefault(PlainPort));
@@ -315,11 +311,7 @@ public sealed class ListenerTests : IAsyncLifetime
         // UseHttps wraps the own transport's connection as it wraps Kestrel's: the handshake sees https, the protocol
         // runs through TLS, a 60 KB message included.
         var port = _tls.IPEndPoint!.Port;
-        await using var client = await TestClient.ConnectAsync(
-            new Uri($"wss://127.0.0.1:{port}/ws?data=sealed"),
-            configure: o => o.RemoteCertificateValidationCallback = (_, presented, _, _) =>
-                presented is not null && presented.GetCertHashString() == _certificate.GetCertHashString());
-        await client.ReadyAsync();
+        await using var client = await ConnectTlsAsync("/ws?data=sealed");
         Assert.Equal("sealed", (await client.RequestAsync("whoami", null, "w")).GetProperty("data").GetProperty("upgradeData").GetString());
         Assert.Equal("https", _schemes[port]);
         Assert.StartsWith("ori-", _connectionIds[port], StringComparison.Ordinal);
@@ -488,6 +480,17 @@ public sealed class ListenerTests : IAsyncLifetime
         }
 
         return [.. bytes];
+    }
+
+    /// <summary>Connects to the TLS listener, trusting its self-signed certificate only, and waits for <c>ori.ready</c>.</summary>
+    private async Task<TestClient> ConnectTlsAsync(string pathAndQuery)
+    {
+        var client = await TestClient.ConnectAsync(
+            new Uri($"wss://127.0.0.1:{_tls.IPEndPoint!.Port}{pathAndQuery}"),
+            configure: o => o.RemoteCertificateValidationCallback = (_, presented, _, _) =>
+                presented is not null && presented.GetCertHashString() == _certificate.GetCertHashString());
+        await client.ReadyAsync();
+        return client;
     }
 
     private static async Task<TestClient> ConnectAsync(int port, string pathAndQuery)
