@@ -26,6 +26,15 @@ using System.Globalization;
 using System.Text.Json;
 using Ori.Sockets.LoadTool;
 
+// The tool's receives run on the socket engine's thread, as an event loop's do, not a thread-pool worker woken for
+// each: on its one core the tool reads every delivery of a burst, and it must not be what the burst's latency waits
+// for. Read when the first socket is made, so set before any; ORI_LOAD_TOOL_INLINE=0 keeps the runtime's default.
+// Child processes do not inherit it (ServerProcess).
+if (Environment.GetEnvironmentVariable("ORI_LOAD_TOOL_INLINE") != "0")
+{
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+}
+
 var quick = args.Contains("--quick");
 var jsonFile = ArgValue("--json");
 var servers = (ArgValue("--servers") ?? "ori,bun,signalr").Split(',');

@@ -36,7 +36,7 @@ internal static class Scenarios
         var paced = (int)Math.Clamp(TimeSpan.FromSeconds(3) / pacedInterval, 10, 200);
         int[] phases = [warmUp, messages, paced];
         var perSocket = phases.Sum();
-        var reached = phases.Select(_ => new TaskCompletionSource()).ToArray();
+        var reached = phases.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
         var phaseEnds = new long[phases.Length];
         for (var p = 0; p < phases.Length; p++)
         {

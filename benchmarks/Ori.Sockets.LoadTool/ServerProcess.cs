@@ -71,6 +71,8 @@ internal sealed class ServerProcess : IAsyncDisposable
             start.Environment["ORI_LOAD_RATE_LIMIT"] = "1";
         }
 
+        // The tool's own inline completions (Program.cs) are not the server's: only "+inline" turns them on there.
+        start.Environment.Remove("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS");
         if (inline)
         {
             // The event-loop mode: Kestrel's inline scheduling and the runtime's inline socket completions.
