@@ -239,18 +239,32 @@ public sealed class ChaosTests
 /// <summary>A Dashboard instance in a child process (so that it can be killed with SIGKILL).</summary>
 internal static class DashboardProcess
 {
-    public static Process Start(string redis, string prefix, int port, params string[] more)
+    public static Process Start(string redis, string prefix, int port, params string[] more) =>
+        Start(port, ["--ConnectionStrings:Redis", redis, "--Ori:Sockets:Redis:ChannelPrefix", prefix, .. more]);
+
+    /// <summary>
+    /// The Dashboard on <paramref name="port"/> with <paramref name="more"/> arguments; with <paramref name="descriptorLimit"/>,
+    /// under that many open descriptors at most (<c>ulimit -n</c>); each line it prints goes to <paramref name="output"/>.
+    /// </summary>
+    public static Process Start(int port, string[] more, int? descriptorLimit = null, Action<string>? output = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Dashboard.Server.dll");
-        string[] args =
-        [
-            dll, "--urls", $"http://127.0.0.1:{port}", "--Dashboard:SimulatorIntervalSeconds", "0", "--Logging:LogLevel:Default", "Warning",
-            "--ConnectionStrings:Redis", redis, "--Ori:Sockets:Redis:ChannelPrefix", prefix, .. more,
-        ];
-        var start = new ProcessStartInfo("dotnet", args) { RedirectStandardOutput = true, RedirectStandardInput = true, WorkingDirectory = AppContext.BaseDirectory };
+        string[] args = [dll, "--urls", $"http://127.0.0.1:{port}", "--Dashboard:SimulatorIntervalSeconds", "0", "--Logging:LogLevel:Default", "Warning", .. more];
+        var start = descriptorLimit is { } limit
+            ? new ProcessStartInfo("bash", ["-c", $"ulimit -n {limit} && exec dotnet \"$@\"", "bash", .. args])
+            : new ProcessStartInfo("dotnet", args);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardInput = true;
+        start.WorkingDirectory = AppContext.BaseDirectory;
         var process = Process.Start(start)!;
         process.StandardInput.Close();
-        process.OutputDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                output?.Invoke(e.Data);
+            }
+        };
         process.BeginOutputReadLine();
         return process;
     }

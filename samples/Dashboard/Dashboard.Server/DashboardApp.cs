@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.FileProviders;
@@ -53,6 +54,13 @@ public static class DashboardApp
             builder.Services.AddSingleton<IPresenceStore>(sp => new RedisPresenceStore(
                 multiplexer, sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<OriSocketsRedisOptions>>().Value.ChannelPrefix));
         }
+        // With Dashboard:ListenerPort, the WebSocket endpoint is served on that loopback port too, from the transport up
+        // (ListenOptions.UseOriSockets): the mode meant for many idle sockets, which keeps no HTTP request per socket.
+        if (builder.Configuration.GetValue<int?>("Dashboard:ListenerPort") is { } listenerPort)
+        {
+            ListenWithSocketListener(builder, listenerPort);
+        }
+
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -76,6 +84,36 @@ public static class DashboardApp
         });
         app.MapDashboardApi();
         return app;
+    }
+
+    private static void ListenWithSocketListener(WebApplicationBuilder builder, int listenerPort)
+    {
+        // Kestrel ignores the configured URLs once an endpoint is given in code: they are listened on here too.
+        var urls = (builder.WebHost.GetSetting(WebHostDefaults.ServerUrlsKey) ?? "http://localhost:5000")
+            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(url => new Uri(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal)))
+            .ToList();
+        if (urls.Find(url => url.Scheme != Uri.UriSchemeHttp) is { } unsupported)
+        {
+            throw new InvalidOperationException($"Dashboard:ListenerPort works with http URLs only; {unsupported} is not one.");
+        }
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            foreach (var url in urls)
+            {
+                if (url.IsLoopback && !IPAddress.TryParse(url.Host, out _))
+                {
+                    kestrel.ListenLocalhost(url.Port);
+                }
+                else
+                {
+                    kestrel.Listen(IPAddress.Parse(url.Host.Trim('[', ']')), url.Port);
+                }
+            }
+
+            kestrel.Listen(IPAddress.Loopback, listenerPort, listen => listen.UseOriSockets<DashboardSocket>());
+        });
     }
 }
 
