@@ -483,6 +483,54 @@ public sealed class ListenerTests : IAsyncLifetime
     }
 
     /// <summary>Connects to the TLS listener, trusting its self-signed certificate only, and waits for <c>ori.ready</c>.</summary>
+    [Fact]
+    public async Task A_listener_of_a_server_with_a_connection_limit_stays_on_kestrels_loop_which_refuses_past_the_limit()
+    {
+        // Kestrel enforces MaxConcurrentConnections in its own dispatch: a connection past the limit is closed unread.
+        // The transport's own accept loop would bypass it, so the listener of a server with a limit is not served directly.
+        ListenOptions listener = null!;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Limits.MaxConcurrentConnections = 2;
+            k.Listen(IPAddress.Loopback, 0, l => listener = l.UseOriSockets());
+        });
+        builder.Services.AddOriSockets().AddDispatcher<TestDispatcher>().AddSocketRouters();
+        builder.Services.AddSingleton<TestHandlers>();
+        builder.Services.AddSingleton<OrderBook>();
+        await using var app = builder.Build();
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        var port = listener.IPEndPoint!.Port;
+        var upgrade = Encoding.ASCII.GetBytes($"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+
+        var first = await ConnectAsync(port, "/ws");
+        await using (var second = await ConnectAsync(port, "/ws"))
+        {
+            await using (first)
+            {
+                // Served directly, the third would get its 101 and stay open until the exchange gives up (10 s).
+                Assert.Equal(string.Empty, await ExchangeAsync(port, upgrade));
+            }
+
+            // Once one of the two has gone, Kestrel lets the next one in.
+            await Eventually.TrueAsync(async () =>
+            {
+                try
+                {
+                    await using var third = await ConnectAsync(port, "/ws");
+                    return true;
+                }
+                catch (Exception ex) when (ex is WebSocketException or IOException or InvalidOperationException)
+                {
+                    return false;
+                }
+            });
+        }
+
+        await app.StopAsync(TestContext.Current.CancellationToken);
+    }
+
     private async Task<TestClient> ConnectTlsAsync(string pathAndQuery)
     {
         var client = await TestClient.ConnectAsync(
