@@ -88,27 +88,42 @@ public static class DashboardApp
 
     private static void ListenWithSocketListener(WebApplicationBuilder builder, int listenerPort)
     {
-        // Kestrel ignores the configured URLs once an endpoint is given in code: they are listened on here too.
-        var urls = (builder.WebHost.GetSetting(WebHostDefaults.ServerUrlsKey) ?? "http://localhost:5000")
-            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(url => new Uri(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal)))
-            .ToList();
-        if (urls.Find(url => url.Scheme != Uri.UriSchemeHttp) is { } unsupported)
+        // Kestrel ignores the configured URLs once an endpoint is given in code: they are listened on here too
+        // (an address of null: localhost).
+        var endpoints = new List<(IPAddress? Address, int Port)>();
+        foreach (var text in (builder.WebHost.GetSetting(WebHostDefaults.ServerUrlsKey) ?? "http://localhost:5000").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            throw new InvalidOperationException($"Dashboard:ListenerPort works with http URLs only; {unsupported} is not one.");
+            var url = new Uri(text.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal));
+            if (url.Scheme != Uri.UriSchemeHttp)
+            {
+                throw new InvalidOperationException($"Dashboard:ListenerPort works with http URLs only; {text} is not one.");
+            }
+
+            if (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address))
+            {
+                endpoints.Add((address, url.Port));
+            }
+            else if (url.IsLoopback)
+            {
+                endpoints.Add((null, url.Port));
+            }
+            else
+            {
+                throw new InvalidOperationException($"Dashboard:ListenerPort needs URLs with an IP address or localhost; {text} has neither.");
+            }
         }
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            foreach (var url in urls)
+            foreach (var (address, port) in endpoints)
             {
-                if (url.IsLoopback && !IPAddress.TryParse(url.Host, out _))
+                if (address is null)
                 {
-                    kestrel.ListenLocalhost(url.Port);
+                    kestrel.ListenLocalhost(port);
                 }
                 else
                 {
-                    kestrel.Listen(IPAddress.Parse(url.Host.Trim('[', ']')), url.Port);
+                    kestrel.Listen(address, port);
                 }
             }
 
