@@ -69,10 +69,17 @@ else
     {
         o.IdleTimeout = TimeSpan.FromMinutes(10);
         // The library's defaults for the per-socket queue (1 MiB: a burst's backlog per socket, 150-300 KB, fits) and the
-        // process-wide budget; ORI_LOAD_OUTBOUND_BUDGET=bytes sets the budget (0: off).
+        // process-wide budget; ORI_LOAD_OUTBOUND_BUDGET=bytes sets the budget (0: off) and
+        // ORI_LOAD_OUTBOUND_BUDGET_PER_CONNECTION=bytes its floor per open connection (0: none; by default 8 KiB, so
+        // 1,000 subscribers keep at least 8 MB whatever the budget says).
         if (Environment.GetEnvironmentVariable("ORI_LOAD_OUTBOUND_BUDGET") is { Length: > 0 } outbound)
         {
             o.OutboundBudget = long.Parse(outbound, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (Environment.GetEnvironmentVariable("ORI_LOAD_OUTBOUND_BUDGET_PER_CONNECTION") is { Length: > 0 } share)
+        {
+            o.OutboundBudgetPerConnection = long.Parse(share, System.Globalization.CultureInfo.InvariantCulture);
         }
 
         // SignalR limits nothing: the message budget is off unless ORI_LOAD_RATE_LIMIT is set, which turns it on with
