@@ -1,7 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.Extensions.Logging;
 using Ori.Sockets.Connections;
 using Ori.Sockets.Telemetry;
@@ -22,8 +21,7 @@ internal static class CredentialsExpiry
             return expires;
         }
 
-        // The user as authentication set it: reading HttpContext.User would make an anonymous one for nothing.
-        return http.Features.Get<IHttpAuthenticationFeature>()?.User?.FindFirst("exp") is { } claim && long.TryParse(claim.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds)
+        return SocketContext.AuthenticatedUser(http)?.FindFirst("exp") is { } claim && long.TryParse(claim.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds)
             ? DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, DateTimeOffset.MaxValue.ToUnixTimeSeconds()))
             : null;
     }

@@ -291,7 +291,7 @@ internal sealed class SocketTransport(ILoggerFactory loggers) : IConnectionListe
                     if (now - _lastAcceptFailure >= 1000)
                     {
                         _lastAcceptFailure = now;
-                        SocketLog.ListenerAcceptFailed(logger, ex.SocketErrorCode.ToString(), ex);
+                        SocketLog.ListenerAcceptFailed(logger, ex.SocketErrorCode.ToString(), AcceptRetryMilliseconds, ex);
                     }
 
                     await Task.Delay(AcceptRetryMilliseconds, CancellationToken.None).ConfigureAwait(false);

@@ -70,12 +70,17 @@ public sealed class SocketContext
     {
         if (_http is { } http)
         {
-            // The user as authentication set it (HttpContext.User would make an anonymous one for nothing).
-            var user = http.Features.Get<IHttpAuthenticationFeature>()?.User;
+            var user = AuthenticatedUser(http);
             _user = user is not null && user.Identities.Any(i => i.IsAuthenticated || i.Claims.Any()) ? user : null;
             _http = null;
         }
     }
+
+    /// <summary>
+    /// The user as authentication set it, or null: reading <see cref="HttpContext.User"/> instead would make an anonymous
+    /// one for nothing when no scheme ran.
+    /// </summary>
+    internal static ClaimsPrincipal? AuthenticatedUser(HttpContext http) => http.Features.Get<IHttpAuthenticationFeature>()?.User;
 
     /// <summary>
     /// Sends to topics, sockets and everyone. Its waits are bounded by the <c>DependencyTimeout</c> option: past it,

@@ -128,6 +128,6 @@ internal static partial class SocketLog
     [LoggerMessage(43, LogLevel.Error, "A connection served directly by a socket listener ended with an unexpected error; it was closed.")]
     public static partial void ListenerConnectionFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(44, LogLevel.Warning, "A socket listener could not accept a connection ({Error}); it tries again in 50 ms.")]
-    public static partial void ListenerAcceptFailed(ILogger logger, string error, Exception exception);
+    [LoggerMessage(44, LogLevel.Warning, "A socket listener could not accept a connection ({Error}); it tries again in {RetryMilliseconds} ms.")]
+    public static partial void ListenerAcceptFailed(ILogger logger, string error, int retryMilliseconds, Exception exception);
 }
