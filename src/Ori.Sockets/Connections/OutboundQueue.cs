@@ -20,7 +20,8 @@ internal enum EnqueueResult
 /// <summary>
 /// One socket's bounded outbound queue and its writer. Frames are queued without waiting; the writer,
 /// scheduled on the thread pool when the first frame arrives on an idle queue (or run by a receive loop that
-/// queued it while handling a message: see <see cref="EndDeferring"/>), copies queued frames into
+/// queued it while handling a message: see <see cref="EndDeferring"/>; or by the publisher that queued it outside a
+/// receive loop: see <see cref="BeginPublish"/>), copies queued frames into
 /// one pooled buffer of up to <see cref="WriteBatchSize"/> bytes and makes one transport write per turn,
 /// then queues itself again behind other sockets' writers. Past the bound, what is queued is dropped and a
 /// 4008 close frame goes out instead. A close frame is the last frame written.
@@ -44,6 +45,10 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     // event loop corks a socket until its iteration ends, instead of a thread-pool turn per socket.
     [ThreadStatic]
     private static List<OutboundQueue>? t_corked;
+
+    // The publisher's cork of this thread (a publish made outside a receive loop: see BeginPublish).
+    [ThreadStatic]
+    private static PublishCork? t_publishing;
 #pragma warning restore IDE1006
 
     private readonly Stream? _stream;
@@ -129,6 +134,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
     {
         var schedule = false;
         var corked = false;
+        PublishCork? publishing = null;
         EnqueueResult result;
         lock (_sync)
         {
@@ -155,6 +161,13 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
                     corked = deferring != this && !_flushDeferred;
                     _flushDeferred = true;
                 }
+                else if (t_publishing is { Active: true } cork && !_writerScheduled && !_writerStopped)
+                {
+                    // A publish outside a receive loop: the publisher writes this socket with the others it reached
+                    // (see BeginPublish), unless a batch or a publisher corked it already.
+                    publishing = _flushDeferred ? null : cork;
+                    _flushDeferred = true;
+                }
                 else
                 {
                     schedule = ScheduleLocked();
@@ -172,8 +185,39 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
         {
             (t_corked ??= []).Add(this);
         }
+        else
+        {
+            publishing?.Add(this);
+        }
 
         return result;
+    }
+
+    /// <summary>
+    /// A publish begins on this thread outside a receive loop (an HTTP handler, a background service, a provider's
+    /// subscription). The sockets it reaches are corked in this thread's <see cref="PublishCork"/> until
+    /// <see cref="EndPublish"/>. Returns null inside a receive loop, which corks already (see <see cref="EndDeferring"/>).
+    /// </summary>
+    public static PublishCork? BeginPublish()
+    {
+        if (t_deferring is not null)
+        {
+            return null;
+        }
+
+        var cork = t_publishing ??= new PublishCork();
+        cork.Active = true;
+        return cork;
+    }
+
+    /// <summary>The publish <see cref="BeginPublish"/> began (of a frame of <paramref name="length"/> bytes) has reached its sockets.</summary>
+    public static void EndPublish(PublishCork? cork, int length)
+    {
+        if (cork is not null)
+        {
+            cork.Active = false;
+            cork.Published(length);
+        }
     }
 
     /// <summary>
@@ -295,12 +339,21 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
 
     void IThreadPoolWorkItem.Execute() => _ = DrainAsync();
 
-    /// <summary>Takes the writer's turn on this thread for what a batch corked (see <see cref="EndDeferring"/>).</summary>
-    private void WriteTurn()
+    /// <summary>Takes the writer's turn on this thread for what a batch or a publisher corked.</summary>
+    internal void WriteTurn()
     {
         if (TakeDeferredTurn())
         {
             _ = DrainAsync();
+        }
+    }
+
+    /// <summary>Gives what a publisher corked to a writer's turn of its own on the thread pool.</summary>
+    internal void ScheduleTurn()
+    {
+        if (TakeDeferredTurn())
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 

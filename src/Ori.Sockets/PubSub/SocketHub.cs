@@ -431,12 +431,20 @@ public sealed class SocketHub
     private int DeliverTo(IOutboundSocket[] targets, SocketFrame frame, IReadOnlyCollection<string>? exceptSocketIds)
     {
         var delivered = 0;
-        foreach (var socket in targets)
+        var cork = OutboundQueue.BeginPublish();
+        try
         {
-            if ((exceptSocketIds is null || !exceptSocketIds.Contains(socket.Id)) && socket.TryEnqueue(frame))
+            foreach (var socket in targets)
             {
-                delivered++;
+                if ((exceptSocketIds is null || !exceptSocketIds.Contains(socket.Id)) && socket.TryEnqueue(frame))
+                {
+                    delivered++;
+                }
             }
+        }
+        finally
+        {
+            OutboundQueue.EndPublish(cork, frame.Length);
         }
 
         Delivered?.Invoke(delivered);

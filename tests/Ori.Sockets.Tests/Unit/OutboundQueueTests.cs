@@ -191,6 +191,54 @@ public sealed class OutboundQueueTests
         Assert.True(queue.IsClosing);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_burst_published_outside_a_receive_loop_arrives_whole_and_in_order_and_its_publisher_writes_as_it_goes(bool inOneTurn)
+    {
+        // Three sockets, 2,000 pushes of ~150 bytes from a thread of its own, as an HTTP handler or a background service
+        // publishes: the publisher writes a socket's batch itself each time it fills a write, a thread-pool turn the rest,
+        // and the last push, published alone after the burst, is written without another publish to carry it.
+        var streams = Enumerable.Range(0, 3).Select(_ => new RecordingStream()).ToArray();
+        var queues = streams.Select(stream => new OutboundQueue(stream, 4 * 1024 * 1024, static () => { })).ToArray();
+        var pushes = Enumerable.Range(0, 2000).Select(i => $"push {i} " + new string('p', 140)).Append("last").ToArray();
+        var publisherWrites = -1;
+        var was = PublishCork.WriteInOneTurn;
+        PublishCork.WriteInOneTurn = inOneTurn;
+        try
+        {
+            var publisher = new Thread(() =>
+            {
+                foreach (var push in pushes)
+                {
+                    var frame = SocketFrame.Text(push);
+                    var cork = OutboundQueue.BeginPublish();
+                    foreach (var queue in queues)
+                    {
+                        queue.TryEnqueue(frame);
+                    }
+
+                    OutboundQueue.EndPublish(cork, frame.Length);
+                }
+
+                publisherWrites = streams.Sum(stream => stream.WritesOn(Environment.CurrentManagedThreadId));
+            });
+            publisher.Start();
+            await Eventually.TrueAsync(() => streams.All(stream => Texts(stream.Written).Count == pushes.Length));
+            publisher.Join();
+        }
+        finally
+        {
+            PublishCork.WriteInOneTurn = was;
+        }
+
+        Assert.All(streams, stream => Assert.Equal(pushes, Texts(stream.Written)));
+
+        // ~300 KB per socket: 19 full writes each. The publisher fills one every ~105 pushes and writes what it corked.
+        Assert.InRange(publisherWrites, 1, 3 * 2001);
+        Assert.All(queues, queue => Assert.Equal(0, queue.QueuedBytes));
+    }
+
     private static List<string> Texts(byte[] bytes) => [.. Frames(bytes).Select(f => Encoding.UTF8.GetString(f.Payload))];
 
     /// <summary>Parses server frames (unmasked, as the server writes them).</summary>
@@ -219,6 +267,63 @@ public sealed class OutboundQueueTests
         }
 
         return frames;
+    }
+
+    /// <summary>A write-only stream that takes each write at once and records it with the thread that made it.</summary>
+    private sealed class RecordingStream : Stream
+    {
+        private readonly List<(int Thread, byte[] Bytes)> _writes = [];
+
+        public byte[] Written
+        {
+            get
+            {
+                lock (_writes)
+                {
+                    return [.. _writes.SelectMany(w => w.Bytes)];
+                }
+            }
+        }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public int WritesOn(int thread)
+        {
+            lock (_writes)
+            {
+                return _writes.Count(w => w.Thread == thread);
+            }
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            lock (_writes)
+            {
+                _writes.Add((Environment.CurrentManagedThreadId, buffer.ToArray()));
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>A write-only stream that records each write; writes wait until it is opened, or fail.</summary>
