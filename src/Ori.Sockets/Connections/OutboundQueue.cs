@@ -195,12 +195,13 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
 
     /// <summary>
     /// A publish begins on this thread outside a receive loop (an HTTP handler, a background service, a provider's
-    /// subscription). The sockets it reaches are corked in this thread's <see cref="PublishCork"/> until
-    /// <see cref="EndPublish"/>. Returns null inside a receive loop, which corks already (see <see cref="EndDeferring"/>).
+    /// subscription). With one processor the sockets it reaches are corked in this thread's <see cref="PublishCork"/>
+    /// until <see cref="EndPublish"/>. Returns null inside a receive loop, which corks already (see
+    /// <see cref="EndDeferring"/>), and with more processors, where each socket's writer takes a turn of its own.
     /// </summary>
     public static PublishCork? BeginPublish()
     {
-        if (t_deferring is not null)
+        if (t_deferring is not null || !PublishCork.Enabled)
         {
             return null;
         }
@@ -345,15 +346,6 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
         if (TakeDeferredTurn())
         {
             _ = DrainAsync();
-        }
-    }
-
-    /// <summary>Gives what a publisher corked to a writer's turn of its own on the thread pool.</summary>
-    internal void ScheduleTurn()
-    {
-        if (TakeDeferredTurn())
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
