@@ -161,7 +161,7 @@ internal sealed class OutboundQueue : IThreadPoolWorkItem
                     corked = deferring != this && !_flushDeferred;
                     _flushDeferred = true;
                 }
-                else if (t_publishing is { Active: true } cork && !_writerScheduled && !_writerStopped)
+                else if (PublishCork.Enabled && t_publishing is { Active: true } cork && !_writerScheduled && !_writerStopped)
                 {
                     // A publish outside a receive loop: the publisher writes this socket with the others it reached
                     // (see BeginPublish), unless a batch or a publisher corked it already.

@@ -482,7 +482,6 @@ public sealed class ListenerTests : IAsyncLifetime
         return [.. bytes];
     }
 
-    /// <summary>Connects to the TLS listener, trusting its self-signed certificate only, and waits for <c>ori.ready</c>.</summary>
     [Fact]
     public async Task A_listener_of_a_server_with_a_connection_limit_stays_on_kestrels_loop_which_refuses_past_the_limit()
     {
@@ -531,6 +530,7 @@ public sealed class ListenerTests : IAsyncLifetime
         await app.StopAsync(TestContext.Current.CancellationToken);
     }
 
+    /// <summary>Connects to the TLS listener, trusting its self-signed certificate only, and waits for <c>ori.ready</c>.</summary>
     private async Task<TestClient> ConnectTlsAsync(string pathAndQuery)
     {
         var client = await TestClient.ConnectAsync(

@@ -200,7 +200,12 @@ public sealed class OutboundQueueTests
         // publishes: the publisher writes a socket's batch itself each time it fills a write, a thread-pool turn the rest,
         // and the last push, published alone after the burst, is written without another publish to carry it. Corked, as
         // with one processor, and not, as with more (each socket's writer takes turns on the thread pool).
-        var streams = Enumerable.Range(0, 3).Select(_ => new RecordingStream()).ToArray();
+        var streams = Enumerable.Range(0, 3).Select(_ => new GatedStream()).ToArray();
+        foreach (var stream in streams)
+        {
+            stream.Open();
+        }
+
         var queues = streams.Select(stream => new OutboundQueue(stream, 4 * 1024 * 1024, static () => { })).ToArray();
         var pushes = Enumerable.Range(0, 2000).Select(i => $"push {i} " + new string('p', 140)).Append("last").ToArray();
         var publisherWrites = -1;
@@ -279,68 +284,15 @@ public sealed class OutboundQueueTests
         return frames;
     }
 
-    /// <summary>A write-only stream that takes each write at once and records it with the thread that made it.</summary>
-    private sealed class RecordingStream : Stream
-    {
-        private readonly List<(int Thread, byte[] Bytes)> _writes = [];
-
-        public byte[] Written
-        {
-            get
-            {
-                lock (_writes)
-                {
-                    return [.. _writes.SelectMany(w => w.Bytes)];
-                }
-            }
-        }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public int WritesOn(int thread)
-        {
-            lock (_writes)
-            {
-                return _writes.Count(w => w.Thread == thread);
-            }
-        }
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            lock (_writes)
-            {
-                _writes.Add((Environment.CurrentManagedThreadId, buffer.ToArray()));
-            }
-
-            return ValueTask.CompletedTask;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
-
-    /// <summary>A write-only stream that records each write; writes wait until it is opened, or fail.</summary>
+    /// <summary>
+    /// A write-only stream that records each write and the thread that made it; writes wait until it is opened (once
+    /// open, they complete on the writer's thread), or fail.
+    /// </summary>
     internal sealed class GatedStream : Stream
     {
         private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly List<byte[]> _writes = [];
+        private readonly List<int> _threads = [];
         private int _started;
 
         public bool Fail { get; init; }
@@ -390,11 +342,21 @@ public sealed class OutboundQueueTests
 
         public void Open() => _open.TrySetResult();
 
+        /// <summary>How many writes <paramref name="thread"/> made.</summary>
+        public int WritesOn(int thread)
+        {
+            lock (_writes)
+            {
+                return _threads.Count(t => t == thread);
+            }
+        }
+
         public Task WaitForWritesAsync(int count) => Eventually.TrueAsync(() => Volatile.Read(ref _started) >= count);
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             var copy = buffer.ToArray();
+            var thread = Environment.CurrentManagedThreadId;
             Interlocked.Increment(ref _started);
             await _open.Task;
             if (Fail)
@@ -405,6 +367,7 @@ public sealed class OutboundQueueTests
             lock (_writes)
             {
                 _writes.Add(copy);
+                _threads.Add(thread);
             }
         }
 
